@@ -1,0 +1,192 @@
+package manifest
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+)
+
+// maxManifestSize bounds a manifest file; larger is surely a mistake.
+const maxManifestSize = 4 << 20
+
+// Load reads the manifest at path with its includes, fills defaults,
+// validates it against the host and normalises it. A returned error lists
+// every problem found, one per line, each as FILE:LINE:COL: message.
+func Load(path string) (*Manifest, error) {
+	m, err := Parse(path)
+	if err != nil {
+		return nil, err
+	}
+	SetDefaults(m)
+	if err := Validate(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Parse reads the manifest at path and merges its includes, without
+// defaults or validation beyond the syntax and types.
+func Parse(path string) (*Manifest, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("manifest %s: %w", path, err)
+	}
+	l := &loader{done: map[string]bool{}}
+	m, err := l.load(path, abs, nil, Pos{File: path})
+	if err != nil {
+		return nil, err
+	}
+	m.Path = abs
+	m.Sources = l.order
+	return m, nil
+}
+
+type loader struct {
+	done  map[string]bool // files already merged; each is included once
+	order []string        // absolute paths of every file read
+}
+
+// load reads one file (shown to the user as name) and everything it includes.
+// stack holds the files that are including it, to detect cycles.
+func (l *loader) load(name, abs string, stack []string, from Pos) (*Manifest, error) {
+	data, err := readManifest(abs)
+	if err != nil {
+		if len(stack) == 0 {
+			return nil, &Error{Pos: Pos{File: name}, Msg: fmt.Sprintf("cannot read manifest: %v", unwrapPath(err))}
+		}
+		return nil, &Error{Pos: from, Msg: fmt.Sprintf("include %s: %v (the path is relative to %s)", name, unwrapPath(err), filepath.Base(stack[len(stack)-1]))}
+	}
+	l.done[abs] = true
+	l.order = append(l.order, abs)
+	var m Manifest
+	if err := parseDocument(name, data, &m); err != nil {
+		return nil, err
+	}
+	m.Pos = Pos{File: name, Line: 1, Col: 1}
+	if m.Version != Version {
+		msg := "missing `version: 1` (add it at the top)"
+		if m.Version != 0 {
+			msg = fmt.Sprintf("unsupported version %d (this jailer reads version %d)", m.Version, Version)
+		}
+		return nil, &Error{Pos: m.Pos, Msg: msg}
+	}
+	stack = append(stack, abs)
+	merged := &Manifest{}
+	var errs []error
+	for _, inc := range m.Include {
+		if inc.Path == "" {
+			errs = append(errs, &Error{Pos: inc.Pos, Msg: "include needs a path"})
+			continue
+		}
+		incName := inc.Path
+		if !filepath.IsAbs(incName) {
+			incName = filepath.Join(filepath.Dir(name), incName)
+		}
+		incAbs := inc.Path
+		if !filepath.IsAbs(incAbs) {
+			incAbs = filepath.Join(filepath.Dir(abs), incAbs)
+		}
+		incAbs = filepath.Clean(incAbs)
+		if i := indexOf(stack, incAbs); i >= 0 {
+			chain := []string{}
+			for _, s := range stack[i:] {
+				chain = append(chain, filepath.Base(s))
+			}
+			chain = append(chain, filepath.Base(incAbs))
+			errs = append(errs, &Error{Pos: inc.Pos, Msg: fmt.Sprintf("include cycle: %s (remove one of these includes)", strings.Join(chain, " includes "))})
+			continue
+		}
+		if l.done[incAbs] {
+			continue
+		}
+		sub, err := l.load(incName, incAbs, stack, inc.Pos)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		merge(reflect.ValueOf(merged).Elem(), reflect.ValueOf(sub).Elem())
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	merge(reflect.ValueOf(merged).Elem(), reflect.ValueOf(&m).Elem())
+	merged.Pos = m.Pos
+	merged.Version = m.Version
+	return merged, nil
+}
+
+func readManifest(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if fi.IsDir() {
+		return nil, errors.New("is a directory, not a manifest file")
+	}
+	if fi.Size() > maxManifestSize {
+		return nil, fmt.Errorf("larger than %d bytes", maxManifestSize)
+	}
+	return os.ReadFile(path)
+}
+
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+func indexOf(s []string, v string) int {
+	for i, x := range s {
+		if x == v {
+			return i
+		}
+	}
+	return -1
+}
+
+// merge lays src over dst: lists append, maps merge key by key, and any
+// other value set in src replaces dst's.
+func merge(dst, src reflect.Value) {
+	switch dst.Kind() {
+	case reflect.Slice:
+		if src.Len() > 0 {
+			dst.Set(reflect.AppendSlice(dst, src))
+		}
+	case reflect.Map:
+		if src.Len() == 0 {
+			return
+		}
+		if dst.IsNil() {
+			dst.Set(reflect.MakeMap(dst.Type()))
+		}
+		for _, k := range src.MapKeys() {
+			dst.SetMapIndex(k, src.MapIndex(k))
+		}
+	case reflect.Struct:
+		if dst.Type() == modeType || dst.Type() == posType {
+			if !src.IsZero() {
+				dst.Set(src)
+			}
+			return
+		}
+		for i := 0; i < dst.NumField(); i++ {
+			if dst.Type().Field(i).IsExported() {
+				merge(dst.Field(i), src.Field(i))
+			}
+		}
+	default:
+		if !src.IsZero() {
+			dst.Set(src)
+		}
+	}
+}

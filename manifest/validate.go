@@ -1,0 +1,470 @@
+package manifest
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Devices are the device nodes a manifest may ask for, by name.
+var Devices = map[string]struct {
+	Major, Minor uint32
+}{
+	"null": {1, 3}, "zero": {1, 5}, "full": {1, 7},
+	"random": {1, 8}, "urandom": {1, 9}, "tty": {5, 0},
+}
+
+// Namespaces are the namespace names `enter.namespaces` accepts.
+var Namespaces = []string{"cgroup", "ipc", "mount", "net", "pid", "user", "uts"}
+
+// MountTypes are the mount types `enter.mounts` accepts.
+var MountTypes = []string{"bind", "tmpfs"}
+
+// Layouts are the jail layouts a manifest may choose.
+var Layouts = []string{"flat", "preserve"}
+
+// Profiles are the runtime profiles a manifest may switch on, with what
+// each adds; the jail package holds their contents.
+var Profiles = map[string]string{
+	"hosts":  "/etc/hosts with localhost, and /etc/nsswitch.conf",
+	"certs":  "the host's CA certificates (/etc/ssl/certs/ca-certificates.crt)",
+	"locale": "the C.UTF-8 locale (/usr/lib/locale/C.utf8)",
+}
+
+var (
+	userName = regexp.MustCompile(`^[a-z_][a-z0-9_.-]{0,31}$`)
+	envName  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+)
+
+// validator collects every problem, so a user fixes a manifest in one pass.
+type validator struct{ errs []error }
+
+func (v *validator) errorf(p Pos, format string, args ...any) {
+	v.errs = append(v.errs, &Error{Pos: p, Msg: fmt.Sprintf(format, args...)})
+}
+
+// Validate checks m against the rules of the format and against the host
+// (programs in PATH, source files present), and normalises it: jail paths
+// are cleaned, host sources become absolute, binaries get their jail path.
+func Validate(m *Manifest) error {
+	v := &validator{}
+	if !contains(Layouts, m.Layout) {
+		v.errorf(fieldPos(m.Fields, "layout", m.Pos), "unknown layout %q (use one of: %s)", m.Layout, strings.Join(Layouts, ", "))
+	}
+	if strings.ContainsAny(m.Name, "/\x00") || len(m.Name) > 64 {
+		v.errorf(fieldPos(m.Fields, "name", m.Pos), "name %q must be at most 64 characters with no slash", m.Name)
+	}
+	dests := newDests(v)
+	for i := range m.Binaries {
+		v.binary(m, &m.Binaries[i], dests)
+	}
+	for i := range m.Files {
+		v.file(&m.Files[i], dests)
+	}
+	for i := range m.Dirs {
+		d := &m.Dirs[i]
+		d.Path = v.jailPath(d.Pos, "dirs path", d.Path)
+		if d.Owner != "" {
+			if _, _, err := ResolveUser(m, d.Owner); err != nil {
+				v.errorf(d.Pos, "owner: %v", err)
+			}
+		}
+	}
+	for i := range m.Symlinks {
+		s := &m.Symlinks[i]
+		s.Path = v.jailPath(s.Pos, "symlink path", s.Path)
+		if s.Target == "" || strings.ContainsRune(s.Target, 0) {
+			v.errorf(s.Pos, "symlink %s needs a target", s.Path)
+		}
+		dests.add(s.Path, "symlink to "+s.Target, s.Pos)
+	}
+	for _, d := range m.Devices {
+		if _, ok := Devices[d.Name]; !ok {
+			v.errorf(d.Pos, "unknown device %q (use one of: %s)", d.Name, strings.Join(sortedKeys(Devices), ", "))
+		}
+	}
+	for _, p := range m.Profiles {
+		if _, ok := Profiles[p.Name]; !ok {
+			v.errorf(p.Pos, "unknown profile %q (use one of: %s)", p.Name, strings.Join(sortedKeys(Profiles), ", "))
+		}
+	}
+	for _, p := range m.Packages {
+		v.errorf(p.Pos, "packages are not supported by this jailer yet (list the package's files under files:)")
+	}
+	v.accounts(m)
+	v.enter(m)
+	return errors.Join(v.errs...)
+}
+
+// dests records which item claims each jail path, to catch two items that
+// want one path with different contents.
+type dests struct {
+	v    *validator
+	seen map[string]struct {
+		src string
+		pos Pos
+	}
+}
+
+func newDests(v *validator) *dests {
+	return &dests{v: v, seen: map[string]struct {
+		src string
+		pos Pos
+	}{}}
+}
+
+func (d *dests) add(dest, src string, p Pos) {
+	if dest == "" {
+		return
+	}
+	if prev, ok := d.seen[dest]; ok {
+		if prev.src != src {
+			d.v.errorf(p, "%s is already taken by %s at %s (give one of them another dest)", dest, prev.src, prev.pos)
+		}
+		return
+	}
+	d.seen[dest] = struct {
+		src string
+		pos Pos
+	}{src, p}
+}
+
+// jailPath checks a path inside the jail: absolute, no "..", and returns it cleaned.
+func (v *validator) jailPath(p Pos, what, s string) string {
+	if err := CheckJailPath(s); err != nil {
+		v.errorf(p, "%s: %v", what, err)
+		return s
+	}
+	return path.Clean(s)
+}
+
+// CheckJailPath reports why s is not a valid path inside a jail.
+func CheckJailPath(s string) error {
+	switch {
+	case s == "":
+		return errors.New("path is empty (give an absolute path inside the jail)")
+	case strings.ContainsRune(s, 0):
+		return fmt.Errorf("%q contains a NUL byte", s)
+	case !strings.HasPrefix(s, "/"):
+		return fmt.Errorf("%q is relative (jail paths start with /)", s)
+	case path.Clean(s) == "/":
+		return fmt.Errorf("%q is the jail root itself (name a path below it)", s)
+	}
+	for _, e := range strings.Split(s, "/") {
+		if e == ".." {
+			return fmt.Errorf("%q contains .. and could leave the jail (write the path without ..)", s)
+		}
+	}
+	return nil
+}
+
+// hostPath makes a manifest-relative path absolute, relative to the file
+// the item was written in.
+func hostPath(p Pos, s string) string {
+	if filepath.IsAbs(s) {
+		return filepath.Clean(s)
+	}
+	dir, _ := filepath.Abs(filepath.Dir(p.File))
+	return filepath.Join(dir, s)
+}
+
+func (v *validator) binary(m *Manifest, b *Binary, d *dests) {
+	if b.Src == "" {
+		v.errorf(b.Pos, "binary needs a src (a program name or path)")
+		return
+	}
+	if strings.Contains(b.Src, "/") {
+		b.Host = hostPath(b.Pos, b.Src)
+		fi, err := os.Stat(b.Host)
+		switch {
+		case err != nil:
+			v.errorf(b.Pos, "binary %s: %v (check the path)", b.Src, unwrapPath(err))
+			return
+		case !fi.Mode().IsRegular():
+			v.errorf(b.Pos, "binary %s is not a regular file", b.Src)
+			return
+		case fi.Mode().Perm()&0o111 == 0:
+			v.errorf(b.Pos, "binary %s is not executable (chmod +x it, or list it under files:)", b.Src)
+			return
+		}
+	} else {
+		p, err := exec.LookPath(b.Src)
+		if err != nil {
+			v.errorf(b.Pos, "binary %q not found in PATH (install it, or give its absolute path)", b.Src)
+			return
+		}
+		if b.Host, err = filepath.Abs(p); err != nil {
+			v.errorf(b.Pos, "binary %q: %v", b.Src, err)
+			return
+		}
+	}
+	if b.Dest == "" {
+		if m.Layout == "preserve" {
+			b.Dest = b.Host
+		} else {
+			b.Dest = "/bin/" + filepath.Base(b.Src)
+		}
+	}
+	b.Dest = v.jailPath(b.Pos, "binary dest", b.Dest)
+	d.add(b.Dest, b.Host, b.Pos)
+}
+
+func (v *validator) file(f *File, d *dests) {
+	switch {
+	case f.Content != nil && f.Src != "":
+		v.errorf(f.Pos, "file has both src and content (keep one)")
+		return
+	case f.Content != nil:
+		if f.Dest == "" {
+			v.errorf(f.Pos, "file with content needs a dest")
+			return
+		}
+		f.Dest = v.jailPath(f.Pos, "file dest", f.Dest)
+		d.add(f.Dest, "inline content", f.Pos)
+		return
+	case f.Src == "":
+		v.errorf(f.Pos, "file needs a src or a content")
+		return
+	}
+	f.Host = hostPath(f.Pos, f.Src)
+	if _, err := os.Lstat(f.Host); err != nil {
+		v.errorf(f.Pos, "file %s: %v (check the path; it is relative to the manifest)", f.Src, unwrapPath(err))
+		return
+	}
+	if f.Dest == "" {
+		if !filepath.IsAbs(f.Src) {
+			v.errorf(f.Pos, "file %s is relative: give a dest inside the jail", f.Src)
+			return
+		}
+		f.Dest = f.Host
+	}
+	f.Dest = v.jailPath(f.Pos, "file dest", f.Dest)
+	d.add(f.Dest, f.Host, f.Pos)
+}
+
+func (v *validator) accounts(m *Manifest) {
+	names, uids := map[string]Pos{}, map[int]Pos{}
+	for _, u := range m.Users {
+		if !userName.MatchString(u.Name) {
+			v.errorf(u.Pos, "user name %q is not valid (lowercase letters, digits, _ . -)", u.Name)
+		}
+		if u.UID == nil {
+			v.errorf(u.Pos, "user %s needs a uid", u.Name)
+			continue
+		}
+		if p, ok := names[u.Name]; ok {
+			v.errorf(u.Pos, "user %s is declared twice (also at %s)", u.Name, p)
+		}
+		if p, ok := uids[*u.UID]; ok {
+			v.errorf(u.Pos, "uid %d is declared twice (also at %s)", *u.UID, p)
+		}
+		if (u.Name == "root") != (*u.UID == 0) {
+			v.errorf(u.Pos, "root must have uid 0 and uid 0 must be root (root is always present)")
+		}
+		names[u.Name], uids[*u.UID] = u.Pos, u.Pos
+		if err := CheckJailPath(u.Home); err != nil {
+			v.errorf(u.Pos, "user %s home: %v", u.Name, err)
+		}
+		if err := CheckJailPath(u.Shell); err != nil {
+			v.errorf(u.Pos, "user %s shell: %v", u.Name, err)
+		}
+	}
+	gnames, gids := map[string]Pos{}, map[int]Pos{}
+	for _, g := range m.Groups {
+		if !userName.MatchString(g.Name) {
+			v.errorf(g.Pos, "group name %q is not valid (lowercase letters, digits, _ . -)", g.Name)
+		}
+		if g.GID == nil {
+			v.errorf(g.Pos, "group %s needs a gid", g.Name)
+			continue
+		}
+		if p, ok := gnames[g.Name]; ok {
+			v.errorf(g.Pos, "group %s is declared twice (also at %s)", g.Name, p)
+		}
+		if p, ok := gids[*g.GID]; ok {
+			v.errorf(g.Pos, "gid %d is declared twice (also at %s)", *g.GID, p)
+		}
+		if (g.Name == "root") != (*g.GID == 0) {
+			v.errorf(g.Pos, "group root must have gid 0 and gid 0 must be root (root is always present)")
+		}
+		gnames[g.Name], gids[*g.GID] = g.Pos, g.Pos
+		for _, mem := range g.Members {
+			if _, ok := names[mem]; !ok && mem != "root" {
+				v.errorf(g.Pos, "group %s member %q is not a declared user", g.Name, mem)
+			}
+		}
+	}
+}
+
+// fieldPos is where key was written in a struct's Fields, else fallback.
+func fieldPos(fields map[string]Pos, key string, fallback Pos) Pos {
+	if p, ok := fields[key]; ok {
+		return p
+	}
+	return fallback
+}
+
+func (v *validator) enter(m *Manifest) {
+	e := &m.Enter
+	at := func(key string) Pos { return fieldPos(e.Fields, key, fieldPos(m.Fields, "enter", m.Pos)) }
+	if len(e.Command) > 0 && e.Command[0] == "" {
+		v.errorf(at("command[0]"), "enter.command must start with a program")
+	}
+	for i, ns := range e.Namespaces {
+		if !contains(Namespaces, ns) {
+			v.errorf(at(fmt.Sprintf("namespaces[%d]", i)), "enter.namespaces: unknown namespace %q (use: %s)", ns, strings.Join(Namespaces, ", "))
+		}
+	}
+	if len(e.Hostname) > 64 {
+		v.errorf(at("hostname"), "enter.hostname %q is longer than 64 characters", e.Hostname)
+	}
+	if e.User != "" {
+		if _, _, err := ResolveUser(m, e.User); err != nil {
+			v.errorf(at("user"), "enter.user: %v", err)
+		}
+	}
+	if e.Workdir != "" {
+		e.Workdir = v.jailPath(at("workdir"), "enter.workdir", e.Workdir)
+	}
+	for k := range e.Env {
+		if !envName.MatchString(k) {
+			v.errorf(at("env."+k), "enter.env: %q is not a valid variable name", k)
+		}
+	}
+	for i := range e.Mounts {
+		mt := &e.Mounts[i]
+		if !contains(MountTypes, mt.Type) {
+			v.errorf(mt.Pos, "unknown mount type %q (use: %s)", mt.Type, strings.Join(MountTypes, ", "))
+		}
+		mt.Target = v.jailPath(mt.Pos, "mount target", mt.Target)
+		switch mt.Type {
+		case "bind":
+			if mt.Source == "" {
+				v.errorf(mt.Pos, "bind mount of %s needs a source", mt.Target)
+			} else {
+				mt.Source = hostPath(mt.Pos, mt.Source)
+				if _, err := os.Stat(mt.Source); err != nil {
+					v.errorf(mt.Pos, "bind source %s: %v", mt.Source, unwrapPath(err))
+				}
+			}
+			if mt.Size != "" {
+				v.errorf(mt.Pos, "size is only for tmpfs mounts")
+			}
+		case "tmpfs":
+			if mt.Source != "" {
+				v.errorf(mt.Pos, "a tmpfs mount has no source")
+			}
+			if mt.Size != "" {
+				if _, err := ParseSize(mt.Size); err != nil {
+					v.errorf(mt.Pos, "tmpfs size: %v", err)
+				}
+			}
+		}
+	}
+	l := e.Limits
+	lat := func(key string) Pos { return fieldPos(l.Fields, key, at("limits")) }
+	if l.Memory != "" {
+		if _, err := ParseSize(l.Memory); err != nil {
+			v.errorf(lat("memory"), "limits.memory: %v", err)
+		}
+	}
+	if l.CPU < 0 || l.CPU > 1024 {
+		v.errorf(lat("cpu"), "limits.cpu %v must be between 0 and 1024 CPUs", l.CPU)
+	}
+	if l.Timeout != "" {
+		if d, err := time.ParseDuration(l.Timeout); err != nil || d <= 0 {
+			v.errorf(lat("timeout"), "limits.timeout %q is not a duration such as 30s or 10m", l.Timeout)
+		}
+	}
+}
+
+// ParseSize reads a size such as 512M, 64k, 2G or 1048576 (bytes).
+func ParseSize(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	mult := int64(1)
+	if n := len(t); n > 0 {
+		switch strings.ToUpper(t[n-1:]) {
+		case "K":
+			mult = 1 << 10
+		case "M":
+			mult = 1 << 20
+		case "G":
+			mult = 1 << 30
+		case "T":
+			mult = 1 << 40
+		}
+		if mult > 1 {
+			t = t[:n-1]
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n <= 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("%q is not a size such as 64M, 512K or 2G", s)
+	}
+	return n * mult, nil
+}
+
+// ResolveUser turns an enter.user or owner value (a declared user's name,
+// uid, or uid:gid) into numeric ids.
+func ResolveUser(m *Manifest, s string) (uid, gid int, err error) {
+	name, group, hasGroup := strings.Cut(s, ":")
+	uid, gid = -1, -1
+	if n, err := strconv.Atoi(name); err == nil && n >= 0 {
+		uid, gid = n, n
+	} else if name == "root" {
+		uid, gid = 0, 0
+	} else {
+		for _, u := range m.Users {
+			if u.Name == name && u.UID != nil && u.GID != nil {
+				uid, gid = *u.UID, *u.GID
+			}
+		}
+	}
+	if uid < 0 {
+		return 0, 0, fmt.Errorf("%q is not a declared user or a uid (declare it under users:)", name)
+	}
+	if hasGroup {
+		gid = -1
+		if n, err := strconv.Atoi(group); err == nil && n >= 0 {
+			gid = n
+		} else if group == "root" {
+			gid = 0
+		} else {
+			for _, g := range m.Groups {
+				if g.Name == group && g.GID != nil {
+					gid = *g.GID
+				}
+			}
+		}
+		if gid < 0 {
+			return 0, 0, fmt.Errorf("%q is not a declared group or a gid", group)
+		}
+	}
+	return uid, gid, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
