@@ -1,0 +1,17 @@
+// Command jailer builds chroot jails from YAML manifests and runs programs
+// inside them. See README.md for the commands and the manifest format.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}

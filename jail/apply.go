@@ -1,0 +1,340 @@
+package jail
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// apply creates the plan's entries in a new staging directory beside out
+// and returns the lock describing them. Every write goes through an
+// os.Root opened on the staging directory, so no path in the plan, and no
+// symlink created by an earlier entry, can make it write elsewhere.
+func apply(ctx context.Context, p *Plan, out string, opts BuildOptions, sum *Summary) (*Lock, string, error) {
+	staging := stagingPrefix(out) + randomSuffix()
+	if err := os.Mkdir(staging, 0o755); err != nil {
+		return nil, "", fmt.Errorf("create staging directory: %w", err)
+	}
+	lock, err := applyIn(ctx, p, staging, opts, sum)
+	if err != nil {
+		removeAll(staging)
+		return nil, "", err
+	}
+	return lock, staging, nil
+}
+
+func applyIn(ctx context.Context, p *Plan, staging string, opts BuildOptions, sum *Summary) (*Lock, error) {
+	root, err := os.OpenRoot(staging)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	isRoot := os.Geteuid() == 0
+	lock := &Lock{Format: LockFormat, Entries: make([]LockEntry, len(p.Entries))}
+	var files []int
+	var dirs []Entry
+	var total int64
+	// Directories, symlinks and devices first, in path order (parents
+	// before children); directories stay writable until the end.
+	for i, e := range p.Entries {
+		rel := relPath(e.Dest)
+		le := &lock.Entries[i]
+		*le = LockEntry{Dest: e.Dest, Kind: e.Kind, Source: e.Source, Target: e.Target, Mode: ModeString(e.Mode), UID: e.UID, GID: e.GID, Why: e.Why}
+		var err error
+		switch e.Kind {
+		case KindDir:
+			err = root.Mkdir(rel, 0o700)
+			dirs = append(dirs, e)
+			sum.Dirs++
+		case KindSymlink:
+			err = root.Symlink(e.Target, rel)
+			sum.Symlinks++
+		case KindDevice:
+			err = mknod(root, rel, e)
+			sum.Devices++
+		case KindFile:
+			files = append(files, i)
+			if e.Source != "" {
+				if fi, serr := os.Stat(e.Source); serr == nil {
+					total += fi.Size()
+				}
+			} else {
+				total += int64(len(e.Content))
+			}
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("create %s: %w", e.Dest, err)
+		}
+		if (e.UID != 0 || e.GID != 0) && e.Kind != KindDir {
+			if err := chown(root, rel, e, isRoot, sum); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := copyFiles(ctx, root, p, files, lock, opts, total, sum); err != nil {
+		return nil, err
+	}
+	sortByDepth(dirs)
+	for _, d := range dirs {
+		rel := relPath(d.Dest)
+		if d.UID != 0 || d.GID != 0 {
+			if err := chown(root, rel, d, isRoot, sum); err != nil {
+				return nil, err
+			}
+		}
+		if err := root.Chmod(rel, d.Mode); err != nil {
+			return nil, fmt.Errorf("chmod %s: %w", d.Dest, err)
+		}
+	}
+	return lock, nil
+}
+
+// chown gives an entry its owner, or, when jailer is not root and cannot,
+// records a warning instead of failing the build.
+func chown(root *os.Root, rel string, e Entry, isRoot bool, sum *Summary) error {
+	if !isRoot {
+		sum.Warnings = append(sum.Warnings, fmt.Sprintf("%s: not owned by %d:%d (build as root to set owners)", e.Dest, e.UID, e.GID))
+		return nil
+	}
+	if err := root.Lchown(rel, e.UID, e.GID); err != nil {
+		return fmt.Errorf("chown %s: %w", e.Dest, err)
+	}
+	return nil
+}
+
+// mknod creates a character device inside root.
+func mknod(root *os.Root, rel string, e Entry) error {
+	dir, err := root.Open(path.Dir(rel))
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	dev := unix.Mkdev(e.Major, e.Minor)
+	if err := unix.Mknodat(int(dir.Fd()), path.Base(rel), unix.S_IFCHR|uint32(e.Mode.Perm()), int(dev)); err != nil {
+		return &os.PathError{Op: "mknod", Path: e.Dest, Err: err}
+	}
+	return root.Chmod(rel, e.Mode) // mknod's mode is masked by the umask
+}
+
+// copyFiles writes every file entry, several at once.
+func copyFiles(ctx context.Context, root *os.Root, p *Plan, idx []int, lock *Lock, opts BuildOptions, total int64, sum *Summary) error {
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+		done     atomic.Int64
+		linked   atomic.Int64
+	)
+	work := make(chan int)
+	workers := max(2, runtime.NumCPU())
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 256<<10)
+			for i := range work {
+				e := p.Entries[i]
+				le := &lock.Entries[i]
+				wasLinked, err := writeFile(root, e, le, opts.Link == LinkHardlink, buf)
+				if err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					mu.Unlock()
+					continue
+				}
+				if wasLinked {
+					linked.Add(1)
+				}
+				n := done.Add(le.Size)
+				if opts.Progress != nil {
+					mu.Lock()
+					opts.Progress(n, total)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for _, i := range idx {
+		if ctx.Err() != nil {
+			break
+		}
+		mu.Lock()
+		failed := firstErr != nil
+		mu.Unlock()
+		if failed {
+			break
+		}
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	if firstErr == nil && ctx.Err() != nil {
+		firstErr = fmt.Errorf("build interrupted: %w", ctx.Err())
+	}
+	if firstErr != nil {
+		return firstErr
+	}
+	sum.Files = len(idx)
+	sum.Linked = int(linked.Load())
+	sum.Bytes = done.Load()
+	if opts.Link == LinkHardlink && sum.Linked < sum.Files {
+		sum.Warnings = append(sum.Warnings, fmt.Sprintf("%d of %d files were copied, not hardlinked (generated, another filesystem, or their mode or owner differs from the host's)", sum.Files-sum.Linked, sum.Files))
+	}
+	return nil
+}
+
+// writeFile creates one file entry in root, recording its size, sha256 and
+// stats in le. With hardlink set it links the host file instead of copying
+// when that gives the same file (same mode and owner, same filesystem).
+func writeFile(root *os.Root, e Entry, le *LockEntry, hardlink bool, buf []byte) (linked bool, err error) {
+	rel := relPath(e.Dest)
+	if e.Source == "" {
+		return false, writeContent(root, rel, e, le)
+	}
+	src, err := os.Open(e.Source)
+	if err != nil {
+		return false, fmt.Errorf("copy %s: %w", e.Source, err)
+	}
+	defer src.Close()
+	fi, err := src.Stat()
+	if err != nil {
+		return false, fmt.Errorf("copy %s: %w", e.Source, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return false, fmt.Errorf("copy %s: not a regular file", e.Source)
+	}
+	le.SourceStat = statOf(fi)
+	if hardlink && canHardlink(fi, e) {
+		if err := linkInto(root, rel, e.Source); err == nil {
+			h := sha256.New()
+			n, err := io.CopyBuffer(h, onlyReader{src}, buf)
+			if err != nil {
+				return false, fmt.Errorf("hash %s: %w", e.Source, err)
+			}
+			le.Size, le.SHA256, le.Linked = n, hex.EncodeToString(h.Sum(nil)), true
+			if tfi, err := root.Lstat(rel); err == nil {
+				le.TreeStat = statOf(tfi)
+			}
+			return true, nil
+		} else if !errors.Is(err, unix.EXDEV) && !errors.Is(err, unix.EPERM) {
+			return false, err
+		}
+	}
+	dst, err := root.OpenFile(rel, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return false, fmt.Errorf("copy %s to %s: %w", e.Source, e.Dest, err)
+	}
+	h := sha256.New()
+	n, err := copyHashing(dst, src, h, buf)
+	if err == nil {
+		err = finish(dst, e, le)
+	}
+	if cerr := dst.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return false, fmt.Errorf("copy %s to %s: %w", e.Source, e.Dest, err)
+	}
+	le.Size, le.SHA256 = n, hex.EncodeToString(h.Sum(nil))
+	return false, nil
+}
+
+// onlyReader hides an *os.File's WriterTo, so io.CopyBuffer uses our buffer.
+type onlyReader struct{ io.Reader }
+
+// copyHashing copies src to dst and feeds the same bytes to h, reading the
+// source once.
+func copyHashing(dst io.Writer, src io.Reader, h io.Writer, buf []byte) (int64, error) {
+	var n int64
+	for {
+		k, rerr := src.Read(buf)
+		if k > 0 {
+			h.Write(buf[:k])
+			if _, err := dst.Write(buf[:k]); err != nil {
+				return n, err
+			}
+			n += int64(k)
+		}
+		if rerr == io.EOF {
+			return n, nil
+		}
+		if rerr != nil {
+			return n, rerr
+		}
+	}
+}
+
+// finish sets owner and mode of a freshly written file (owner first: chown
+// clears setuid bits) and records its stat.
+func finish(f *os.File, e Entry, le *LockEntry) error {
+	if (e.UID != 0 || e.GID != 0) && os.Geteuid() == 0 {
+		if err := f.Chown(e.UID, e.GID); err != nil {
+			return err
+		}
+	}
+	if err := f.Chmod(e.Mode); err != nil {
+		return err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	le.TreeStat = statOf(fi)
+	return nil
+}
+
+func writeContent(root *os.Root, rel string, e Entry, le *LockEntry) error {
+	dst, err := root.OpenFile(rel, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", e.Dest, err)
+	}
+	_, err = dst.Write(e.Content)
+	if err == nil {
+		err = finish(dst, e, le)
+	}
+	if cerr := dst.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", e.Dest, err)
+	}
+	sum := sha256.Sum256(e.Content)
+	le.Size, le.SHA256 = int64(len(e.Content)), hex.EncodeToString(sum[:])
+	return nil
+}
+
+// canHardlink says whether linking the host file gives exactly the entry:
+// same permission bits (setuid not stripped) and owner.
+func canHardlink(fi os.FileInfo, e Entry) bool {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && hostMode(fi, true) == e.Mode && int(st.Uid) == e.UID && int(st.Gid) == e.GID
+}
+
+// linkInto hardlinks the host file src at rel inside root. The new name is
+// created with linkat on a directory fd from root, so it cannot land
+// outside the jail.
+func linkInto(root *os.Root, rel, src string) error {
+	dir, err := root.Open(path.Dir(rel))
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	if err := unix.Linkat(unix.AT_FDCWD, src, int(dir.Fd()), path.Base(rel), 0); err != nil {
+		return &os.LinkError{Op: "link", Old: src, New: rel, Err: err}
+	}
+	return nil
+}

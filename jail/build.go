@@ -1,0 +1,374 @@
+package jail
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/jailer-dev/jailer/manifest"
+)
+
+// Link modes for BuildOptions.Link.
+const (
+	LinkCopy     = "copy"
+	LinkHardlink = "hardlink"
+)
+
+// BuildOptions changes how Build works.
+type BuildOptions struct {
+	// Output overrides the manifest's output directory.
+	Output string
+	// Force replaces an output that is not a jailer jail, and rebuilds even
+	// when the jail is up to date.
+	Force bool
+	// Link is LinkCopy (default) or LinkHardlink.
+	Link string
+	// Progress, when set, is called after each file with the bytes done and
+	// the bytes to do in all.
+	Progress func(done, total int64)
+	// Waiting, when set, is called once if another build holds the jail.
+	Waiting func()
+}
+
+// Summary tells what a build did.
+type Summary struct {
+	Output   string        `json:"output"`
+	UpToDate bool          `json:"up_to_date"`
+	Files    int           `json:"files"`
+	Dirs     int           `json:"dirs"`
+	Symlinks int           `json:"symlinks"`
+	Devices  int           `json:"devices"`
+	Bytes    int64         `json:"bytes"`
+	Linked   int           `json:"linked,omitempty"`
+	Duration time.Duration `json:"duration_ns"`
+	// Warnings say what the build could not do as asked (and did instead).
+	Warnings []string `json:"warnings,omitempty"`
+}
+
+func (s *Summary) String() string {
+	if s.UpToDate {
+		return fmt.Sprintf("%s is up to date: nothing rewritten (%s)", s.Output, s.Duration.Round(time.Microsecond))
+	}
+	linked := ""
+	if s.Linked > 0 {
+		linked = fmt.Sprintf(" (%d hardlinked)", s.Linked)
+	}
+	return fmt.Sprintf("built %s: %d files%s, %d dirs, %d symlinks, %d devices, %s in %s",
+		s.Output, s.Files, linked, s.Dirs, s.Symlinks, s.Devices, humanBytes(s.Bytes), s.Duration.Round(time.Millisecond))
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// OutputDir is where a build of m goes: opts.Output, else the manifest's
+// output relative to the manifest file.
+func OutputDir(m *manifest.Manifest, output string) (string, error) {
+	if output == "" {
+		output = m.Output
+		if !filepath.IsAbs(output) {
+			output = filepath.Join(filepath.Dir(m.Path), output)
+		}
+	}
+	return filepath.Abs(output)
+}
+
+// Build makes the jail that m describes. It builds into a staging
+// directory beside the output and swaps it into place, so an interrupted or
+// failed build leaves the previous jail whole; builds of one output are
+// serialised with a lock; a jail that is up to date is not rewritten.
+func Build(ctx context.Context, m *manifest.Manifest, opts BuildOptions) (*Summary, error) {
+	start := time.Now()
+	if opts.Link == "" {
+		opts.Link = LinkCopy
+	}
+	if opts.Link != LinkCopy && opts.Link != LinkHardlink {
+		return nil, fmt.Errorf("unknown link mode %q (use copy or hardlink)", opts.Link)
+	}
+	out, err := OutputDir(m, opts.Output)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return nil, fmt.Errorf("create parent of %s: %w", out, err)
+	}
+	unlock, err := lockOutput(ctx, out, opts.Waiting)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	cleanLeftovers(out)
+	old, err := checkOutput(out, opts.Force)
+	if err != nil {
+		return nil, err
+	}
+	digest, err := buildDigest(m, opts.Link)
+	if err != nil {
+		return nil, err
+	}
+	if old != nil && !opts.Force && old.Digest == digest && UpToDate(old, out) == nil {
+		return &Summary{Output: out, UpToDate: true, Duration: time.Since(start)}, nil
+	}
+	plan, err := NewPlan(m)
+	if err != nil {
+		return nil, err
+	}
+	if err := canApply(plan, opts); err != nil {
+		return nil, err
+	}
+	sum := &Summary{Output: out}
+	lock, staging, err := apply(ctx, plan, out, opts, sum)
+	if err != nil {
+		return nil, err
+	}
+	lock.Digest, lock.Manifest, lock.Name, lock.Layout, lock.Link = digest, m.Path, m.Name, m.Layout, opts.Link
+	lock.Enter = m.Enter
+	for _, src := range append(append([]string{}, m.Sources...), ldCache) {
+		if st, err := lstat(src); err == nil {
+			lock.Inputs = append(lock.Inputs, Input{Path: src, Stat: st})
+		}
+	}
+	if err := swapIn(staging, out, lock); err != nil {
+		removeAll(staging)
+		return nil, err
+	}
+	sum.Duration = time.Since(start)
+	return sum, nil
+}
+
+// ldCache is the loader's cache: installing or removing libraries rewrites it,
+// so a change to it makes a jail stale.
+const ldCache = "/etc/ld.so.cache"
+
+// buildDigest covers what decides the plan besides the files' contents:
+// the manifests, where each binary was found, and the build options.
+func buildDigest(m *manifest.Manifest, link string) (string, error) {
+	h := sha256.New()
+	for _, src := range m.Sources {
+		data, err := os.ReadFile(src)
+		if err != nil {
+			return "", fmt.Errorf("read manifest %s: %w", src, err)
+		}
+		fmt.Fprintf(h, "%s\x00%d\x00", src, len(data))
+		h.Write(data)
+	}
+	for _, b := range m.Binaries {
+		fmt.Fprintf(h, "bin\x00%s\x00%s\n", b.Host, b.Dest)
+	}
+	fmt.Fprintf(h, "link\x00%s\x00format\x00%d\n", link, LockFormat)
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// UpToDate returns nil when the jail at out is exactly what lock records
+// and no host source changed since: every check is a stat, nothing is read.
+func UpToDate(lock *Lock, out string) error {
+	st, err := lstat(out)
+	if err != nil {
+		return err
+	}
+	if st.Ino != lock.Tree.Ino || st.Dev != lock.Tree.Dev {
+		return errors.New("the jail directory is not the one the lock describes")
+	}
+	for _, in := range lock.Inputs {
+		if st, err := lstat(in.Path); err != nil || st != in.Stat {
+			return fmt.Errorf("%s changed", in.Path)
+		}
+	}
+	for _, e := range lock.Entries {
+		if e.Source != "" {
+			if st, err := lstat(e.Source); err != nil || st != e.SourceStat {
+				return fmt.Errorf("host file %s changed", e.Source)
+			}
+		}
+		tree := filepath.Join(out, e.Dest)
+		switch e.Kind {
+		case KindFile:
+			if st, err := lstat(tree); err != nil || st != e.TreeStat {
+				return fmt.Errorf("%s changed in the jail", e.Dest)
+			}
+		default:
+			if _, err := os.Lstat(tree); err != nil {
+				return fmt.Errorf("%s is missing from the jail", e.Dest)
+			}
+		}
+	}
+	return nil
+}
+
+// lockOutput serialises builds of one output with flock(2) on a hidden
+// file beside it; the lock is released when the process dies, so a build
+// killed with SIGKILL never blocks the next one.
+func lockOutput(ctx context.Context, out string, waiting func()) (func(), error) {
+	name := filepath.Join(filepath.Dir(out), "."+filepath.Base(out)+".jailer.flock")
+	fd, err := unix.Open(name, unix.O_RDWR|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+	if err != nil {
+		return nil, &os.PathError{Op: "open build lock", Path: name, Err: err}
+	}
+	release := func() { unix.Close(fd) }
+	if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err == nil {
+		return release, nil
+	}
+	if waiting != nil {
+		waiting()
+	}
+	done := make(chan error, 1)
+	go func() { done <- unix.Flock(fd, unix.LOCK_EX) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			release()
+			return nil, &os.PathError{Op: "flock", Path: name, Err: err}
+		}
+		return release, nil
+	case <-ctx.Done():
+		release()
+		return nil, ctx.Err()
+	}
+}
+
+// Names of the build's temporary directories, beside the output.
+func stagingPrefix(out string) string {
+	return filepath.Join(filepath.Dir(out), "."+filepath.Base(out)+".jailer-staging-")
+}
+
+// cleanLeftovers removes what an interrupted build left beside out. It
+// runs under the build lock, so nothing else is using them.
+func cleanLeftovers(out string) {
+	matches, _ := filepath.Glob(stagingPrefix(out) + "*")
+	for _, m := range matches {
+		removeAll(m)
+	}
+}
+
+// checkOutput refuses to replace an output that is not a jailer jail
+// (unless forced) and returns the lock of the jail there, if any.
+func checkOutput(out string, force bool) (*Lock, error) {
+	fi, err := os.Lstat(out)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	lock, lerr := ReadLock(out)
+	if lerr == nil {
+		return lock, nil
+	}
+	if force {
+		return nil, nil
+	}
+	if !errors.Is(lerr, ErrNotAJail) {
+		return nil, lerr
+	}
+	if fi.IsDir() {
+		if ents, err := os.ReadDir(out); err == nil && len(ents) == 0 {
+			return nil, nil
+		}
+	}
+	return nil, fmt.Errorf("%s exists and is %w (no %s beside it): choose another output, or pass --force to replace it",
+		out, ErrNotAJail, filepath.Base(LockPath(out)))
+}
+
+// canApply finds what would make the build fail half-way, before it starts.
+func canApply(p *Plan, opts BuildOptions) error {
+	if os.Geteuid() == 0 {
+		return nil
+	}
+	for _, e := range p.Entries {
+		if e.Kind == KindDevice {
+			return fmt.Errorf("%s: creating device nodes needs root (run the build as root, or remove devices: from %s)", e.Dest, filepath.Base(p.Manifest))
+		}
+	}
+	return nil
+}
+
+// swapIn puts the staged tree at out and its lock beside it. With an old
+// tree there, renameat2(RENAME_EXCHANGE) swaps both in one step, so out is
+// at every moment either the old jail or the new one.
+func swapIn(staging, out string, lock *Lock) error {
+	st, err := lstat(staging)
+	if err != nil {
+		return err
+	}
+	lock.Tree = Stat{Dev: st.Dev, Ino: st.Ino}
+	lock.Built = time.Now().UTC()
+	data, err := json.MarshalIndent(lock, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := staging + ".lock"
+	if err := os.WriteFile(tmp, append(data, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write lock: %w", err)
+	}
+	_, err = os.Lstat(out)
+	switch {
+	case err == nil:
+		err = unix.Renameat2(unix.AT_FDCWD, staging, unix.AT_FDCWD, out, unix.RENAME_EXCHANGE)
+	case errors.Is(err, fs.ErrNotExist):
+		err = unix.Renameat2(unix.AT_FDCWD, staging, unix.AT_FDCWD, out, unix.RENAME_NOREPLACE)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return &os.LinkError{Op: "swap in", Old: staging, New: out, Err: err}
+	}
+	if err := os.Rename(tmp, LockPath(out)); err != nil {
+		return fmt.Errorf("write lock: %w", err)
+	}
+	removeAll(staging) // now the old tree, if there was one
+	return nil
+}
+
+// removeAll removes a tree that jailer made, even where a directory's mode
+// (0555 from a manifest) keeps a non-root user from deleting inside it. It
+// never follows symlinks.
+func removeAll(dir string) {
+	if err := os.RemoveAll(dir); err == nil {
+		return
+	}
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			os.Chmod(p, 0o700)
+		}
+		return nil
+	})
+	os.RemoveAll(dir)
+}
+
+func randomSuffix() string {
+	var b [6]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// relPath turns a jail path into a path relative to the jail root.
+func relPath(dest string) string { return strings.TrimPrefix(dest, "/") }
+
+// sortByDepth orders directories deepest first, to apply modes bottom-up.
+func sortByDepth(dirs []Entry) {
+	sort.SliceStable(dirs, func(i, j int) bool {
+		return strings.Count(dirs[i].Dest, "/") > strings.Count(dirs[j].Dest, "/")
+	})
+}
+
+var _ = io.EOF

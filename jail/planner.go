@@ -1,0 +1,402 @@
+package jail
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/jailer-dev/jailer/manifest"
+)
+
+// maxLinks bounds symlink chains and #! chains, as the kernel does.
+const maxLinks = 40
+
+// planner turns a validated manifest into entries.
+type planner struct {
+	m    *manifest.Manifest
+	es   *entries
+	r    *Resolver
+	elfs map[string]string // host path of each ELF to resolve -> why it is there
+	errs []error
+}
+
+// NewPlan works out every path a build of m creates, where each comes from
+// and why, without writing anything. m must come from manifest.Load.
+func NewPlan(m *manifest.Manifest) (*Plan, error) {
+	return NewPlanWith(m, NewResolver())
+}
+
+// NewPlanWith is NewPlan with a Resolver that may already hold results.
+func NewPlanWith(m *manifest.Manifest, r *Resolver) (*Plan, error) {
+	p := &planner{m: m, es: newEntries(), r: r, elfs: map[string]string{}}
+	p.skeleton()
+	for _, b := range m.Binaries {
+		p.binary(b.Host, b.Dest, b.AllowSetuid, fmt.Sprintf("binary %s (%s)", b.Src, where(b.Pos)), 0)
+	}
+	p.libraries()
+	for _, f := range m.Files {
+		p.file(f, "files ("+where(f.Pos)+")")
+	}
+	for _, d := range m.Dirs {
+		e := Entry{Dest: d.Path, Kind: KindDir, Mode: 0o755, Why: "dirs (" + where(d.Pos) + ")"}
+		if d.Mode.Set {
+			e.Mode = d.Mode.Perm
+		}
+		if d.Owner != "" {
+			e.UID, e.GID, _ = manifest.ResolveUser(m, d.Owner)
+		}
+		p.es.add(e)
+	}
+	for _, s := range m.Symlinks {
+		p.es.add(Entry{Dest: s.Path, Kind: KindSymlink, Target: s.Target, Mode: 0o777, Why: "symlinks (" + where(s.Pos) + ")"})
+	}
+	for _, d := range m.Devices {
+		dev := manifest.Devices[d.Name]
+		p.es.add(Entry{Dest: "/dev/" + d.Name, Kind: KindDevice, Mode: 0o666, Major: dev.Major, Minor: dev.Minor, Why: "devices (" + where(d.Pos) + ")"})
+	}
+	p.accounts()
+	p.profiles()
+	sorted := p.es.sorted()
+	p.errs = append(p.errs, p.es.errs...)
+	if len(p.errs) > 0 {
+		return nil, errors.Join(p.errs...)
+	}
+	out := m.Output
+	if !filepath.IsAbs(out) {
+		out = filepath.Join(filepath.Dir(m.Path), out)
+	}
+	return &Plan{
+		Name: m.Name, Manifest: m.Path, Output: filepath.Clean(out), Layout: m.Layout,
+		Entries: sorted, Enter: m.Enter, Sources: m.Sources,
+	}, nil
+}
+
+// where names a manifest position briefly and independently of how the
+// manifest was named on the command line, so plans are reproducible.
+func where(p manifest.Pos) string { return fmt.Sprintf("%s:%d", filepath.Base(p.File), p.Line) }
+
+func (p *planner) errorf(format string, args ...any) {
+	p.errs = append(p.errs, fmt.Errorf(format, args...))
+}
+
+// skeleton adds the directories every jail has: mount points for enter and
+// the homes of programs and libraries in the flat layout.
+func (p *planner) skeleton() {
+	dirs := []string{"/dev", "/etc", "/proc", "/tmp"}
+	if p.m.Layout == "flat" {
+		dirs = append(dirs, "/bin", "/lib", "/lib64")
+	}
+	for _, d := range dirs {
+		mode := os.FileMode(0o755)
+		if d == "/tmp" {
+			mode = 0o777 | os.ModeSticky
+		}
+		p.es.add(Entry{Dest: d, Kind: KindDir, Mode: mode, Why: whySkeleton})
+	}
+}
+
+// hostMode is the mode a copied host file gets: its permission bits, with
+// setuid and setgid removed unless the manifest allows them.
+func hostMode(fi fs.FileInfo, allowSetuid bool) os.FileMode {
+	m := fi.Mode() & (os.ModePerm | os.ModeSetuid | os.ModeSetgid | os.ModeSticky)
+	if !allowSetuid {
+		m &^= os.ModeSetuid | os.ModeSetgid
+	}
+	return m
+}
+
+// binary installs the program at host as dest: an ELF file with its
+// libraries, or a #! script with its interpreter.
+func (p *planner) binary(host, dest string, allowSetuid bool, why string, depth int) {
+	if depth > maxLinks {
+		p.errorf("%s: too many levels of #! interpreters", host)
+		return
+	}
+	real, err := filepath.EvalSymlinks(host)
+	if err != nil {
+		p.errorf("binary %s: %w", host, err)
+		return
+	}
+	fi, err := os.Stat(real)
+	if err != nil {
+		p.errorf("binary %s: %w", host, err)
+		return
+	}
+	if p.m.Layout == "preserve" && dest == host {
+		p.hostPath(host, allowSetuid, why)
+	} else {
+		p.es.add(Entry{Dest: dest, Kind: KindFile, Source: real, Mode: hostMode(fi, allowSetuid), Why: why})
+	}
+	interp, args, isScript, err := shebang(real)
+	if err != nil {
+		p.errorf("binary %s: %w", host, err)
+		return
+	}
+	if !isScript {
+		p.elfs[real] = dest
+		return
+	}
+	if !strings.HasPrefix(interp, "/") {
+		p.errorf("binary %s: its #! interpreter %q is not an absolute path", host, interp)
+		return
+	}
+	iwhy := "#! interpreter of " + dest
+	p.binary(interp, path.Clean(interp), false, iwhy, depth+1)
+	if path.Base(interp) == "env" && len(args) > 0 {
+		prog := args[0]
+		if strings.HasPrefix(prog, "-") {
+			p.errorf("binary %s: #!%s %s: env options are not supported (name the interpreter directly)", host, interp, prog)
+			return
+		}
+		found, err := exec.LookPath(prog)
+		if err != nil {
+			p.errorf("binary %s: #!%s %s: %s not found in PATH", host, interp, prog, prog)
+			return
+		}
+		found, _ = filepath.Abs(found)
+		pdest := "/bin/" + path.Base(prog)
+		if p.m.Layout == "preserve" {
+			pdest = found
+		}
+		p.binary(found, pdest, false, fmt.Sprintf("run by #!%s %s in %s", interp, prog, dest), depth+1)
+	}
+}
+
+// shebang reads a #! line: the interpreter and its arguments.
+func shebang(file string) (interp string, args []string, ok bool, err error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return "", nil, false, err
+	}
+	defer f.Close()
+	line, err := bufio.NewReader(f).ReadString('\n')
+	if !strings.HasPrefix(line, "#!") {
+		if isELF(file) {
+			return "", nil, false, nil
+		}
+		return "", nil, false, errors.New("is neither an ELF program nor a #! script")
+	}
+	if err != nil && !strings.HasSuffix(line, "\n") && len(line) > 255 {
+		return "", nil, false, errors.New("#! line is too long")
+	}
+	fields := strings.Fields(strings.TrimPrefix(line, "#!"))
+	if len(fields) == 0 {
+		return "", nil, false, errors.New("#! line names no interpreter")
+	}
+	return fields[0], fields[1:], true, nil
+}
+
+func isELF(file string) bool {
+	f, err := os.Open(file)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var magic [4]byte
+	_, err = f.ReadAt(magic[:], 0)
+	return err == nil && string(magic[:]) == "\x7fELF"
+}
+
+// libraries resolves every ELF collected and installs what they load.
+func (p *planner) libraries() {
+	hosts := make([]string, 0, len(p.elfs))
+	for h := range p.elfs {
+		hosts = append(hosts, h)
+	}
+	sort.Strings(hosts)
+	deps, err := p.r.Resolve(hosts)
+	if err != nil {
+		p.errs = append(p.errs, err)
+	}
+	var libc string
+	for _, h := range hosts {
+		d := deps[h]
+		if d == nil {
+			continue
+		}
+		dest := p.elfs[h]
+		for _, miss := range d.Missing {
+			p.errorf("%s needed by %s: not found (install it on the host, or add its directory to the binary's RUNPATH)", miss, h)
+		}
+		if d.Interp != "" {
+			p.installLib(d.Interp, true, "ELF interpreter of "+dest)
+		}
+		for _, l := range d.Libs {
+			p.installLib(l, false, path.Base(l)+" needed by "+dest)
+			if path.Base(l) == "libc.so.6" {
+				libc = l
+			}
+		}
+	}
+	if libc != "" && (len(p.m.Users) > 0 || len(p.m.Groups) > 0) && !nssFilesInLibc(libc) {
+		nss := filepath.Join(filepath.Dir(libc), "libnss_files.so.2")
+		p.installLib(nss, false, "libnss_files.so.2: user names on glibc before 2.34 (loaded with dlopen)")
+	}
+}
+
+// installLib puts a library (or the ELF interpreter) into the jail: at its
+// host path in the preserve layout; in the flat layout by file name in /lib,
+// or for the interpreter at its PT_INTERP path, keeping symlink chains.
+func (p *planner) installLib(host string, interp bool, why string) {
+	if p.m.Layout == "preserve" {
+		p.hostPath(host, false, why)
+		return
+	}
+	if interp {
+		real, err := filepath.EvalSymlinks(host)
+		if err != nil {
+			p.errorf("%s: %w", why, err)
+			return
+		}
+		p.copyFile(real, host, why)
+		return
+	}
+	cur := host
+	for i := 0; i < maxLinks; i++ {
+		fi, err := os.Lstat(cur)
+		if err != nil {
+			p.errorf("%s: %w", why, err)
+			return
+		}
+		dest := "/lib/" + path.Base(cur)
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			real, err := filepath.EvalSymlinks(cur)
+			if err != nil {
+				p.errorf("%s: %w", why, err)
+				return
+			}
+			p.copyFile(real, dest, why)
+			return
+		}
+		target, err := os.Readlink(cur)
+		if err != nil {
+			p.errorf("%s: %w", why, err)
+			return
+		}
+		if !filepath.IsAbs(target) {
+			target = filepath.Join(filepath.Dir(cur), target)
+		}
+		if path.Base(target) != path.Base(cur) {
+			p.es.add(Entry{Dest: dest, Kind: KindSymlink, Target: path.Base(target), Mode: 0o777, Why: why})
+		}
+		cur = target
+	}
+	p.errorf("%s: too many levels of symbolic links at %s", why, host)
+}
+
+// copyFile adds a file entry copied from the host file real.
+func (p *planner) copyFile(real, dest, why string) {
+	fi, err := os.Stat(real)
+	if err != nil {
+		p.errorf("%s: %w", why, err)
+		return
+	}
+	if prev, ok := p.es.m[dest]; ok && prev.Kind == KindFile && prev.Source != real && strings.HasPrefix(dest, "/lib/") {
+		p.errorf("two different libraries are named %s: %s (%s) and %s (%s); use `layout: preserve`", path.Base(dest), prev.Source, prev.Why, real, why)
+		return
+	}
+	p.es.add(Entry{Dest: dest, Kind: KindFile, Source: real, Mode: hostMode(fi, false), Why: why})
+}
+
+// hostPath installs host path h at the same path in the jail, replicating
+// every symlink on the way (such as /lib -> usr/lib on merged-/usr systems).
+func (p *planner) hostPath(h string, allowSetuid bool, why string) {
+	rest := strings.Split(strings.TrimPrefix(filepath.Clean(h), "/"), "/")
+	cur := "/"
+	for links := 0; len(rest) > 0; {
+		next := path.Join(cur, rest[0])
+		fi, err := os.Lstat(next)
+		if err != nil {
+			p.errorf("%s: %w", why, err)
+			return
+		}
+		switch {
+		case fi.Mode()&fs.ModeSymlink != 0:
+			if links++; links > maxLinks {
+				p.errorf("%s: too many levels of symbolic links at %s", why, h)
+				return
+			}
+			target, err := os.Readlink(next)
+			if err != nil {
+				p.errorf("%s: %w", why, err)
+				return
+			}
+			p.es.add(Entry{Dest: next, Kind: KindSymlink, Target: target, Mode: 0o777, Why: why})
+			resolved := target
+			if !path.IsAbs(target) {
+				resolved = path.Join(cur, target)
+			}
+			rest = append(strings.Split(strings.TrimPrefix(path.Clean(resolved), "/"), "/"), rest[1:]...)
+			cur = "/"
+		case fi.IsDir():
+			cur, rest = next, rest[1:]
+		case fi.Mode().IsRegular() && len(rest) == 1:
+			p.es.add(Entry{Dest: next, Kind: KindFile, Source: next, Mode: hostMode(fi, allowSetuid), Why: why})
+			return
+		default:
+			p.errorf("%s: %s is not a regular file", why, next)
+			return
+		}
+	}
+}
+
+// file adds a files: item: inline content, a host file, or a host
+// directory copied recursively (symlinks inside it copied as symlinks).
+func (p *planner) file(f manifest.File, why string) {
+	if f.Content != nil {
+		mode := os.FileMode(0o644)
+		if f.Mode.Set {
+			mode = f.Mode.Perm
+		}
+		if !f.AllowSetuid {
+			mode &^= os.ModeSetuid | os.ModeSetgid
+		}
+		p.es.add(Entry{Dest: f.Dest, Kind: KindFile, Content: []byte(*f.Content), Mode: mode, Why: why})
+		return
+	}
+	root, err := filepath.EvalSymlinks(f.Host)
+	if err != nil {
+		p.errorf("%s: %s: %w", why, f.Src, err)
+		return
+	}
+	err = filepath.WalkDir(root, func(hp string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, hp)
+		dest := path.Join(f.Dest, filepath.ToSlash(rel))
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		mode := hostMode(fi, f.AllowSetuid)
+		if rel == "." && f.Mode.Set {
+			mode = f.Mode.Perm
+		}
+		switch {
+		case d.IsDir():
+			p.es.add(Entry{Dest: dest, Kind: KindDir, Mode: mode, Why: why})
+		case d.Type()&fs.ModeSymlink != 0:
+			target, err := os.Readlink(hp)
+			if err != nil {
+				return err
+			}
+			p.es.add(Entry{Dest: dest, Kind: KindSymlink, Target: target, Mode: 0o777, Why: why})
+		case d.Type().IsRegular():
+			p.es.add(Entry{Dest: dest, Kind: KindFile, Source: hp, Mode: mode, Why: why})
+		default:
+			p.errorf("%s: %s is a device, socket or pipe; only files, directories and symlinks are copied (use devices: for device nodes)", why, hp)
+		}
+		return nil
+	})
+	if err != nil {
+		p.errorf("%s: copy %s: %w", why, f.Src, err)
+	}
+}
