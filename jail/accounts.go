@@ -6,8 +6,6 @@ import (
 	"os"
 	"strings"
 	"sync"
-
-
 )
 
 // nsswitch is written whenever a jail has accounts: lookups by name go to
@@ -102,4 +100,3 @@ func hasVersionAtLeast(syms []elf.Symbol, major, minor int) bool {
 
 // modeOf converts Unix permission bits to an os.FileMode.
 func modeOf(u int) (m os.FileMode) { return os.FileMode(u & 0o777) }
-

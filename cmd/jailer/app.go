@@ -39,13 +39,12 @@ func (e exitError) Error() string {
 	return e.err.Error()
 }
 
-
 func newApp(stdout, stderr io.Writer) *cli.App {
 	return &cli.App{
-		Name:                 "jailer",
-		Usage:                "build chroot jails from a YAML manifest and run programs in them",
-		Writer:               stdout,
-		ErrWriter:            stderr,
+		Name:      "jailer",
+		Usage:     "build chroot jails from a YAML manifest and run programs in them",
+		Writer:    stdout,
+		ErrWriter: stderr,
 		Flags: []cli.Flag{newJSONFlag(), newQuietFlag(),
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print more detail"}},
 		HideHelpCommand:      true,
