@@ -101,6 +101,13 @@ func Validate(m *Manifest) error {
 	}
 	v.accounts(m)
 	v.enter(m)
+	sort.SliceStable(v.errs, func(i, j int) bool {
+		a, b := v.errs[i].(*Error).Pos, v.errs[j].(*Error).Pos
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		return a.Line < b.Line || a.Line == b.Line && a.Col < b.Col
+	})
 	return errors.Join(v.errs...)
 }
 

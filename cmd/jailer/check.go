@@ -1,0 +1,48 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/jailer-dev/jailer/jail"
+)
+
+func checkCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "check",
+		Usage:     "check a jail without running anything from it: every library resolves inside, nothing drifted",
+		ArgsUsage: "JAIL",
+		Flags:     []cli.Flag{newJSONFlag(), newQuietFlag()},
+		Action: func(c *cli.Context) error {
+			dir, err := oneArg(c, "jail directory")
+			if err != nil {
+				return err
+			}
+			problems, err := jail.Check(dir)
+			if err != nil {
+				return err
+			}
+			if c.Bool("json") {
+				if problems == nil {
+					problems = []jail.Problem{}
+				}
+				if err := json.NewEncoder(c.App.Writer).Encode(problems); err != nil {
+					return err
+				}
+			} else {
+				for _, p := range problems {
+					fmt.Fprintln(c.App.Writer, p)
+				}
+			}
+			if len(problems) > 0 {
+				return exitError{code: exitFailure, err: fmt.Errorf("%s: %d problem(s)", dir, len(problems))}
+			}
+			if !c.Bool("quiet") && !c.Bool("json") {
+				fmt.Fprintf(c.App.Writer, "%s: ok\n", dir)
+			}
+			return nil
+		},
+	}
+}

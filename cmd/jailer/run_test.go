@@ -1,0 +1,50 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestExitCodes: 0 ok, 1 failure, 2 usage or manifest error.
+func TestExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, []byte(text), 0o644)
+		return p
+	}
+	ok := write("ok.yaml", "version: 1\nfiles: [{dest: /x, content: y}]\n")
+	bad := write("bad.yaml", "version: 1\nbogus: 1\n")
+	notJail := filepath.Join(dir, "notjail")
+	os.MkdirAll(filepath.Join(notJail, "x"), 0o755)
+	tests := []struct {
+		args       []string
+		code       int
+		wantStderr string
+	}{
+		{[]string{"version"}, 0, ""},
+		{[]string{"plan", ok}, 0, ""},
+		{[]string{"plan", bad}, 2, "bad.yaml:2:1: unknown field \"bogus\""},
+		{[]string{"plan"}, 2, "plan takes one manifest"},
+		{[]string{"plan", "--no-such-flag", ok}, 2, "flag provided but not defined"},
+		{[]string{"build", "-o", notJail, ok}, 1, "not a jailer jail"},
+		{[]string{"build", "--link", "rsync", "-o", filepath.Join(dir, "j"), ok}, 1, "unknown link mode"},
+		{[]string{"check", notJail}, 1, "not a jailer jail"},
+		{[]string{"build", "-q", "-o", filepath.Join(dir, "j"), ok}, 0, ""},
+		{[]string{"check", filepath.Join(dir, "j")}, 0, ""},
+	}
+	for _, tt := range tests {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), append([]string{"jailer"}, tt.args...), &stdout, &stderr)
+		if code != tt.code {
+			t.Errorf("jailer %v = exit %d, want %d (stderr %q)", tt.args, code, tt.code, stderr.String())
+		}
+		if !strings.Contains(stderr.String(), tt.wantStderr) {
+			t.Errorf("jailer %v stderr = %q, want it to contain %q", tt.args, stderr.String(), tt.wantStderr)
+		}
+	}
+}

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// TestMain makes this test binary double as the jailer command inside
+// testscript scripts.
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"jailer": func() { os.Exit(run(context.Background(), os.Args, os.Stdout, os.Stderr)) },
+	})
+}
+
+// TestScripts runs the CLI end-to-end tests in testdata/script/*.txtar.
+// Conditions: [root] (scripts that need root skip without it, but fail
+// under CI=true), [exec:NAME] for host programs.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:           "../../testdata/script",
+		UpdateScripts: os.Getenv("UPDATE_SCRIPTS") != "",
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("PATH", os.Getenv("PATH"))
+			env.Setenv("CI", os.Getenv("CI"))
+			return nil
+		},
+		Condition: func(cond string) (bool, error) {
+			if cond == "root" {
+				if os.Geteuid() != 0 && os.Getenv("CI") == "true" {
+					t.Fatal("CI=true but not root: root-only scripts must run in CI")
+				}
+				return os.Geteuid() == 0, nil
+			}
+			return false, nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			// chroot DIR CMD...: run a command in a built jail with chroot(8).
+			"chroot": func(ts *testscript.TestScript, neg bool, args []string) {
+				cmd := exec.Command("chroot", append([]string{ts.MkAbs(args[0])}, args[1:]...)...)
+				cmd.Env = []string{"PATH=/bin", "LANG=C"}
+				out, err := cmd.CombinedOutput()
+				ts.Stdout().Write(out)
+				if (err != nil) != neg {
+					ts.Fatalf("chroot %v: %v\n%s", args, err, out)
+				}
+			},
+		},
+	})
+}
