@@ -96,6 +96,19 @@ func chrootRun(t testing.TB, dir string, argv ...string) (string, error) {
 	return string(out), err
 }
 
+// chrootRunProc is chrootRun with /proc mounted in a new mount and PID
+// namespace, as jailer enter provides it.
+func chrootRunProc(t testing.TB, dir string, argv ...string) (string, error) {
+	t.Helper()
+	requireTool(t, "unshare")
+	chroot := requireTool(t, "chroot")
+	args := append([]string{"--mount", "--pid", "--fork", "--mount-proc=" + filepath.Join(dir, "proc"), chroot, dir}, argv...)
+	cmd := exec.Command("unshare", args...)
+	cmd.Env = []string{"PATH=/bin", "LANG=C"}
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
 // gcc compiles a C program for a test, failing when gcc is missing in CI.
 func gcc(t testing.TB, args ...string) {
 	t.Helper()

@@ -1,0 +1,470 @@
+package jail
+
+// `jailer check`: what is wrong with a built jail, found without executing
+// anything in it. The tree is walked through directory descriptors without
+// following symlinks, and every path the loader would resolve is opened with
+// openat2(RESOLVE_IN_ROOT) on the jail directory, so a symlink in the jail
+// to /etc/shadow names the jail's /etc/shadow, never the host's.
+
+import (
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"os"
+	"path"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Problem is one thing wrong with a jail, printed one per line.
+type Problem struct {
+	// Path is the path inside the jail, e.g. /bin/bash.
+	Path string `json:"path"`
+	// Kind is missing, modified, stale, unresolved, interpreter or unexpected-type.
+	Kind string `json:"kind"`
+	// Msg is one line that says what is wrong and what to do.
+	Msg string `json:"msg"`
+}
+
+// String formats the problem as "PATH: MSG".
+func (p Problem) String() string { return p.Path + ": " + p.Msg }
+
+// Check inspects the jail at dir without executing anything from it, and
+// returns its problems sorted by path:
+//
+//   - every loadable ELF file whose PT_INTERP, or one of whose DT_NEEDED
+//     libraries, is not found inside the jail (kinds "interpreter" and
+//     "unresolved"), searching as the loader would once chrooted there:
+//     DT_RUNPATH (or DT_RPATH without it) with $ORIGIN expanded, then the
+//     default directories, counting only ELF files of the same class and
+//     machine; a corrupt ELF file is "unresolved" too;
+//   - every lock entry missing from the tree ("missing"), of another kind
+//     ("unexpected-type"), or whose size, sha256 or symlink target differs
+//     ("modified"); devices are checked only for existence and type;
+//   - every host source that is gone or whose content changed since the
+//     build ("stale"); a source is hashed only when its stat changed.
+//
+// The contents of /proc, /dev and /sys are skipped when they are mount
+// points. Check returns an error only when it could not inspect the jail:
+// dir does not exist, or has no lock beside it (wrapping ErrNotAJail).
+func Check(dir string) ([]Problem, error) {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("check: %w", err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("check: %w", &fs.PathError{Op: "open", Path: dir, Err: syscall.ENOTDIR})
+	}
+	lock, err := ReadLock(dir)
+	if err != nil {
+		return nil, err
+	}
+	root, err := openJailRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("check: %w", err)
+	}
+	defer root.close()
+	tree, err := root.walk()
+	if err != nil {
+		return nil, fmt.Errorf("check: %w", err)
+	}
+	c := &checker{root: root, candidates: map[string]candidateResult{}}
+	hash, sources := c.compareLock(lock, tree)
+	var jobs []func()
+	for _, p := range tree.files {
+		jobs = append(jobs, func() { c.checkFile(p, hash[p]) })
+	}
+	for _, e := range sources {
+		jobs = append(jobs, func() { c.checkSource(e) })
+	}
+	parallel(jobs)
+	slices.SortFunc(c.problems, func(a, b Problem) int {
+		if a.Path != b.Path {
+			if pathLess(a.Path, b.Path) {
+				return -1
+			}
+			return 1
+		}
+		return cmp.Or(strings.Compare(a.Kind, b.Kind), strings.Compare(a.Msg, b.Msg))
+	})
+	return c.problems, nil
+}
+
+// checker collects the problems of one jail; its methods are safe to call
+// from several goroutines.
+type checker struct {
+	root       *jailRoot
+	mu         sync.Mutex
+	problems   []Problem
+	candidates map[string]candidateResult // by jail path; see candidate
+}
+
+// add records a problem of the jail path p.
+func (c *checker) add(p, kind, msg string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.problems = append(c.problems, Problem{Path: p, Kind: kind, Msg: msg})
+}
+
+// compareLock reports what the tree alone shows to differ from the lock. It
+// returns the lock entries of the regular files whose content must be hashed
+// (by jail path), and the entries whose host source must be checked.
+func (c *checker) compareLock(l *Lock, t *jailTree) (hash map[string]*LockEntry, sources []*LockEntry) {
+	hash = map[string]*LockEntry{}
+	for i := range l.Entries {
+		e := &l.Entries[i]
+		p := path.Clean("/" + e.Dest)
+		if e.Kind == KindFile && e.Source != "" && e.SHA256 != "" {
+			sources = append(sources, e)
+		}
+		if t.hidden(p) {
+			continue
+		}
+		n, ok := t.nodes[p]
+		if !ok {
+			c.add(p, "missing", fmt.Sprintf("the lock lists a %s here but the jail has nothing (rebuild)", e.Kind))
+			continue
+		}
+		if got := n.kind(); got != e.Kind && (e.Kind == KindFile || e.Kind == KindDir || e.Kind == KindSymlink || e.Kind == KindDevice) {
+			c.add(p, "unexpected-type", fmt.Sprintf("is a %s, the lock says %s (rebuild)", got, e.Kind))
+			continue
+		}
+		switch {
+		case e.Kind == KindSymlink && n.target != e.Target:
+			c.add(p, "modified", fmt.Sprintf("symlink points to %q, the lock says %q (rebuild)", n.target, e.Target))
+		case e.Kind == KindFile && n.size != e.Size:
+			c.add(p, "modified", fmt.Sprintf("is %d bytes, the lock says %d: changed since the build (rebuild)", n.size, e.Size))
+		case e.Kind == KindFile && e.SHA256 != "":
+			hash[p] = e
+		}
+	}
+	return hash, sources
+}
+
+// checkFile hashes the regular file at the jail path p when the lock has an
+// entry for it, and checks it when it is an ELF file.
+func (c *checker) checkFile(p string, want *LockEntry) {
+	f, err := c.root.openFile(p, false)
+	if err != nil {
+		c.add(p, "missing", fmt.Sprintf("vanished or cannot be opened during the check: %v", err))
+		return
+	}
+	defer f.Close()
+	if want != nil {
+		sum, err := sha256Of(io.NewSectionReader(f, 0, math.MaxInt64))
+		switch {
+		case err != nil:
+			c.add(p, "modified", fmt.Sprintf("cannot be read: %v", err))
+		case !strings.EqualFold(sum, want.SHA256):
+			c.add(p, "modified", "content differs from the lock (sha256): changed since the build (rebuild)")
+		}
+	}
+	if hasELFMagic(f) {
+		c.checkELF(p, f)
+	}
+}
+
+// checkSource reports e as stale when its host source is gone or its content
+// differs from what was copied. An unchanged stat (taken with lstat, as the
+// build does) saves hashing it, unless it is a symlink, whose target's
+// content may have changed under an unchanged link.
+func (c *checker) checkSource(e *LockEntry) {
+	p := path.Clean("/" + e.Dest)
+	fi, err := os.Lstat(e.Source)
+	if err == nil && fi.Mode().IsRegular() && statOf(fi) == e.SourceStat {
+		return
+	}
+	if err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		fi, err = os.Stat(e.Source)
+	}
+	switch {
+	case errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR):
+		c.add(p, "stale", fmt.Sprintf("source %s is gone from the host (rebuild, or drop it from the manifest)", e.Source))
+		return
+	case err != nil:
+		c.add(p, "stale", fmt.Sprintf("source cannot be checked: %v", err))
+		return
+	case !fi.Mode().IsRegular():
+		c.add(p, "stale", fmt.Sprintf("source %s is no longer a regular file (rebuild)", e.Source))
+		return
+	}
+	f, err := os.Open(e.Source)
+	if err != nil {
+		c.add(p, "stale", fmt.Sprintf("source cannot be checked: %v", err))
+		return
+	}
+	defer f.Close()
+	sum, err := sha256Of(f)
+	switch {
+	case err != nil:
+		c.add(p, "stale", fmt.Sprintf("source cannot be checked: read %s: %v", e.Source, err))
+	case !strings.EqualFold(sum, e.SHA256):
+		c.add(p, "stale", fmt.Sprintf("source %s changed on the host since the build (rebuild to pick it up)", e.Source))
+	}
+}
+
+// hashBufs holds read buffers for sha256Of: larger than io.Copy's 32 KiB,
+// to make fewer read calls.
+var hashBufs = sync.Pool{New: func() any { return new([256 << 10]byte) }}
+
+// sha256Of returns the hex sha256 of everything r reads.
+func sha256Of(r io.Reader) (string, error) {
+	buf := hashBufs.Get().(*[256 << 10]byte)
+	defer hashBufs.Put(buf)
+	h := sha256.New()
+	if _, err := io.CopyBuffer(h, struct{ io.Reader }{r}, buf[:]); err != nil { // hide WriterTo, which would not use buf
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// parallel runs the jobs on runtime.NumCPU() goroutines.
+func parallel(jobs []func()) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.NumCPU(), len(jobs)) {
+		wg.Go(func() {
+			for i := next.Add(1) - 1; i < int64(len(jobs)); i = next.Add(1) - 1 {
+				jobs[i]()
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// jailTree is a jail's tree as walked, without following symlinks.
+type jailTree struct {
+	// nodes are every path in the tree, "/" included.
+	nodes map[string]jailNode
+	// files are the paths of the regular files, sorted.
+	files []string
+	// mounts are the mount points (/proc, /dev, /sys) whose contents were skipped.
+	mounts []string
+}
+
+// hidden reports whether p is inside one of the skipped mount points.
+func (t *jailTree) hidden(p string) bool {
+	for _, m := range t.mounts {
+		if strings.HasPrefix(p, m+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// jailNode is the lstat of one path in the tree.
+type jailNode struct {
+	mode   uint32 // st_mode
+	size   int64
+	target string // of a symlink
+}
+
+// kind names what the node is, in the words of the lock.
+func (n jailNode) kind() Kind {
+	switch n.mode & unix.S_IFMT {
+	case unix.S_IFREG:
+		return KindFile
+	case unix.S_IFDIR:
+		return KindDir
+	case unix.S_IFLNK:
+		return KindSymlink
+	case unix.S_IFCHR, unix.S_IFBLK:
+		return KindDevice
+	case unix.S_IFIFO:
+		return "fifo"
+	case unix.S_IFSOCK:
+		return "socket"
+	}
+	return "unknown file type"
+}
+
+// jailRoot is an open jail directory. Paths given to its methods are jail
+// paths, resolved as a process chrooted in the jail would resolve them.
+type jailRoot struct {
+	dir string
+	fd  int // O_PATH descriptor of dir
+}
+
+// openJailRoot opens the jail directory dir.
+func openJailRoot(dir string) (*jailRoot, error) {
+	fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: dir, Err: err}
+	}
+	return &jailRoot{dir: dir, fd: fd}, nil
+}
+
+// close releases the descriptor of the jail directory.
+func (r *jailRoot) close() { unix.Close(r.fd) }
+
+// host returns the host path of the jail path p, for messages.
+func (r *jailRoot) host(p string) string { return filepath.Join(r.dir, p) }
+
+// openat2 opens the jail path p from the root, retrying when the kernel asks
+// to (a concurrent rename makes RESOLVE_IN_ROOT return EAGAIN).
+func (r *jailRoot) openat2(p string, how *unix.OpenHow) (int, error) {
+	rel := strings.TrimLeft(path.Clean("/"+p), "/")
+	if rel == "" {
+		rel = "."
+	}
+	return r.openat(r.fd, rel, p, how)
+}
+
+// openat opens name in the directory dirfd, which is the jail path p.
+func (r *jailRoot) openat(dirfd int, name, p string, how *unix.OpenHow) (int, error) {
+	for i := 0; ; i++ {
+		fd, err := unix.Openat2(dirfd, name, how)
+		if (err == unix.EAGAIN || err == unix.EINTR) && i < 16 {
+			continue
+		}
+		if err == unix.ENOSYS {
+			err = fmt.Errorf("%w (openat2 needs Linux 5.6 or later)", err)
+		}
+		if err != nil {
+			return -1, &fs.PathError{Op: "open", Path: r.host(p), Err: err}
+		}
+		return fd, nil
+	}
+}
+
+// errNotRegular is returned by openFile for anything but a regular file.
+var errNotRegular = errors.New("not a regular file")
+
+// openFile opens the regular file at the jail path p for reading. With
+// follow, symlinks are followed inside the jail (absolute ones and ".." are
+// relative to its root); without, none is, so p names exactly a walked file.
+// It never opens a device or FIFO: p is first resolved to an O_PATH
+// descriptor whose type is checked, and that same inode is then reopened
+// through /proc/self/fd.
+func (r *jailRoot) openFile(p string, follow bool) (*os.File, error) {
+	how := unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
+	if !follow {
+		how.Flags |= unix.O_NOFOLLOW
+		how.Resolve |= unix.RESOLVE_NO_SYMLINKS
+	}
+	pfd, err := r.openat2(p, &how)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(pfd)
+	var st unix.Stat_t
+	if err := unix.Fstat(pfd, &st); err != nil {
+		return nil, &fs.PathError{Op: "stat", Path: r.host(p), Err: err}
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return nil, &fs.PathError{Op: "open", Path: r.host(p), Err: errNotRegular}
+	}
+	fd, err := unix.Open("/proc/self/fd/"+strconv.Itoa(pfd), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		// No /proc on the host: open again, without blocking on a FIFO
+		// swapped in meanwhile, and make sure it is the same file.
+		how.Flags = unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NONBLOCK | unix.O_NOCTTY | how.Flags&unix.O_NOFOLLOW
+		if fd, err = r.openat2(p, &how); err != nil {
+			return nil, err
+		}
+		var st2 unix.Stat_t
+		if err := unix.Fstat(fd, &st2); err != nil || st2.Dev != st.Dev || st2.Ino != st.Ino {
+			unix.Close(fd)
+			return nil, &fs.PathError{Op: "open", Path: r.host(p), Err: errors.New("replaced while being opened")}
+		}
+	}
+	return os.NewFile(uintptr(fd), r.host(p)), nil
+}
+
+// walk lists the jail's tree without following symlinks, skipping the
+// contents of /proc, /dev and /sys when something is mounted on them.
+func (r *jailRoot) walk() (*jailTree, error) {
+	fd, err := r.openat2("/", &unix.OpenHow{
+		Flags:   unix.O_RDONLY | unix.O_DIRECTORY | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_SYMLINKS,
+	})
+	if err != nil {
+		return nil, err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return nil, &fs.PathError{Op: "stat", Path: r.dir, Err: err}
+	}
+	t := &jailTree{nodes: map[string]jailNode{"/": {mode: st.Mode}}}
+	if err := r.walkDir(t, fd, "/", uint64(st.Dev)); err != nil {
+		return nil, err
+	}
+	slices.Sort(t.files)
+	return t, nil
+}
+
+// walkDir records the entries of the directory open as fd, at jail path
+// dir, and recurses into its subdirectories. It closes fd.
+func (r *jailRoot) walkDir(t *jailTree, fd int, dir string, rootDev uint64) error {
+	f := os.NewFile(uintptr(fd), r.host(dir))
+	defer f.Close()
+	names, err := f.Readdirnames(-1)
+	if err != nil {
+		return fmt.Errorf("read directory: %w", err)
+	}
+	for _, name := range names {
+		p := path.Join(dir, name)
+		var st unix.Stat_t
+		if err := unix.Fstatat(fd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			if err == unix.ENOENT {
+				continue // removed since the directory was read
+			}
+			return &fs.PathError{Op: "lstat", Path: r.host(p), Err: err}
+		}
+		n := jailNode{mode: st.Mode, size: st.Size}
+		switch st.Mode & unix.S_IFMT {
+		case unix.S_IFREG:
+			t.files = append(t.files, p)
+		case unix.S_IFLNK:
+			buf := make([]byte, unix.PathMax)
+			k, err := unix.Readlinkat(fd, name, buf)
+			if err != nil {
+				return &fs.PathError{Op: "readlink", Path: r.host(p), Err: err}
+			}
+			n.target = string(buf[:k])
+		case unix.S_IFDIR:
+			t.nodes[p] = n
+			if dir == "/" && (name == "proc" || name == "dev" || name == "sys") && isMountPoint(fd, name, uint64(st.Dev), rootDev) {
+				t.mounts = append(t.mounts, p)
+				continue
+			}
+			sub, err := r.openat(fd, name, p, &unix.OpenHow{
+				Flags:   unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC,
+				Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS,
+			})
+			if err != nil {
+				return err
+			}
+			if err := r.walkDir(t, sub, p, rootDev); err != nil {
+				return err
+			}
+		}
+		t.nodes[p] = n
+	}
+	return nil
+}
+
+// isMountPoint reports whether the directory name in dirfd, of device dev,
+// has something mounted on it.
+func isMountPoint(dirfd int, name string, dev, rootDev uint64) bool {
+	if dev != rootDev {
+		return true
+	}
+	var stx unix.Statx_t
+	err := unix.Statx(dirfd, name, unix.AT_SYMLINK_NOFOLLOW, unix.STATX_TYPE, &stx)
+	return err == nil && stx.Attributes_mask&stx.Attributes&unix.STATX_ATTR_MOUNT_ROOT != 0
+}

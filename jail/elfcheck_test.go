@@ -1,0 +1,248 @@
+package jail
+
+import (
+	"bytes"
+	"debug/elf"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+// buildRunpathProg compiles, in a temporary directory, libmy.so and a
+// program linked to it with the given extra gcc flags, and returns their paths.
+func buildRunpathProg(t *testing.T, flags ...string) (prog, lib string) {
+	t.Helper()
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("gcc not installed")
+	}
+	dir := t.TempDir()
+	write := func(name, src string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("my.c", "int my(void) { return 42; }\n")
+	write("main.c", "int my(void);\nint main(void) { return my() != 42; }\n")
+	gcc := func(args ...string) {
+		cmd := exec.Command("gcc", args...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("gcc %q: %v\n%s", args, err, out)
+		}
+	}
+	gcc("-shared", "-fPIC", "-o", "libmy.so", "my.c")
+	gcc(append([]string{"-o", "prog", "main.c", "-L.", "-lmy"}, flags...)...)
+	return filepath.Join(dir, "prog"), filepath.Join(dir, "libmy.so")
+}
+
+func TestCheckELFRunpath(t *testing.T) {
+	tests := []struct {
+		name    string
+		flags   []string
+		tag     string // RUNPATH or RPATH the program must carry
+		libDest string // where libmy.so goes in the jail; "" for nowhere
+		want    []wantProblem
+	}{
+		{
+			name:    "$ORIGIN runpath, library there",
+			flags:   []string{"-Wl,-rpath,$ORIGIN/../mylib"},
+			tag:     "RUNPATH",
+			libDest: "/mylib/libmy.so",
+		},
+		{
+			name:  "$ORIGIN runpath, library removed",
+			flags: []string{"-Wl,-rpath,$ORIGIN/../mylib"},
+			tag:   "RUNPATH",
+			want:  []wantProblem{{"/bin/prog", "unresolved", "libmy.so needed but not found in the jail (searched RUNPATH $ORIGIN/../mylib"}},
+		},
+		{
+			name:    "$ORIGIN runpath, library elsewhere",
+			flags:   []string{"-Wl,-rpath,$ORIGIN/../mylib"},
+			tag:     "RUNPATH",
+			libDest: "/opt/libmy.so",
+			want:    []wantProblem{{"/bin/prog", "unresolved", "libmy.so needed"}},
+		},
+		{
+			name:    "${ORIGIN} rpath, library there",
+			flags:   []string{"-Wl,--disable-new-dtags,-rpath,${ORIGIN}/../mylib"},
+			tag:     "RPATH",
+			libDest: "/mylib/libmy.so",
+		},
+		{
+			name:    "absolute runpath, library there",
+			flags:   []string{"-Wl,-rpath,/mylib"},
+			tag:     "RUNPATH",
+			libDest: "/mylib/libmy.so",
+		},
+		{
+			name:    "no runpath, library in a default dir",
+			libDest: "/usr/lib/libmy.so",
+		},
+		{
+			name:    "no runpath, library only in the program's dir",
+			libDest: "/bin/libmy.so",
+			want:    []wantProblem{{"/bin/prog", "unresolved", "libmy.so needed"}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			prog, lib := buildRunpathProg(t, tt.flags...)
+			f, err := os.Open(prog)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, err := readELFDeps(f)
+			f.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tag := d.searchTag; len(d.search) == 0 {
+				tag = ""
+			} else if tag != tt.tag {
+				t.Fatalf("gcc %q made a program with %s, want %s", tt.flags, tag, tt.tag)
+			}
+			j := newTestJail(t)
+			j.copy(prog, "/bin/prog")
+			j.addLibs(prog)
+			if tt.libDest != "" {
+				j.copy(lib, tt.libDest)
+			}
+			j.writeLock()
+			checkProblems(t, j.dir, tt.want)
+		})
+	}
+}
+
+func TestReadELFDeps(t *testing.T) {
+	for _, file := range []string{"/bin/bash", "/lib/x86_64-linux-gnu/libc.so.6", "/lib64/ld-linux-x86-64.so.2"} {
+		t.Run(file, func(t *testing.T) {
+			real := realPath(t, file)
+			f, err := os.Open(real)
+			if err != nil {
+				t.Skip(err)
+			}
+			defer f.Close()
+			d, err := readELFDeps(f)
+			if err != nil {
+				t.Fatalf("readELFDeps(%s) = %v", real, err)
+			}
+			ef, err := elf.NewFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, _ := ef.ImportedLibraries()
+			if !slices.Equal(d.needed, want) {
+				t.Errorf("readELFDeps(%s).needed = %q, want %q (debug/elf from the section headers)", real, d.needed, want)
+			}
+			if want := (elfID{elf.ELFCLASS64, elf.ELFDATA2LSB, elf.EM_X86_64}); d.id != want || !d.loadable {
+				t.Errorf("readELFDeps(%s) = id %v loadable %v, want %v true", real, d.id, d.loadable, want)
+			}
+			wantInterp := "/lib64/ld-linux-x86-64.so.2"
+			if file == "/lib64/ld-linux-x86-64.so.2" {
+				wantInterp = ""
+			}
+			if d.interp != wantInterp {
+				t.Errorf("readELFDeps(%s).interp = %q, want %q", real, d.interp, wantInterp)
+			}
+		})
+	}
+}
+
+// TestReadELFDepsMalformed feeds truncated and corrupted ELF files to
+// readELFDeps and checkELF: they must return, not panic.
+func TestReadELFDepsMalformed(t *testing.T) {
+	bash, err := os.ReadFile(realPath(t, "/bin/bash"))
+	if err != nil {
+		t.Skip(err)
+	}
+	for _, n := range []int{0, 3, 4, 16, 20, 52, 63, 64, 65, 100, 500, 1000, 4096, 1 << 16, len(bash) / 2, len(bash) - 1} {
+		if _, err := readELFDeps(bytes.NewReader(bash[:n])); err == nil && n < 4096 {
+			t.Errorf("readELFDeps(bash truncated to %d bytes) = nil error, want one", n)
+		}
+	}
+	c := &checker{root: &jailRoot{fd: -1}, candidates: map[string]candidateResult{}}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 2000 {
+		data := slices.Clone(bash[:64<<10])
+		for range 1 + rng.IntN(8) {
+			data[rng.IntN(4096)] = byte(rng.IntN(256))
+		}
+		readELFDeps(bytes.NewReader(data))
+		c.checkELF("/bin/x", bytes.NewReader(data))
+	}
+}
+
+func TestReadELFID(t *testing.T) {
+	x86 := []byte("\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x03\x00\x3e\x00")
+	s390 := []byte("\x7fELF\x02\x02\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x03\x00\x16")
+	tests := []struct {
+		name   string
+		in     []byte
+		want   elfID
+		wantOK bool
+	}{
+		{"x86-64", x86, elfID{elf.ELFCLASS64, elf.ELFDATA2LSB, elf.EM_X86_64}, true},
+		{"big-endian s390x", s390, elfID{elf.ELFCLASS64, elf.ELFDATA2MSB, elf.EM_S390}, true},
+		{"script", []byte("#!/bin/sh\necho hello world\n"), elfID{}, false},
+		{"short", x86[:10], elfID{}, false},
+		{"bad class", append([]byte("\x7fELF\x09"), x86[5:]...), elfID{}, false},
+		{"bad byte order", append([]byte("\x7fELF\x02\x07"), x86[6:]...), elfID{}, false},
+	}
+	for _, tt := range tests {
+		if got, ok := readELFID(bytes.NewReader(tt.in)); got != tt.want || ok != tt.wantOK {
+			t.Errorf("readELFID(%s) = %v, %v, want %v, %v", tt.name, got, ok, tt.want, tt.wantOK)
+		}
+	}
+	if got, want := (elfID{elf.ELFCLASS64, elf.ELFDATA2MSB, elf.EM_S390}).String(), "64-bit S390 big-endian"; got != want {
+		t.Errorf("elfID.String() = %q, want %q", got, want)
+	}
+}
+
+func TestExpandOrigin(t *testing.T) {
+	tests := []struct{ in, origin, want string }{
+		{"$ORIGIN/../mylib", "/bin", "/bin/../mylib"},
+		{"${ORIGIN}/../mylib", "/usr/bin", "/usr/bin/../mylib"},
+		{"$ORIGIN", "/opt/app", "/opt/app"},
+		{"/x/$ORIGIN/y/${ORIGIN}", "/o", "/x//o/y//o"},
+		{"$ORIGINAL/lib", "/o", "$ORIGINAL/lib"},
+		{"$LIB/x", "/o", "$LIB/x"},
+		{"/usr/lib", "/o", "/usr/lib"},
+		{"$", "/o", "$"},
+	}
+	for _, tt := range tests {
+		if got := expandOrigin(tt.in, tt.origin); got != tt.want {
+			t.Errorf("expandOrigin(%q, %q) = %q, want %q", tt.in, tt.origin, got, tt.want)
+		}
+	}
+}
+
+func TestDefaultLibDirs(t *testing.T) {
+	generic := []string{"/lib", "/usr/lib", "/lib64", "/usr/lib64"}
+	tests := []struct {
+		id   elfID
+		arch []string
+	}{
+		{elfID{elf.ELFCLASS64, elf.ELFDATA2LSB, elf.EM_X86_64}, []string{"x86_64-linux-gnu"}},
+		{elfID{elf.ELFCLASS32, elf.ELFDATA2LSB, elf.EM_X86_64}, []string{"x86_64-linux-gnux32"}},
+		{elfID{elf.ELFCLASS32, elf.ELFDATA2LSB, elf.EM_386}, []string{"i386-linux-gnu"}},
+		{elfID{elf.ELFCLASS64, elf.ELFDATA2LSB, elf.EM_AARCH64}, []string{"aarch64-linux-gnu"}},
+		{elfID{elf.ELFCLASS32, elf.ELFDATA2LSB, elf.EM_ARM}, []string{"arm-linux-gnueabihf", "arm-linux-gnueabi"}},
+		{elfID{elf.ELFCLASS64, elf.ELFDATA2LSB, elf.EM_PPC64}, []string{"powerpc64le-linux-gnu"}},
+		{elfID{elf.ELFCLASS64, elf.ELFDATA2MSB, elf.EM_PPC64}, []string{"powerpc64-linux-gnu"}},
+		{elfID{elf.ELFCLASS64, elf.ELFDATA2MSB, elf.EM_S390}, []string{"s390x-linux-gnu"}},
+		{elfID{elf.ELFCLASS64, elf.ELFDATA2LSB, elf.EM_RISCV}, []string{"riscv64-linux-gnu"}},
+		{elfID{elf.ELFCLASS32, elf.ELFDATA2MSB, elf.EM_MIPS}, nil},
+	}
+	for _, tt := range tests {
+		want := slices.Clone(generic)
+		for _, a := range tt.arch {
+			want = append(want, "/lib/"+a, "/usr/lib/"+a)
+		}
+		if got := defaultLibDirs(tt.id); !slices.Equal(got, want) {
+			t.Errorf("defaultLibDirs(%v) = %q, want %q", tt.id, got, want)
+		}
+	}
+}
