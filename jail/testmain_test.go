@@ -16,6 +16,9 @@ import (
 // (JAILER_TEST_BUILD=manifest[:output]), so that builds can be killed and
 // raced like real `jailer build` processes.
 func TestMain(m *testing.M) {
+	if IsInit() {
+		os.Exit(RunInit())
+	}
 	if spec := os.Getenv("JAILER_TEST_BUILD"); spec != "" {
 		path, out, _ := strings.Cut(spec, ":")
 		man, err := manifest.Load(path)

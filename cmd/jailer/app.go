@@ -50,7 +50,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		HideHelpCommand:      true,
 		EnableBashCompletion: true,
 		Commands: []*cli.Command{
-			buildCommand(), planCommand(), checkCommand(), versionCommand(),
+			buildCommand(), planCommand(), checkCommand(), enterCommand(), versionCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // run() maps errors to exit codes
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {

@@ -7,9 +7,15 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/jailer-dev/jailer/jail"
 )
 
 func main() {
+	// A jail's init: hand over before anything else runs.
+	if jail.IsInit() {
+		os.Exit(jail.RunInit())
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args, os.Stdout, os.Stderr)
 	stop()

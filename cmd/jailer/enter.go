@@ -1,0 +1,174 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"github.com/jailer-dev/jailer/jail"
+	"github.com/jailer-dev/jailer/manifest"
+)
+
+// enterFlags are the flags of enter and run: each overrides a manifest
+// enter: setting.
+func enterFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "hostname", Usage: "hostname inside the jail"},
+		&cli.BoolFlag{Name: "net", Usage: "own network namespace (loopback only, up)"},
+		&cli.BoolFlag{Name: "ipc", Usage: "own IPC namespace"},
+		&cli.BoolFlag{Name: "userns", Usage: "own user namespace"},
+		&cli.BoolFlag{Name: "no-namespaces", Usage: "plain chroot(2), no namespaces (for comparison and old kernels)"},
+		&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "run as USER[:GROUP] (a name in the jail or a uid)"},
+		&cli.StringFlag{Name: "workdir", Aliases: []string{"w"}, Usage: "working directory inside the jail"},
+		&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "set K=V in the command's environment (repeatable)"},
+		&cli.StringSliceFlag{Name: "bind", Usage: "bind-mount SRC:DST[:ro] (repeatable)"},
+		&cli.StringSliceFlag{Name: "tmpfs", Usage: "mount a tmpfs DST[:SIZE] (repeatable)"},
+		&cli.BoolFlag{Name: "ro", Usage: "mount the jail's root read-only"},
+		&cli.StringFlag{Name: "memory", Usage: "memory limit, such as 512M"},
+		&cli.IntFlag{Name: "pids", Usage: "most processes and threads at once"},
+		&cli.Float64Flag{Name: "cpus", Usage: "CPU time limit in CPUs, such as 1.5"},
+		&cli.IntFlag{Name: "nofile", Usage: "most open files per process"},
+		&cli.DurationFlag{Name: "timeout", Usage: "kill the jail after this long (exit 124)"},
+		&cli.BoolFlag{Name: "no-tty", Usage: "do not give the command a terminal even when run on one"},
+	}
+}
+
+// applyEnterFlags lays the command line over the lock's defaults.
+func applyEnterFlags(c *cli.Context, o *jail.EnterOptions) error {
+	if c.IsSet("hostname") {
+		o.Hostname = c.String("hostname")
+	}
+	for _, ns := range []string{"net", "ipc"} {
+		if c.Bool(ns) && !contains(o.Namespaces, ns) {
+			o.Namespaces = append(o.Namespaces, ns)
+		}
+	}
+	if c.Bool("userns") && !contains(o.Namespaces, "user") {
+		o.Namespaces = append(o.Namespaces, "user")
+	}
+	o.NoNamespaces = c.Bool("no-namespaces")
+	if c.IsSet("user") {
+		o.User = c.String("user")
+	}
+	if c.IsSet("workdir") {
+		o.Workdir = c.String("workdir")
+	}
+	for _, kv := range c.StringSlice("env") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return usagef("--env %q: use K=V", kv)
+		}
+		if o.Env == nil {
+			o.Env = map[string]string{}
+		}
+		o.Env[k] = v
+	}
+	for _, b := range c.StringSlice("bind") {
+		parts := strings.Split(b, ":")
+		if len(parts) < 2 || len(parts) > 3 || (len(parts) == 3 && parts[2] != "ro" && parts[2] != "rw") {
+			return usagef("--bind %q: use SRC:DST or SRC:DST:ro", b)
+		}
+		o.Mounts = append(o.Mounts, manifest.Mount{Type: "bind", Source: parts[0], Target: parts[1], Readonly: len(parts) == 3 && parts[2] == "ro"})
+	}
+	for _, t := range c.StringSlice("tmpfs") {
+		dst, size, _ := strings.Cut(t, ":")
+		if size != "" {
+			if _, err := manifest.ParseSize(size); err != nil {
+				return usagef("--tmpfs %q: %v", t, err)
+			}
+		}
+		o.Mounts = append(o.Mounts, manifest.Mount{Type: "tmpfs", Target: dst, Size: size})
+	}
+	if c.Bool("ro") {
+		o.Readonly = true
+	}
+	if c.IsSet("memory") {
+		n, err := manifest.ParseSize(c.String("memory"))
+		if err != nil {
+			return usagef("--memory: %v", err)
+		}
+		o.Limits.Memory = n
+	}
+	if c.IsSet("pids") {
+		o.Limits.Pids = c.Int("pids")
+	}
+	if c.IsSet("cpus") {
+		o.Limits.CPU = c.Float64("cpus")
+	}
+	if c.IsSet("nofile") {
+		o.Limits.Nofile = c.Int("nofile")
+	}
+	if c.IsSet("timeout") {
+		o.Limits.Timeout = c.Duration("timeout")
+	}
+	o.Interactive = !c.Bool("no-tty") && term.IsTerminal(int(os.Stdin.Fd())) && term.IsTerminal(int(os.Stdout.Fd()))
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// enterJail runs the command in dir and turns the outcome into jailer's
+// exit status: the command's own, or 124/125/126/127.
+func enterJail(c *cli.Context, dir string, opts jail.EnterOptions) error {
+	stdio := jail.Stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}
+	if f, ok := c.App.Writer.(*os.File); ok {
+		stdio.Out = f
+	}
+	if f, ok := c.App.ErrWriter.(*os.File); ok {
+		stdio.Err = f
+	}
+	code, err := jail.Enter(c.Context, dir, opts, stdio)
+	var ee *jail.EnterError
+	switch {
+	case err == nil:
+		if code == 0 {
+			return nil
+		}
+		return exitError{code: code}
+	case errors.As(err, &ee):
+		return exitError{code: ee.Code, err: fmt.Errorf("enter %s: %w", dir, err)}
+	default:
+		return exitError{code: code, err: fmt.Errorf("enter %s: %w", dir, err)}
+	}
+}
+
+func enterCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "enter",
+		Usage:     "run a command inside a built jail (default: the manifest's enter.command, else /bin/sh)",
+		ArgsUsage: "JAIL [CMD [ARGS...]]",
+		Flags:     enterFlags(),
+		Action: func(c *cli.Context) error {
+			if c.NArg() < 1 {
+				return usagef("enter takes a jail directory (see jailer enter --help)")
+			}
+			dir := c.Args().First()
+			lock, err := jail.ReadLock(dir)
+			if err != nil {
+				return exitError{code: jail.ExitSetupFailed, err: err}
+			}
+			opts, err := jail.DefaultEnterOptions(lock)
+			if err != nil {
+				return exitError{code: jail.ExitSetupFailed, err: err}
+			}
+			if err := applyEnterFlags(c, &opts); err != nil {
+				return err
+			}
+			if c.NArg() > 1 {
+				opts.Command = c.Args().Slice()[1:]
+			}
+			return enterJail(c, dir, opts)
+		},
+	}
+}
