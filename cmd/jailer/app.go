@@ -50,7 +50,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		HideHelpCommand:      true,
 		EnableBashCompletion: true,
 		Commands: []*cli.Command{
-			buildCommand(), planCommand(), checkCommand(), enterCommand(), versionCommand(),
+			buildCommand(), planCommand(), checkCommand(), enterCommand(), runCommand(), versionCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // run() maps errors to exit codes
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
@@ -61,7 +61,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 
 // run is the whole program, so that tests drive exactly what users run.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	err := newApp(stdout, stderr).RunContext(ctx, args)
+	app := newApp(stdout, stderr)
+	err := app.RunContext(ctx, interspersed(args, app.Commands))
 	if err == nil {
 		return exitOK
 	}

@@ -48,3 +48,22 @@ func TestExitCodes(t *testing.T) {
 		}
 	}
 }
+
+func TestInterspersed(t *testing.T) {
+	cmds := newApp(nil, nil).Commands
+	tests := []struct{ in, want string }{
+		{"jailer run m.yaml --bind .:/src:ro -- /bin/sh -c x", "jailer run --bind .:/src:ro -- m.yaml /bin/sh -c x"},
+		{"jailer run --ro m.yaml", "jailer run --ro -- m.yaml"},
+		{"jailer enter ./jail --user root ls -l /", "jailer enter --user root -- ./jail ls -l /"},
+		{"jailer enter --net ./jail", "jailer enter --net -- ./jail"},
+		{"jailer enter ./jail -- ls -l", "jailer enter -- ./jail ls -l"},
+		{"jailer build -o x m.yaml", "jailer build -o x m.yaml"},
+		{"jailer --json plan m.yaml", "jailer --json plan m.yaml"},
+	}
+	for _, tt := range tests {
+		got := strings.Join(interspersed(strings.Fields(tt.in), cmds), " ")
+		if got != tt.want {
+			t.Errorf("interspersed(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

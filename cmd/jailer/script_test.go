@@ -7,11 +7,17 @@ import (
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/jailer-dev/jailer/jail"
 )
 
 // TestMain makes this test binary double as the jailer command inside
 // testscript scripts.
 func TestMain(m *testing.M) {
+	// `jailer enter` re-executes this binary as the jail's init.
+	if jail.IsInit() {
+		os.Exit(jail.RunInit())
+	}
 	testscript.Main(m, map[string]func(){
 		"jailer": func() { os.Exit(run(context.Background(), os.Args, os.Stdout, os.Stderr)) },
 	})

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"strings"
+
+	"github.com/urfave/cli/v2"
+)
+
+// interspersed rewrites the arguments of enter and run so that flags may
+// follow the jail or manifest (`jailer run m.yaml --bind .:/src -- cmd`),
+// which urfave/cli v2 does not allow on its own: flags before the first
+// positional argument are kept, flags between it and the command are
+// moved in front, and "--" marks where the positional arguments start.
+// Everything from the command on is left alone, so `enter JAIL ls -l`
+// passes -l to ls.
+func interspersed(args []string, commands []*cli.Command) []string {
+	i := 1
+	for i < len(args) && strings.HasPrefix(args[i], "-") {
+		i++ // global flags
+	}
+	if i >= len(args) {
+		return args
+	}
+	var cmd *cli.Command
+	for _, c := range commands {
+		if c.Name == args[i] && (c.Name == "run" || c.Name == "enter") {
+			cmd = c
+		}
+	}
+	if cmd == nil {
+		return args
+	}
+	takesValue := map[string]bool{}
+	for _, f := range cmd.Flags {
+		if _, isBool := f.(*cli.BoolFlag); isBool {
+			continue
+		}
+		for _, n := range f.Names() {
+			takesValue[n] = true
+		}
+	}
+	var flags, positional, rest []string
+	tail := args[i+1:]
+	for j := 0; j < len(tail); j++ {
+		tok := tail[j]
+		switch {
+		case tok == "--":
+			rest = tail[j+1:]
+			j = len(tail)
+		case strings.HasPrefix(tok, "-") && len(tok) > 1 && len(positional) < 2:
+			flags = append(flags, tok)
+			name := strings.TrimLeft(tok, "-")
+			if takesValue[name] && !strings.Contains(tok, "=") && j+1 < len(tail) {
+				j++
+				flags = append(flags, tail[j])
+			}
+		case len(positional) == 0:
+			positional = append(positional, tok)
+		default:
+			rest = tail[j:] // the command and its own arguments
+			j = len(tail)
+		}
+	}
+	out := append([]string{}, args[:i+1]...)
+	out = append(out, flags...)
+	out = append(out, "--")
+	out = append(out, positional...)
+	return append(out, rest...)
+}

@@ -1,0 +1,52 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/jailer-dev/jailer/jail"
+	"github.com/jailer-dev/jailer/manifest"
+)
+
+func runCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "run",
+		Usage:     "build the jail if it is stale, then run a command in it (build output goes to stderr)",
+		ArgsUsage: "MANIFEST [-- CMD [ARGS...]]",
+		Flags: append(enterFlags(),
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "jail directory (default: the manifest's output)"},
+			newQuietFlag()),
+		Action: func(c *cli.Context) error {
+			if c.NArg() < 1 {
+				return usagef("run takes a manifest (see jailer run --help)")
+			}
+			m, err := manifest.Load(c.Args().First())
+			if err != nil {
+				return err
+			}
+			sum, err := jail.Build(c.Context, m, jail.BuildOptions{Output: c.String("output")})
+			if err != nil {
+				return exitError{code: jail.ExitSetupFailed, err: err}
+			}
+			if !c.Bool("quiet") && !sum.UpToDate {
+				fmt.Fprintln(c.App.ErrWriter, "jailer: "+sum.String())
+			}
+			lock, err := jail.ReadLock(sum.Output)
+			if err != nil {
+				return exitError{code: jail.ExitSetupFailed, err: err}
+			}
+			opts, err := jail.DefaultEnterOptions(lock)
+			if err != nil {
+				return exitError{code: jail.ExitSetupFailed, err: err}
+			}
+			if err := applyEnterFlags(c, &opts); err != nil {
+				return err
+			}
+			if args := c.Args().Slice()[1:]; len(args) > 0 {
+				opts.Command = args
+			}
+			return enterJail(c, sum.Output, opts)
+		},
+	}
+}
