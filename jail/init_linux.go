@@ -39,6 +39,7 @@ import (
 	"runtime"
 	"strings"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -82,6 +83,7 @@ func IsInit() bool { return len(os.Args) > 1 && os.Args[1] == initArg }
 // RunInit is the jail's init; it returns the exit status for os.Exit.
 func RunInit() int {
 	runtime.LockOSThread()
+	unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&[]byte("jailer-init\x00")[0])), 0, 0, 0)
 	// Everything inherited above our own fds is closed when the command
 	// starts; the init's own fds are opened close-on-exec.
 	unix.CloseRange(statusFd+1, math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC)

@@ -19,6 +19,9 @@ func TestMain(m *testing.M) {
 	if IsInit() {
 		os.Exit(RunInit())
 	}
+	if dir := os.Getenv("JAILER_TEST_ENTER"); dir != "" {
+		os.Exit(testEnterMain(dir))
+	}
 	if spec := os.Getenv("JAILER_TEST_BUILD"); spec != "" {
 		path, out, _ := strings.Cut(spec, ":")
 		man, err := manifest.Load(path)
@@ -32,6 +35,29 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	}
 	os.Exit(m.Run())
+}
+
+// testEnterMain is `jailer enter DIR CMD...` for tests that need a real
+// process to signal: the command follows "--" in the arguments.
+func testEnterMain(dir string) int {
+	var argv []string
+	for i, a := range os.Args {
+		if a == "--" {
+			argv = os.Args[i+1:]
+		}
+	}
+	lock, err := ReadLock(dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return ExitSetupFailed
+	}
+	opts, _ := DefaultEnterOptions(lock)
+	opts.Command = argv
+	code, err := Enter(context.Background(), dir, opts, Stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
+	return code
 }
 
 // requireRoot skips a test that needs root, except in CI (CI=true), where a

@@ -1,0 +1,354 @@
+package jail
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"github.com/jailer-dev/jailer/manifest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	shellJailOnce sync.Once
+	shellJailDir  string
+	shellJailErr  error
+)
+
+// shellJail builds (once per test run) a jail with bash and the tools the
+// enter tests use, with a user tester, and returns its path.
+func shellJail(t *testing.T) string {
+	t.Helper()
+	requireRoot(t)
+	shellJailOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "jailer-enter-test-")
+		if err != nil {
+			shellJailErr = err
+			return
+		}
+		m := writeManifest(t, dir, "shell.yaml", `version: 1
+binaries: [/bin/bash, /bin/sh, /bin/ls, /bin/cat, /bin/sleep, /bin/id, /bin/grep, /bin/wc, /bin/touch, /bin/mkdir, /bin/echo, /bin/true]
+users: [{name: tester, uid: 1000}]
+enter:
+  env: { PATH: /bin, GREETING: hello }
+`)
+		_, shellJailErr = Build(context.Background(), load(t, m), BuildOptions{Output: filepath.Join(dir, "jail")})
+		shellJailDir = filepath.Join(dir, "jail")
+	})
+	if shellJailErr != nil {
+		t.Fatalf("build the shell jail: %v", shellJailErr)
+	}
+	return shellJailDir
+}
+
+// enter runs argv in the jail with the jail's defaults changed by edit,
+// and returns the exit status, stdout+stderr and the error.
+func enter(t *testing.T, dir string, edit func(*EnterOptions), argv ...string) (int, string, error) {
+	t.Helper()
+	lock, err := ReadLock(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts, err := DefaultEnterOptions(lock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Command = argv
+	if edit != nil {
+		edit(&opts)
+	}
+	out, err := os.CreateTemp(t.TempDir(), "out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	devnull, _ := os.Open(os.DevNull)
+	defer devnull.Close()
+	code, err := Enter(context.Background(), dir, opts, Stdio{In: devnull, Out: out, Err: out})
+	data, _ := os.ReadFile(out.Name())
+	return code, string(data), err
+}
+
+func TestEnterExitStatus(t *testing.T) {
+	dir := shellJail(t)
+	tests := []struct {
+		name string
+		argv []string
+		edit func(*EnterOptions)
+		code int
+		msg  string
+	}{
+		{"success", []string{"true"}, nil, 0, ""},
+		{"exit code", []string{"bash", "-c", "exit 7"}, nil, 7, ""},
+		{"signal", []string{"bash", "-c", "kill -TERM $$"}, nil, 128 + 15, ""},
+		{"not found", []string{"no-such-cmd"}, nil, ExitNotFound, "not exist"},
+		{"not executable", []string{"/etc/passwd"}, nil, ExitCannotExec, "not an executable"},
+		{"timeout", []string{"sleep", "30"}, func(o *EnterOptions) { o.Limits.Timeout = 300 * time.Millisecond }, ExitTimeout, "timed out"},
+		{"unknown user", []string{"true"}, func(o *EnterOptions) { o.User = "nobody-here" }, ExitSetupFailed, "not in the jail's /etc/passwd"},
+		{"no mount namespace", []string{"true"}, func(o *EnterOptions) { o.Namespaces = []string{"pid"} }, ExitSetupFailed, "mount namespace"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, err := enter(t, dir, tt.edit, tt.argv...)
+			if code != tt.code {
+				t.Errorf("exit %d, want %d (err %v, output %q)", code, tt.code, err, out)
+			}
+			if tt.msg != "" && (err == nil || !strings.Contains(err.Error(), tt.msg)) {
+				t.Errorf("error %v, want it to mention %q", err, tt.msg)
+			}
+		})
+	}
+}
+
+// TestEnterInside checks, from inside a jail entered with defaults, what
+// the command sees: its environment, fds, namespaces and privileges.
+func TestEnterInside(t *testing.T) {
+	dir := shellJail(t)
+	os.Setenv("JAILER_TEST_SECRET", "leak")
+	defer os.Unsetenv("JAILER_TEST_SECRET")
+	tests := []struct {
+		name   string
+		script string
+		edit   func(*EnterOptions)
+		want   []string
+		absent []string
+	}{
+		{"environment cleared then set", "echo GREETING=$GREETING SECRET=$JAILER_TEST_SECRET PATH=$PATH", nil,
+			[]string{"GREETING=hello SECRET= PATH=/bin"}, nil},
+		{"only stdio fds", "ls /proc/self/fd", nil,
+			[]string{"0\n1\n2\n3\n"}, nil},
+		{"PID 1 is the init, the command is in a new session", "cat /proc/1/comm; read -r pid comm state ppid pgrp sid rest < /proc/self/stat; [ $pid = $sid ] && echo own-session; echo ppid=$ppid", nil,
+			[]string{"jailer-init\n", "own-session", "ppid=1\n"}, nil},
+		{"hostname from the manifest name", "cat /proc/sys/kernel/hostname", nil, []string{"shell\n"}, nil},
+		{"hostname flag", "cat /proc/sys/kernel/hostname", func(o *EnterOptions) { o.Hostname = "h2" }, []string{"h2\n"}, nil},
+		{"root keeps no dangerous capability", "grep -E '^(CapBnd|CapEff|NoNewPrivs|Seccomp):' /proc/self/status", nil,
+			[]string{"NoNewPrivs:\t1", "Seccomp:\t2", "CapBnd:\t" + capHex(keptCaps...)}, nil},
+		{"a user has no capabilities", "grep -E '^(CapEff|CapPrm):' /proc/self/status; id", func(o *EnterOptions) { o.User = "tester" },
+			[]string{"CapEff:\t0000000000000000", "CapPrm:\t0000000000000000", "uid=1000(tester)"}, nil},
+		{"user with group", "id -u; id -g", func(o *EnterOptions) { o.User = "1000:5" }, []string{"1000\n5\n"}, nil},
+		{"workdir", "pwd", func(o *EnterOptions) { o.Workdir = "/tmp" }, []string{"/tmp\n"}, nil},
+		{"read-only root", "touch /x 2>&1; touch /tmp/y && echo tmp-ok", func(o *EnterOptions) {
+			o.Readonly = true
+			o.Mounts = append(o.Mounts, mountTmpfs("/tmp"))
+		}, []string{"Read-only file system", "tmp-ok"}, nil},
+		{"minimal /dev", "ls /dev", nil, []string{"fd\nfull\nnull\nptmx\npts\nrandom\nshm\nstderr\nstdin\nstdout\ntty\nurandom\nzero\n"}, nil},
+		{"zombies are reaped", "for i in 1 2 3 4 5; do (sleep 0.01 &); done; sleep 0.3; grep -l 'State:.*Z' /proc/[0-9]*/status | wc -l", nil,
+			[]string{"0\n"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, err := enter(t, dir, tt.edit, "bash", "-c", tt.script)
+			if code != 0 || err != nil {
+				t.Fatalf("exit %d, %v, output %q", code, err, out)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output %q lacks %q", out, w)
+				}
+			}
+			for _, a := range tt.absent {
+				if strings.Contains(out, a) {
+					t.Errorf("output %q has %q", out, a)
+				}
+			}
+		})
+	}
+}
+
+// capHex formats a capability set as /proc/PID/status shows it.
+func capHex(caps ...int) string {
+	var v uint64
+	for _, c := range caps {
+		v |= 1 << uint(c)
+	}
+	return fmt.Sprintf("%016x", v)
+}
+
+func TestEnterKillsTheRestWhenTheCommandExits(t *testing.T) {
+	dir := shellJail(t)
+	tag := strconv.Itoa(4000 + os.Getpid()%1000)
+	code, out, err := enter(t, dir, nil, "bash", "-c", "sleep "+tag+" & echo started")
+	if code != 0 || err != nil {
+		t.Fatalf("exit %d, %v, %q", code, err, out)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if pids := processesWith(t, "sleep "+tag); len(pids) > 0 {
+		t.Errorf("background process survived the jail: %v", pids)
+	}
+}
+
+// processesWith lists host pids whose command line is exactly cmdline.
+func processesWith(t *testing.T, cmdline string) []int {
+	t.Helper()
+	var pids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if strings.ReplaceAll(strings.TrimRight(string(b), "\x00"), "\x00", " ") == cmdline {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+func TestEnterMounts(t *testing.T) {
+	dir := shellJail(t)
+	src := t.TempDir()
+	os.WriteFile(filepath.Join(src, "in.txt"), []byte("from host"), 0o644)
+	code, out, err := enter(t, dir, func(o *EnterOptions) {
+		o.Mounts = append(o.Mounts,
+			bindMount(src, "/src", true),
+			mountTmpfs("/scratch"))
+	}, "bash", "-c", "cat /src/in.txt; echo; touch /src/new 2>&1; touch /scratch/ok && echo scratch-ok")
+	if code != 0 || err != nil {
+		t.Fatalf("exit %d, %v, %q", code, err, out)
+	}
+	for _, w := range []string{"from host", "Read-only file system", "scratch-ok"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("output %q lacks %q", out, w)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(src, "new")); err == nil {
+		t.Error("a read-only bind mount was written")
+	}
+	assertNoMountsUnder(t, dir)
+}
+
+// assertNoMountsUnder fails when the host has a mount at or below dir.
+func assertNoMountsUnder(t *testing.T, dir string) {
+	t.Helper()
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) > 4 && strings.HasPrefix(fields[4], dir) {
+			t.Errorf("a mount is left on the host: %s", sc.Text())
+		}
+	}
+}
+
+func TestEnterLimits(t *testing.T) {
+	dir := shellJail(t)
+	t.Run("fork bomb under pids 64", func(t *testing.T) {
+		code, out, err := enter(t, dir, func(o *EnterOptions) {
+			o.Limits.Pids = 64
+			o.Limits.Timeout = 20 * time.Second
+		}, "/bin/sh", "-c", "(i=0; while [ $i -lt 200 ]; do sleep 5 & i=$((i+1)); done) 2>/dev/null; set -- /proc/[0-9]*; echo $#")
+		if code != 0 || err != nil {
+			t.Fatalf("exit %d, %v, %q", code, err, out)
+		}
+		lines := strings.Fields(out)
+		running, _ := strconv.Atoi(lines[len(lines)-1])
+		if running < 10 || running >= 64 {
+			t.Errorf("%d background processes ran under pids 64 (output %q)", running, out)
+		}
+	})
+	t.Run("memory hog under 64M", func(t *testing.T) {
+		code, out, err := enter(t, dir, func(o *EnterOptions) {
+			o.Limits.Memory = 64 << 20
+			o.Limits.Timeout = 20 * time.Second
+		}, "bash", "-c", "x=a; while true; do x=$x$x; done")
+		if code != 137 || err == nil || !strings.Contains(err.Error(), "out of memory (limit 64.0 MiB)") {
+			t.Errorf("exit %d, %v (output %q); want 137 and the out-of-memory reason", code, err, out)
+		}
+	})
+	t.Run("nofile", func(t *testing.T) {
+		code, out, err := enter(t, dir, func(o *EnterOptions) { o.Limits.Nofile = 100 }, "bash", "-c", "ulimit -n")
+		if code != 0 || err != nil || strings.TrimSpace(out) != "100" {
+			t.Errorf("ulimit -n = %q (exit %d, %v), want 100", out, code, err)
+		}
+	})
+	// The cgroups are gone with the jail.
+	for _, ctrl := range []string{"memory", "pids"} {
+		base, err := v1Base(ctrl)
+		if err != nil {
+			continue
+		}
+		if left, _ := filepath.Glob(filepath.Join(base, cgroupPrefix+strconv.Itoa(os.Getpid())+"-*")); len(left) > 0 {
+			t.Errorf("cgroups left behind: %v", left)
+		}
+	}
+}
+
+func TestEnterConcurrently(t *testing.T) {
+	dir := shellJail(t)
+	var wg sync.WaitGroup
+	errs := make(chan string, 16)
+	for i := 0; i < 16; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			code, out, err := enter(t, dir, func(o *EnterOptions) { o.Limits.Pids = 32 }, "bash", "-c", fmt.Sprintf("echo job%d; sleep 0.2", i))
+			if code != 0 || err != nil || strings.TrimSpace(out) != fmt.Sprintf("job%d", i) {
+				errs <- fmt.Sprintf("enter %d: exit %d, %v, %q", i, code, err, out)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	assertNoMountsUnder(t, dir)
+}
+
+func TestEnterPlainChroot(t *testing.T) {
+	dir := shellJail(t)
+	code, out, err := enter(t, dir, func(o *EnterOptions) { o.NoNamespaces = true }, "bash", "-c", "ls / | grep -c . ; echo $GREETING")
+	if code != 0 || err != nil || !strings.Contains(out, "hello") {
+		t.Errorf("plain chroot: exit %d, %v, %q", code, err, out)
+	}
+}
+
+func TestEnterHardlinkedJailIsReadOnly(t *testing.T) {
+	requireRoot(t)
+	dir := t.TempDir()
+	m := writeManifest(t, dir, "m.yaml", "version: 1\nbinaries: [/bin/bash, /bin/touch]\n")
+	build(t, m, BuildOptions{Link: LinkHardlink})
+	code, out, _ := enter(t, filepath.Join(dir, "jail"), nil, "/bin/bash", "-c", "touch /newfile 2>&1")
+	if code == 0 || !strings.Contains(out, "Read-only file system") {
+		t.Errorf("writing a hardlinked jail: exit %d, %q; want a read-only root", code, out)
+	}
+}
+
+func TestEnterSignalForwarding(t *testing.T) {
+	dir := shellJail(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "JAILER_TEST_ENTER="+dir)
+	cmd.Args = append(cmd.Args, "--", "bash", "-c", "trap 'echo got-term; exit 42' TERM; echo ready; sleep 30 & wait")
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r := bufio.NewReader(stdout)
+	if line, err := r.ReadString('\n'); err != nil || line != "ready\n" {
+		t.Fatalf("first line %q, %v", line, err)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	rest, _ := r.ReadString('\n')
+	err := cmd.Wait()
+	if cmd.ProcessState.ExitCode() != 42 || rest != "got-term\n" {
+		t.Errorf("after SIGTERM: exit %d (%v), output %q; want the command's trap to run and exit 42", cmd.ProcessState.ExitCode(), err, rest)
+	}
+}
+
+func mountTmpfs(target string) manifest.Mount { return manifest.Mount{Type: "tmpfs", Target: target} }
+
+func bindMount(src, target string, ro bool) manifest.Mount {
+	return manifest.Mount{Type: "bind", Source: src, Target: target, Readonly: ro}
+}
