@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"github.com/jailer-dev/jailer/manifest"
+	"golang.org/x/sys/unix"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -351,4 +352,98 @@ func mountTmpfs(target string) manifest.Mount { return manifest.Mount{Type: "tmp
 
 func bindMount(src, target string, ro bool) manifest.Mount {
 	return manifest.Mount{Type: "bind", Source: src, Target: target, Readonly: ro}
+}
+
+// TestEnterInteractive drives `enter` through a pty as a person would: an
+// interactive bash with job control, where Ctrl-C stops the foreground job
+// and not the shell.
+func TestEnterInteractive(t *testing.T) {
+	dir := shellJail(t)
+	master, slave, err := openPty()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer master.Close()
+	cmd := exec.Command(os.Args[0], "-test.run=^$", "--", "bash", "--norc", "-i")
+	cmd.Env = append(os.Environ(), "JAILER_TEST_ENTER="+dir, "TERM=dumb")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+	var mu sync.Mutex
+	var screen strings.Builder
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := master.Read(buf)
+			mu.Lock()
+			screen.Write(buf[:n])
+			mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	waitFor := func(s string) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			mu.Lock()
+			ok := strings.Contains(screen.String(), s)
+			mu.Unlock()
+			if ok {
+				return
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		t.Fatalf("screen never showed %q:\n%s", s, screen.String())
+	}
+	type_ := func(s string) { master.Write([]byte(s)) }
+	type_("[ -t 0 ] && echo is-a-$((1+1))-tty\n")
+	waitFor("is-a-2-tty")
+	type_("sleep 300 &\n")
+	type_("jobs\n")
+	waitFor("Running")
+	type_("sleep 200\n")
+	time.Sleep(300 * time.Millisecond)
+	type_("\x03") // Ctrl-C: kills the foreground sleep, not bash
+	type_("echo alive-$((6*7))\n")
+	waitFor("alive-42")
+	type_("exit 3\n")
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("the interactive jail did not exit")
+	}
+	if cmd.ProcessState.ExitCode() != 3 {
+		t.Errorf("exit %d, want the shell's 3", cmd.ProcessState.ExitCode())
+	}
+}
+
+// openPty opens a new pseudo-terminal pair.
+func openPty() (master, slave *os.File, err error) {
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		m.Close()
+		return nil, nil, err
+	}
+	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		m.Close()
+		return nil, nil, err
+	}
+	s, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		m.Close()
+		return nil, nil, err
+	}
+	return m, s, nil
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/term"
+
 	"github.com/jailer-dev/jailer/manifest"
 )
 
@@ -34,7 +36,11 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if shellJailDir != "" {
+		removeAll(filepath.Dir(shellJailDir))
+	}
+	os.Exit(code)
 }
 
 // testEnterMain is `jailer enter DIR CMD...` for tests that need a real
@@ -53,6 +59,7 @@ func testEnterMain(dir string) int {
 	}
 	opts, _ := DefaultEnterOptions(lock)
 	opts.Command = argv
+	opts.Interactive = term.IsTerminal(0)
 	code, err := Enter(context.Background(), dir, opts, Stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
