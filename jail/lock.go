@@ -132,3 +132,49 @@ func lstat(path string) (Stat, error) {
 	}
 	return statOf(fi), nil
 }
+
+// ReadLockHead reads a lock's settings (everything but Entries), stopping
+// where the entries start: `jailer enter` needs only the enter settings,
+// and a jail of a hundred programs has a lock of a few hundred kilobytes.
+func ReadLockHead(dir string) (*Lock, error) {
+	p := LockPath(dir)
+	f, err := os.Open(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s: %w (no %s beside it)", dir, ErrNotAJail, filepath.Base(p))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read lock: %w", err)
+	}
+	defer f.Close()
+	var l Lock
+	fields := map[string]any{
+		"format": &l.Format, "name": &l.Name, "manifest": &l.Manifest, "digest": &l.Digest,
+		"layout": &l.Layout, "link": &l.Link, "built": &l.Built, "tree": &l.Tree, "enter": &l.Enter, "inputs": &l.Inputs,
+	}
+	dec := json.NewDecoder(f)
+	bad := func(err error) error { return fmt.Errorf("read lock %s: %w (rebuild with --force)", p, err) }
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, bad(errors.New("not a JSON object"))
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, bad(err)
+		}
+		key, _ := tok.(string)
+		if key == "entries" {
+			break
+		}
+		dst, ok := fields[key]
+		if !ok {
+			dst = new(json.RawMessage)
+		}
+		if err := dec.Decode(dst); err != nil {
+			return nil, bad(err)
+		}
+	}
+	if l.Format != LockFormat {
+		return nil, fmt.Errorf("lock %s has format %d, this jailer reads %d (rebuild the jail)", p, l.Format, LockFormat)
+	}
+	return &l, nil
+}

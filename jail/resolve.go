@@ -53,12 +53,12 @@ func NewResolver() *Resolver { return &Resolver{cache: map[string]*resolveResult
 // directories distributions install them to. jailer runs the loader named
 // by a binary, so a binary naming any other program as its interpreter
 // (./evil with PT_INTERP /tmp/x) is refused rather than executed.
-var systemLoader = regexp.MustCompile(`^/(usr/)?lib(64|32|x32)?(/[a-z0-9_]+-linux-gnu[a-z0-9_]*)?/ld-(linux|musl)[A-Za-z0-9_.-]*\.so\.[0-9]+$`)
+var systemLoader = lazyRegexp(`^/(usr/)?lib(64|32|x32)?(/[a-z0-9_]+-linux-gnu[a-z0-9_]*)?/ld-(linux|musl)[A-Za-z0-9_.-]*\.so\.[0-9]+$`)
 
 // CheckLoader returns an error unless interp is a system dynamic loader:
 // a well-known path, owned by root and writable by nobody else.
 func CheckLoader(interp string) error {
-	if !systemLoader.MatchString(interp) {
+	if !systemLoader().MatchString(interp) {
 		return fmt.Errorf("interpreter %s is not a system dynamic loader (jailer only runs ld-linux or ld-musl from /lib or /usr/lib)", interp)
 	}
 	real, err := filepath.EvalSymlinks(interp)
@@ -198,4 +198,10 @@ func missingLibs(interp, path string) ([]string, error) {
 	}
 	sort.Strings(missing)
 	return missing, nil
+}
+
+// lazyRegexp compiles a regexp on first use, not at program start: the
+// jail's init runs this binary too and should not pay for it.
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
 }

@@ -5,19 +5,27 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"reflect"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"gopkg.in/yaml.v3"
 )
 
-// maxNodes bounds how many YAML nodes one manifest may expand to, so that an
-// alias bomb ("billion laughs") is an error rather than a hang.
-const maxNodes = 100000
+// maxNodes bounds how many YAML nodes one manifest may expand to, and
+// maxExpanded how many bytes of scalars, so that an alias bomb ("billion
+// laughs") is an error rather than a hang: aliases are counted each time
+// they are used, and without aliases neither bound is reached by a file of
+// at most maxManifestSize bytes.
+const (
+	maxNodes    = 100000
+	maxExpanded = 2 * maxManifestSize
+)
 
 // Error is one problem in a manifest, at a position.
 type Error struct {
@@ -34,7 +42,8 @@ func (e *Error) Error() string { return e.Pos.String() + ": " + e.Msg }
 type decoder struct {
 	file  string
 	errs  []error
-	nodes int
+	nodes int // nodes and map keys decoded so far, aliases expanded
+	bytes int // bytes of scalars decoded so far, aliases expanded
 }
 
 func (d *decoder) pos(n *yaml.Node) Pos { return Pos{File: d.file, Line: n.Line, Col: n.Column} }
@@ -83,16 +92,35 @@ func parseDocument(file string, data []byte, v any) error {
 	return errors.Join(d.errs...)
 }
 
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+var yamlLine = lazyRegexp(`^yaml: line (\d+): (.*)$`)
+
+// parserProblems are the messages of yaml.v3's parser (as opposed to its
+// scanner), whose line it reports 0-based: one less than the real line.
+var parserProblems = map[string]bool{
+	"did not find expected <stream-start>":   true,
+	"did not find expected <document start>": true,
+	"found undefined tag handle":             true,
+	"did not find expected node content":     true,
+	"did not find expected '-' indicator":    true,
+	"did not find expected key":              true,
+	"did not find expected ',' or ']'":       true,
+	"did not find expected ',' or '}'":       true,
+	"found duplicate %YAML directive":        true,
+	"found incompatible YAML document":       true,
+	"found duplicate %TAG directive":         true,
+}
 
 // syntaxError turns a yaml.v3 parse error into FILE:LINE:COL form. yaml.v3
 // reports only the line; the column given is that line's first non-blank.
 func syntaxError(file string, data []byte, err error) error {
 	msg := err.Error()
 	line, col := 1, 1
-	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+	if m := yamlLine().FindStringSubmatch(msg); m != nil {
 		line, _ = strconv.Atoi(m[1])
 		msg = m[2]
+		if parserProblems[msg] {
+			line++
+		}
 		lines := strings.Split(string(data), "\n")
 		if line >= 1 && line <= len(lines) {
 			col = len(lines[line-1]) - len(strings.TrimLeft(lines[line-1], " \t")) + 1
@@ -113,12 +141,8 @@ func kindName(n *yaml.Node) string {
 		switch n.Tag {
 		case "!!null":
 			return "nothing"
-		case "!!int":
-			return "a number"
-		case "!!float":
-			return "a number"
-		case "!!bool":
-			return "true/false"
+		case "!!int", "!!float", "!!bool":
+			return n.Value
 		}
 		return fmt.Sprintf("%q", n.Value)
 	}
@@ -138,12 +162,24 @@ func yamlName(f reflect.StructField) string {
 	return name
 }
 
-func (d *decoder) decode(n *yaml.Node, v reflect.Value, what string) {
+// spend counts n against the bounds on the expanded manifest and reports
+// whether decoding may go on. Map keys count too: an aliased mapping of
+// unknown keys yields an error per key.
+func (d *decoder) spend(n *yaml.Node) bool {
+	if d.nodes > maxNodes || d.bytes > maxExpanded {
+		return false
+	}
 	d.nodes++
-	if d.nodes > maxNodes {
-		if d.nodes == maxNodes+1 {
-			d.errorf(n, "manifest expands to more than %d YAML nodes (remove alias loops or split it)", maxNodes)
-		}
+	d.bytes += len(n.Value)
+	if d.nodes > maxNodes || d.bytes > maxExpanded {
+		d.errorf(n, "manifest expands to more than %d YAML nodes or %d bytes (remove alias loops or split it)", maxNodes, maxExpanded)
+		return false
+	}
+	return true
+}
+
+func (d *decoder) decode(n *yaml.Node, v reflect.Value, what string) {
+	if !d.spend(n) {
 		return
 	}
 	if n.Kind == yaml.AliasNode {
@@ -163,6 +199,9 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, what string) {
 		}
 	}
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		if v.Kind() == reflect.Struct {
+			d.setPos(n, v) // a null list item is still an item, with a place
+		}
 		return // leave the zero value, as if the key were absent
 	}
 	if v.Type() == modeType {
@@ -198,6 +237,9 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, what string) {
 		seen := map[string]bool{}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, val := n.Content[i], n.Content[i+1]
+			if !d.spend(k) {
+				return
+			}
 			if k.Kind != yaml.ScalarNode {
 				d.errorf(k, "%s keys must be plain strings", what)
 				continue
@@ -234,7 +276,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, what string) {
 		v.SetInt(i)
 	case reflect.Float64:
 		f, err := strconv.ParseFloat(n.Value, 64)
-		if n.Kind != yaml.ScalarNode || (n.Tag != "!!int" && n.Tag != "!!float") || err != nil {
+		if n.Kind != yaml.ScalarNode || (n.Tag != "!!int" && n.Tag != "!!float") || err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
 			d.errorf(n, "%s must be a number, not %s", what, kindName(n))
 			return
 		}
@@ -273,6 +315,9 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, what string) {
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := n.Content[i], n.Content[i+1]
+		if !d.spend(k) {
+			return
+		}
 		idx, ok := fields[k.Value]
 		if k.Kind != yaml.ScalarNode || !ok {
 			d.errorf(k, "unknown field %q in %s (known fields: %s)", k.Value, what, strings.Join(known, ", "))
@@ -313,11 +358,11 @@ func (d *decoder) recordField(v reflect.Value, key string, val *yaml.Node) {
 	}
 }
 
-var octalMode = regexp.MustCompile(`^0?[0-7]{3,4}$|^0o[0-7]{3,4}$`)
+var octalMode = lazyRegexp(`^0?[0-7]{3,4}$|^0o[0-7]{3,4}$`)
 
 func (d *decoder) decodeMode(n *yaml.Node, v reflect.Value, what string) {
 	s := n.Value
-	if n.Kind != yaml.ScalarNode || !octalMode.MatchString(s) {
+	if n.Kind != yaml.ScalarNode || !octalMode().MatchString(s) {
 		d.errorf(n, "%s must be an octal mode such as \"0644\" or \"1777\", not %s", what, kindName(n))
 		return
 	}
@@ -351,3 +396,9 @@ func (p *Profile) fromScalar(s string) { p.Name = s }
 func (dv *Device) fromScalar(s string) { dv.Name = s }
 func (dr *Dir) fromScalar(s string)    { dr.Path = s }
 func (f *File) fromScalar(s string)    { f.Src = s }
+
+// lazyRegexp compiles a regexp on first use, not at program start: the
+// jail's init runs this binary too and should not pay for it.
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
+}

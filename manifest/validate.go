@@ -1,13 +1,13 @@
 package manifest
 
 import (
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -40,8 +40,8 @@ var Profiles = map[string]string{
 }
 
 var (
-	userName = regexp.MustCompile(`^[a-z_][a-z0-9_.-]{0,31}$`)
-	envName  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	userName = lazyRegexp(`^[a-z_][a-z0-9_.-]{0,31}$`)
+	envName  = lazyRegexp(`^[A-Za-z_][A-Za-z0-9_]*$`)
 )
 
 // validator collects every problem, so a user fixes a manifest in one pass.
@@ -235,7 +235,8 @@ func (v *validator) file(f *File, d *dests) {
 			return
 		}
 		f.Dest = v.jailPath(f.Pos, "file dest", f.Dest)
-		d.add(f.Dest, "inline content", f.Pos)
+		// Two contents for one path conflict; the same content twice does not.
+		d.add(f.Dest, fmt.Sprintf("inline content %.8x", sha256.Sum256([]byte(*f.Content))), f.Pos)
 		return
 	case f.Src == "":
 		v.errorf(f.Pos, "file needs a src or a content")
@@ -259,8 +260,9 @@ func (v *validator) file(f *File, d *dests) {
 
 func (v *validator) accounts(m *Manifest) {
 	names, uids := map[string]Pos{}, map[int]Pos{}
-	for _, u := range m.Users {
-		if !userName.MatchString(u.Name) {
+	for i := range m.Users {
+		u := &m.Users[i]
+		if !userName().MatchString(u.Name) {
 			v.errorf(u.Pos, "user name %q is not valid (lowercase letters, digits, _ . -)", u.Name)
 		}
 		if u.UID == nil {
@@ -277,16 +279,12 @@ func (v *validator) accounts(m *Manifest) {
 			v.errorf(u.Pos, "root must have uid 0 and uid 0 must be root (root is always present)")
 		}
 		names[u.Name], uids[*u.UID] = u.Pos, u.Pos
-		if err := CheckJailPath(u.Home); err != nil {
-			v.errorf(u.Pos, "user %s home: %v", u.Name, err)
-		}
-		if err := CheckJailPath(u.Shell); err != nil {
-			v.errorf(u.Pos, "user %s shell: %v", u.Name, err)
-		}
+		u.Home = v.jailPath(u.Pos, "user "+u.Name+" home", u.Home)
+		u.Shell = v.jailPath(u.Pos, "user "+u.Name+" shell", u.Shell)
 	}
 	gnames, gids := map[string]Pos{}, map[int]Pos{}
 	for _, g := range m.Groups {
-		if !userName.MatchString(g.Name) {
+		if !userName().MatchString(g.Name) {
 			v.errorf(g.Pos, "group name %q is not valid (lowercase letters, digits, _ . -)", g.Name)
 		}
 		if g.GID == nil {
@@ -342,7 +340,7 @@ func (v *validator) enter(m *Manifest) {
 		e.Workdir = v.jailPath(at("workdir"), "enter.workdir", e.Workdir)
 	}
 	for k := range e.Env {
-		if !envName.MatchString(k) {
+		if !envName().MatchString(k) {
 			v.errorf(at("env."+k), "enter.env: %q is not a valid variable name", k)
 		}
 	}
@@ -419,12 +417,16 @@ func ParseSize(s string) (int64, error) {
 	return n * mult, nil
 }
 
+// maxID is the largest uid or gid a manifest may name, as users: and
+// groups: allow; larger ones would wrap when made a uint32 (4294967296 is 0).
+const maxID = 1<<31 - 1
+
 // ResolveUser turns an enter.user or owner value (a declared user's name,
 // uid, or uid:gid) into numeric ids.
 func ResolveUser(m *Manifest, s string) (uid, gid int, err error) {
 	name, group, hasGroup := strings.Cut(s, ":")
 	uid, gid = -1, -1
-	if n, err := strconv.Atoi(name); err == nil && n >= 0 {
+	if n, err := strconv.Atoi(name); err == nil && n >= 0 && n <= maxID {
 		uid, gid = n, n
 	} else if name == "root" {
 		uid, gid = 0, 0
@@ -440,7 +442,7 @@ func ResolveUser(m *Manifest, s string) (uid, gid int, err error) {
 	}
 	if hasGroup {
 		gid = -1
-		if n, err := strconv.Atoi(group); err == nil && n >= 0 {
+		if n, err := strconv.Atoi(group); err == nil && n >= 0 && n <= maxID {
 			gid = n
 		} else if group == "root" {
 			gid = 0

@@ -6,7 +6,8 @@ import (
 	"os"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
+	"github.com/vbauerster/mpb/v8"
+	"github.com/vbauerster/mpb/v8/decor"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
@@ -36,23 +37,30 @@ func buildCommand() *cli.Command {
 			}
 			opts := jail.BuildOptions{Output: c.String("output"), Force: c.Bool("force"), Link: c.String("link")}
 			quiet, asJSON := c.Bool("quiet"), c.Bool("json")
-			var bar *progressbar.ProgressBar
+			var progress *mpb.Progress
+			var bar *mpb.Bar
 			if f, ok := c.App.ErrWriter.(*os.File); ok && !quiet && !asJSON && term.IsTerminal(int(f.Fd())) {
+				// The bar appears only for builds that take over a second.
+				delay := make(chan any)
+				timer := time.AfterFunc(time.Second, func() { close(delay) })
+				defer timer.Stop()
+				progress = mpb.New(mpb.WithOutput(f), mpb.WithRenderDelay(delay), mpb.WithWidth(40))
 				opts.Progress = func(done, total int64) {
 					if bar == nil {
-						bar = progressbar.NewOptions64(total, progressbar.OptionSetWriter(f),
-							progressbar.OptionShowBytes(true), progressbar.OptionSetDescription("building"),
-							progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(100*time.Millisecond),
-							progressbar.OptionSetVisibility(false))
-						time.AfterFunc(time.Second, func() { bar.ChangeMax64(total) }) // show only builds over a second
+						bar = progress.AddBar(total, mpb.BarRemoveOnComplete(),
+							mpb.PrependDecorators(decor.Name("building "), decor.CountersKibiByte("% .1f / % .1f")),
+							mpb.AppendDecorators(decor.Percentage()))
 					}
-					bar.Set64(done)
+					bar.SetCurrent(done)
 				}
 				opts.Waiting = func() { fmt.Fprintln(f, "jailer: waiting for another build of this jail to finish") }
 			}
 			sum, err := jail.Build(c.Context, m, opts)
-			if bar != nil {
-				bar.Finish()
+			if progress != nil {
+				if bar != nil {
+					bar.Abort(true)
+				}
+				progress.Shutdown()
 			}
 			if err != nil {
 				return err

@@ -154,7 +154,7 @@ func enterCommand() *cli.Command {
 				return usagef("enter takes a jail directory (see jailer enter --help)")
 			}
 			dir := c.Args().First()
-			lock, err := jail.ReadLock(dir)
+			lock, err := jail.ReadLockHead(dir)
 			if err != nil {
 				return exitError{code: jail.ExitSetupFailed, err: err}
 			}

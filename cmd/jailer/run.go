@@ -32,7 +32,7 @@ func runCommand() *cli.Command {
 			if !c.Bool("quiet") && !sum.UpToDate {
 				fmt.Fprintln(c.App.ErrWriter, "jailer: "+sum.String())
 			}
-			lock, err := jail.ReadLock(sum.Output)
+			lock, err := jail.ReadLockHead(sum.Output)
 			if err != nil {
 				return exitError{code: jail.ExitSetupFailed, err: err}
 			}
