@@ -359,7 +359,7 @@ func bindMount(src, target string, ro bool) manifest.Mount {
 // and not the shell.
 func TestEnterInteractive(t *testing.T) {
 	dir := shellJail(t)
-	master, slave, err := openPty()
+	master, slave, err := openPtyPair()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -425,8 +425,8 @@ func TestEnterInteractive(t *testing.T) {
 	}
 }
 
-// openPty opens a new pseudo-terminal pair.
-func openPty() (master, slave *os.File, err error) {
+// openPtyPair opens a new pseudo-terminal pair.
+func openPtyPair() (master, slave *os.File, err error) {
 	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
 	if err != nil {
 		return nil, nil, err
