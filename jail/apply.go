@@ -21,12 +21,12 @@ import (
 // and returns the lock describing them. Every write goes through an
 // os.Root opened on the staging directory, so no path in the plan, and no
 // symlink created by an earlier entry, can make it write elsewhere.
-func apply(ctx context.Context, p *Plan, out string, opts BuildOptions, sum *Summary) (*Lock, string, error) {
+func apply(ctx context.Context, p *Plan, out string, opts BuildOptions, sum *Summary, cache *hostCache) (*Lock, string, error) {
 	staging := stagingPrefix(out) + randomSuffix()
 	if err := os.Mkdir(staging, 0o755); err != nil {
 		return nil, "", fmt.Errorf("create staging directory: %w", err)
 	}
-	lock, err := applyIn(ctx, p, staging, opts, sum)
+	lock, err := applyIn(ctx, p, staging, opts, sum, cache)
 	if err != nil {
 		removeAll(staging)
 		return nil, "", err
@@ -34,7 +34,7 @@ func apply(ctx context.Context, p *Plan, out string, opts BuildOptions, sum *Sum
 	return lock, staging, nil
 }
 
-func applyIn(ctx context.Context, p *Plan, staging string, opts BuildOptions, sum *Summary) (*Lock, error) {
+func applyIn(ctx context.Context, p *Plan, staging string, opts BuildOptions, sum *Summary, cache *hostCache) (*Lock, error) {
 	root, err := os.OpenRoot(staging)
 	if err != nil {
 		return nil, err
@@ -83,7 +83,7 @@ func applyIn(ctx context.Context, p *Plan, staging string, opts BuildOptions, su
 			}
 		}
 	}
-	if err := copyFiles(ctx, root, p, files, lock, opts, total, sum); err != nil {
+	if err := copyFiles(ctx, root, p, files, lock, opts, total, sum, cache); err != nil {
 		return nil, err
 	}
 	sortByDepth(dirs)
@@ -129,7 +129,7 @@ func mknod(root *os.Root, rel string, e Entry) error {
 }
 
 // copyFiles writes every file entry, several at once.
-func copyFiles(ctx context.Context, root *os.Root, p *Plan, idx []int, lock *Lock, opts BuildOptions, total int64, sum *Summary) error {
+func copyFiles(ctx context.Context, root *os.Root, p *Plan, idx []int, lock *Lock, opts BuildOptions, total int64, sum *Summary, cache *hostCache) error {
 	var (
 		wg       sync.WaitGroup
 		mu       sync.Mutex
@@ -147,7 +147,7 @@ func copyFiles(ctx context.Context, root *os.Root, p *Plan, idx []int, lock *Loc
 			for i := range work {
 				e := p.Entries[i]
 				le := &lock.Entries[i]
-				wasLinked, err := writeFile(root, e, le, opts.Link == LinkHardlink, buf)
+				wasLinked, err := writeFile(root, e, le, opts.Link == LinkHardlink, buf, cache)
 				if err != nil {
 					mu.Lock()
 					if firstErr == nil {
@@ -200,7 +200,7 @@ func copyFiles(ctx context.Context, root *os.Root, p *Plan, idx []int, lock *Loc
 // writeFile creates one file entry in root, recording its size, sha256 and
 // stats in le. With hardlink set it links the host file instead of copying
 // when that gives the same file (same mode and owner, same filesystem).
-func writeFile(root *os.Root, e Entry, le *LockEntry, hardlink bool, buf []byte) (linked bool, err error) {
+func writeFile(root *os.Root, e Entry, le *LockEntry, hardlink bool, buf []byte, cache *hostCache) (linked bool, err error) {
 	rel := relPath(e.Dest)
 	if e.Source == "" {
 		return false, writeContent(root, rel, e, le)
@@ -218,14 +218,18 @@ func writeFile(root *os.Root, e Entry, le *LockEntry, hardlink bool, buf []byte)
 		return false, fmt.Errorf("copy %s: not a regular file", e.Source)
 	}
 	le.SourceStat = statOf(fi)
+	cached, haveSum := cache.sha(e.Source, le.SourceStat)
 	if hardlink && canHardlink(fi, e) {
 		if err := linkInto(root, rel, e.Source); err == nil {
-			h := sha256.New()
-			n, err := io.CopyBuffer(h, onlyReader{src}, buf)
-			if err != nil {
-				return false, fmt.Errorf("hash %s: %w", e.Source, err)
+			le.Size, le.SHA256, le.Linked = fi.Size(), cached, true
+			if !haveSum {
+				h := sha256.New()
+				if _, err := io.CopyBuffer(h, onlyReader{src}, buf); err != nil {
+					return false, fmt.Errorf("hash %s: %w", e.Source, err)
+				}
+				le.SHA256 = hex.EncodeToString(h.Sum(nil))
+				cache.putSHA(e.Source, le.SourceStat, le.SHA256)
 			}
-			le.Size, le.SHA256, le.Linked = n, hex.EncodeToString(h.Sum(nil)), true
 			if tfi, err := root.Lstat(rel); err == nil {
 				le.TreeStat = statOf(tfi)
 			}
@@ -238,8 +242,16 @@ func writeFile(root *os.Root, e Entry, le *LockEntry, hardlink bool, buf []byte)
 	if err != nil {
 		return false, fmt.Errorf("copy %s to %s: %w", e.Source, e.Dest, err)
 	}
+	var n int64
 	h := sha256.New()
-	n, err := copyHashing(dst, src, h, buf)
+	if haveSum {
+		// The content is known: let the kernel copy (copy_file_range).
+		if n, err = io.Copy(dst, src); err == nil && n != fi.Size() {
+			err = errors.New("the source changed while it was copied")
+		}
+	} else {
+		n, err = copyHashing(dst, src, h, buf)
+	}
 	if err == nil {
 		err = finish(dst, e, le)
 	}
@@ -249,7 +261,11 @@ func writeFile(root *os.Root, e Entry, le *LockEntry, hardlink bool, buf []byte)
 	if err != nil {
 		return false, fmt.Errorf("copy %s to %s: %w", e.Source, e.Dest, err)
 	}
-	le.Size, le.SHA256 = n, hex.EncodeToString(h.Sum(nil))
+	le.Size, le.SHA256 = n, cached
+	if !haveSum {
+		le.SHA256 = hex.EncodeToString(h.Sum(nil))
+		cache.putSHA(e.Source, le.SourceStat, le.SHA256)
+	}
 	return false, nil
 }
 

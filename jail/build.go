@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -117,7 +118,9 @@ func Build(ctx context.Context, m *manifest.Manifest, opts BuildOptions) (*Summa
 	if err != nil {
 		return nil, err
 	}
-	defer unlock()
+	var once sync.Once
+	release := func() { once.Do(unlock) }
+	defer release()
 	cleanLeftovers(out)
 	old, err := checkOutput(out, opts.Force)
 	if err != nil {
@@ -130,7 +133,9 @@ func Build(ctx context.Context, m *manifest.Manifest, opts BuildOptions) (*Summa
 	if old != nil && !opts.Force && old.Digest == digest && UpToDate(old, out) == nil {
 		return &Summary{Output: out, UpToDate: true, Duration: time.Since(start)}, nil
 	}
-	plan, err := NewPlan(m)
+	r := NewResolver()
+	defer r.Save()
+	plan, err := NewPlanWith(m, r)
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +143,7 @@ func Build(ctx context.Context, m *manifest.Manifest, opts BuildOptions) (*Summa
 		return nil, err
 	}
 	sum := &Summary{Output: out}
-	lock, staging, err := apply(ctx, plan, out, opts, sum)
+	lock, staging, err := apply(ctx, plan, out, opts, sum, r.cache)
 	if err != nil {
 		return nil, err
 	}
@@ -154,6 +159,10 @@ func Build(ctx context.Context, m *manifest.Manifest, opts BuildOptions) (*Summa
 		return nil, err
 	}
 	sum.Duration = time.Since(start)
+	// The old tree (now under the staging name) is deleted without holding
+	// the lock; if this process dies first, the next build deletes it.
+	release()
+	removeAll(staging)
 	return sum, nil
 }
 
@@ -335,7 +344,6 @@ func swapIn(staging, out string, lock *Lock) error {
 	if err := os.Rename(tmp, LockPath(out)); err != nil {
 		return fmt.Errorf("write lock: %w", err)
 	}
-	removeAll(staging) // now the old tree, if there was one
 	return nil
 }
 

@@ -190,3 +190,45 @@ func TestBuildBadOptions(t *testing.T) {
 		t.Errorf("a cancelled build left %v", left)
 	}
 }
+
+// TestBuildUsesHostCache: a second fresh build of the same programs finds
+// libraries and digests in the cache; a changed file is hashed again.
+func TestBuildUsesHostCache(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("JAILER_CACHE_DIR", filepath.Join(dir, "cache"))
+	data := filepath.Join(dir, "data.txt")
+	os.WriteFile(data, []byte("one"), 0o644)
+	m := writeManifest(t, dir, "m.yaml", "version: 1\nbinaries: [/bin/ls]\nfiles: [{src: ./data.txt, dest: /data}]\n")
+	build(t, m, BuildOptions{Output: filepath.Join(dir, "a")})
+	cache := openHostCache()
+	ls, _ := filepath.EvalSymlinks("/bin/ls")
+	st, _ := lstat(ls)
+	if d, ok := cache.deps(ls, st); !ok || len(d.Libs) == 0 {
+		t.Fatalf("cache has no libraries for %s after a build: %+v", ls, d)
+	}
+	if _, ok := cache.sha(data, mustStat(t, data)); !ok {
+		t.Fatal("cache has no digest of data.txt after a build")
+	}
+	build(t, m, BuildOptions{Output: filepath.Join(dir, "b")})
+	la, _ := ReadLock(filepath.Join(dir, "a"))
+	lb, _ := ReadLock(filepath.Join(dir, "b"))
+	for i := range la.Entries {
+		if la.Entries[i].SHA256 != lb.Entries[i].SHA256 {
+			t.Errorf("%s: digest %s from the cache, %s when hashed", la.Entries[i].Dest, lb.Entries[i].SHA256, la.Entries[i].SHA256)
+		}
+	}
+	os.WriteFile(data, []byte("two!"), 0o644)
+	build(t, m, BuildOptions{Output: filepath.Join(dir, "b")})
+	if problems, err := Check(filepath.Join(dir, "b")); err != nil || len(problems) > 0 {
+		t.Errorf("after a source changed, Check = %v, %v (a stale digest from the cache?)", problems, err)
+	}
+}
+
+func mustStat(t *testing.T, p string) Stat {
+	t.Helper()
+	st, err := lstat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}

@@ -30,7 +30,9 @@ type planner struct {
 // NewPlan works out every path a build of m creates, where each comes from
 // and why, without writing anything. m must come from manifest.Load.
 func NewPlan(m *manifest.Manifest) (*Plan, error) {
-	return NewPlanWith(m, NewResolver())
+	r := NewResolver()
+	defer r.Save()
+	return NewPlanWith(m, r)
 }
 
 // NewPlanWith is NewPlan with a Resolver that may already hold results.

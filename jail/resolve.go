@@ -22,22 +22,23 @@ import (
 // ELFDeps is what one host ELF file needs at run time.
 type ELFDeps struct {
 	// Interp is the PT_INTERP path, "" for static programs and libraries.
-	Interp string
+	Interp string `json:"interp,omitempty"`
 	// Libs are the host paths of every library loaded, transitively, as the
 	// dynamic loader found them (following RUNPATH, RPATH and $ORIGIN), sorted.
-	Libs []string
+	Libs []string `json:"libs,omitempty"`
 	// Missing are the sonames the loader could not find, sorted.
-	Missing []string
+	Missing []string `json:"missing,omitempty"`
 	// Static is set for ELF files that load nothing.
-	Static bool
+	Static bool `json:"static,omitempty"`
 }
 
 // Resolver finds the libraries of host ELF files. It asks the system's
 // dynamic loader (through u-root's ldd, which runs `ld.so --list`), because
 // only the loader knows its own search rules; results are cached per file.
 type Resolver struct {
-	mu    sync.Mutex
-	cache map[string]*resolveResult
+	mu      sync.Mutex
+	results map[string]*resolveResult
+	cache   *hostCache
 }
 
 type resolveResult struct {
@@ -46,8 +47,13 @@ type resolveResult struct {
 	err  error
 }
 
-// NewResolver returns an empty Resolver.
-func NewResolver() *Resolver { return &Resolver{cache: map[string]*resolveResult{}} }
+// NewResolver returns a Resolver backed by jailer's cache of host files.
+func NewResolver() *Resolver {
+	return &Resolver{results: map[string]*resolveResult{}, cache: openHostCache()}
+}
+
+// Save writes what the Resolver learned to the cache.
+func (r *Resolver) Save() { r.cache.save() }
 
 // systemLoader matches the dynamic loaders of glibc and musl in the
 // directories distributions install them to. jailer runs the loader named
@@ -108,13 +114,28 @@ func (r *Resolver) Resolve(paths []string) (map[string]*ELFDeps, error) {
 
 func (r *Resolver) one(path string) (*ELFDeps, error) {
 	r.mu.Lock()
-	res, ok := r.cache[path]
+	res, ok := r.results[path]
 	if !ok {
 		res = &resolveResult{}
-		r.cache[path] = res
+		r.results[path] = res
 	}
 	r.mu.Unlock()
-	res.once.Do(func() { res.deps, res.err = resolveFile(path) })
+	res.once.Do(func() {
+		fi, err := os.Stat(path)
+		if err != nil {
+			res.err = err
+			return
+		}
+		st := statOf(fi)
+		if d, ok := r.cache.deps(path, st); ok {
+			res.deps = d
+			return
+		}
+		res.deps, res.err = resolveFile(path)
+		if res.err == nil && res.deps != nil && len(res.deps.Missing) == 0 {
+			r.cache.putDeps(path, st, res.deps)
+		}
+	})
 	return res.deps, res.err
 }
 

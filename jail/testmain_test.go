@@ -21,6 +21,14 @@ func TestMain(m *testing.M) {
 	if IsInit() {
 		os.Exit(RunInit())
 	}
+	// Tests get a cache of their own, never the user's.
+	if os.Getenv("JAILER_CACHE_DIR") == "" {
+		dir, err := os.MkdirTemp("", "jailer-test-cache-")
+		if err == nil {
+			os.Setenv("JAILER_CACHE_DIR", dir)
+			defer os.RemoveAll(dir)
+		}
+	}
 	if dir := os.Getenv("JAILER_TEST_ENTER"); dir != "" {
 		os.Exit(testEnterMain(dir))
 	}
