@@ -37,8 +37,9 @@ fuzz:
 demo: build
 	./bin/jailer build $(DEMO)
 	./bin/jailer plan $(DEMO) | head -n 12
-	@echo '--- inside the jail:'
-	chroot --userspec=1000:1000 testdata/examples/shell.jail /bin/bash -c 'cat /etc/motd; id; ls -l /home; echo "PATH entries: $$(ls /bin | wc -l) programs"'
+	@echo '--- inside the jail (jailer enter, as the manifest says: user tester):'
+	./bin/jailer enter --no-tty testdata/examples/shell.jail /bin/bash -c 'cat /etc/motd; id; uname -n; ls -l /home; ls /bin'
+	./bin/jailer check testdata/examples/shell.jail
 
 install: build
 	install -D -m 0755 bin/jailer $(DESTDIR)$(PREFIX)/bin/jailer
