@@ -191,6 +191,7 @@ func startInit(root string, opts *EnterOptions, stdio Stdio) (pid int, cfgW, sta
 		if uid == 0 {
 			sys.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1 << 31}}
 			sys.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1 << 31}}
+			sys.GidMappingsEnableSetgroups = true
 		} else {
 			sys.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: uid, Size: 1}}
 			sys.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: gid, Size: 1}}

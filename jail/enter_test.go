@@ -139,6 +139,10 @@ func TestEnterInside(t *testing.T) {
 			o.Readonly = true
 			o.Mounts = append(o.Mounts, mountTmpfs("/tmp"))
 		}, []string{"Read-only file system", "tmp-ok"}, nil},
+		{"user namespace", "cat /proc/self/uid_map; id -u", func(o *EnterOptions) { o.Namespaces = append(o.Namespaces, "user") },
+			[]string{"2147483648", "0\n"}, nil},
+		{"network namespace: loopback only, up", "cat /proc/net/dev; cat /sys/class/net/lo/operstate 2>/dev/null; cat /proc/net/route",
+			func(o *EnterOptions) { o.Namespaces = append(o.Namespaces, "net") }, []string{"lo:"}, []string{"eth0", "ens", "veth", "ifb"}},
 		{"minimal /dev", "ls /dev", nil, []string{"fd\nfull\nnull\nptmx\npts\nrandom\nshm\nstderr\nstdin\nstdout\ntty\nurandom\nzero\n"}, nil},
 		{"zombies are reaped", "for i in 1 2 3 4 5; do (sleep 0.01 &); done; sleep 0.3; grep -l 'State:.*Z' /proc/[0-9]*/status | wc -l", nil,
 			[]string{"0\n"}, nil},
