@@ -138,7 +138,7 @@ func copyFiles(ctx context.Context, root *os.Root, p *Plan, idx []int, lock *Loc
 		linked   atomic.Int64
 	)
 	work := make(chan int)
-	workers := max(2, runtime.NumCPU())
+	workers := max(4, 2*runtime.NumCPU())
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func() {

@@ -322,7 +322,7 @@ func swapIn(staging, out string, lock *Lock) error {
 	}
 	lock.Tree = Stat{Dev: st.Dev, Ino: st.Ino}
 	lock.Built = time.Now().UTC()
-	data, err := json.MarshalIndent(lock, "", "  ")
+	data, err := json.Marshal(lock)
 	if err != nil {
 		return err
 	}

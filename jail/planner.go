@@ -1,9 +1,10 @@
 package jail
 
 import (
-	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -24,6 +25,8 @@ type planner struct {
 	es   *entries
 	r    *Resolver
 	elfs map[string]string // host path of each ELF to resolve -> why it is there
+	libs map[string]bool   // libraries installed already (most programs share them)
+	dirs map[string]string // host directory -> its real path
 	errs []error
 }
 
@@ -37,7 +40,7 @@ func NewPlan(m *manifest.Manifest) (*Plan, error) {
 
 // NewPlanWith is NewPlan with a Resolver that may already hold results.
 func NewPlanWith(m *manifest.Manifest, r *Resolver) (*Plan, error) {
-	p := &planner{m: m, es: newEntries(), r: r, elfs: map[string]string{}}
+	p := &planner{m: m, es: newEntries(), r: r, elfs: map[string]string{}, libs: map[string]bool{}, dirs: map[string]string{}}
 	p.skeleton()
 	for _, b := range m.Binaries {
 		p.binary(b.Host, b.Dest, b.AllowSetuid, fmt.Sprintf("binary %s (%s)", b.Src, where(b.Pos)), 0)
@@ -121,7 +124,7 @@ func (p *planner) binary(host, dest string, allowSetuid bool, why string, depth 
 		p.errorf("%s: too many levels of #! interpreters", host)
 		return
 	}
-	real, err := filepath.EvalSymlinks(host)
+	real, err := p.realPath(host)
 	if err != nil {
 		p.errorf("binary %s: %w", host, err)
 		return
@@ -171,39 +174,56 @@ func (p *planner) binary(host, dest string, allowSetuid bool, why string, depth 
 	}
 }
 
-// shebang reads a #! line: the interpreter and its arguments.
+// shebang reads a #! line: the interpreter and its arguments. ELF
+// programs have none; anything else is not a program jailer can install.
 func shebang(file string) (interp string, args []string, ok bool, err error) {
 	f, err := os.Open(file)
 	if err != nil {
 		return "", nil, false, err
 	}
 	defer f.Close()
-	line, err := bufio.NewReader(f).ReadString('\n')
-	if !strings.HasPrefix(line, "#!") {
-		if isELF(file) {
-			return "", nil, false, nil
-		}
+	head := make([]byte, 256)
+	n, _ := io.ReadFull(f, head)
+	head = head[:n]
+	if bytes.HasPrefix(head, []byte("\x7fELF")) {
+		return "", nil, false, nil
+	}
+	if !bytes.HasPrefix(head, []byte("#!")) {
 		return "", nil, false, errors.New("is neither an ELF program nor a #! script")
 	}
-	if err != nil && !strings.HasSuffix(line, "\n") && len(line) > 255 {
+	line, _, found := bytes.Cut(head[2:], []byte("\n"))
+	if !found && n == 256 {
 		return "", nil, false, errors.New("#! line is too long")
 	}
-	fields := strings.Fields(strings.TrimPrefix(line, "#!"))
+	fields := strings.Fields(string(line))
 	if len(fields) == 0 {
 		return "", nil, false, errors.New("#! line names no interpreter")
 	}
 	return fields[0], fields[1:], true, nil
 }
 
-func isELF(file string) bool {
-	f, err := os.Open(file)
-	if err != nil {
-		return false
+// realPath is filepath.EvalSymlinks with the directories' answers kept:
+// a hundred programs load the same few dozen libraries from the same
+// directories, and every lstat counts.
+func (p *planner) realPath(path string) (string, error) {
+	dir, base := filepath.Split(path)
+	rdir, ok := p.dirs[dir]
+	if !ok {
+		var err error
+		if rdir, err = filepath.EvalSymlinks(dir); err != nil {
+			return "", err
+		}
+		p.dirs[dir] = rdir
 	}
-	defer f.Close()
-	var magic [4]byte
-	_, err = f.ReadAt(magic[:], 0)
-	return err == nil && string(magic[:]) == "\x7fELF"
+	full := filepath.Join(rdir, base)
+	fi, err := os.Lstat(full)
+	if err != nil {
+		return "", err
+	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		return filepath.EvalSymlinks(full)
+	}
+	return full, nil
 }
 
 // libraries resolves every ELF collected and installs what they load.
@@ -247,12 +267,17 @@ func (p *planner) libraries() {
 // host path in the preserve layout; in the flat layout by file name in /lib,
 // or for the interpreter at its PT_INTERP path, keeping symlink chains.
 func (p *planner) installLib(host string, interp bool, why string) {
+	key := fmt.Sprint(host, interp)
+	if p.libs[key] {
+		return // same entries as before; the first reason stays
+	}
+	p.libs[key] = true
 	if p.m.Layout == "preserve" {
 		p.hostPath(host, false, why)
 		return
 	}
 	if interp {
-		real, err := filepath.EvalSymlinks(host)
+		real, err := p.realPath(host)
 		if err != nil {
 			p.errorf("%s: %w", why, err)
 			return
@@ -269,7 +294,7 @@ func (p *planner) installLib(host string, interp bool, why string) {
 		}
 		dest := "/lib/" + path.Base(cur)
 		if fi.Mode()&fs.ModeSymlink == 0 {
-			real, err := filepath.EvalSymlinks(cur)
+			real, err := p.realPath(cur)
 			if err != nil {
 				p.errorf("%s: %w", why, err)
 				return
