@@ -87,6 +87,8 @@ func RunInit() int {
 	// Everything inherited above our own fds is closed when the command
 	// starts; the init's own fds are opened close-on-exec.
 	unix.CloseRange(statusFd+1, math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC)
+	unix.CloseOnExec(configFd)
+	unix.CloseOnExec(statusFd) // the command must not inherit the pipe to the parent
 	status := os.NewFile(statusFd, "status")
 	fail := func(code int, err error) int {
 		fmt.Fprintf(status, "%d %s\n", code, strings.ReplaceAll(err.Error(), "\n", " "))
