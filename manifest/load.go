@@ -3,9 +3,11 @@ package manifest
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 )
 
@@ -71,7 +73,7 @@ func (l *loader) load(name, abs string, stack []string, from Pos) (*Manifest, er
 		if m.Version != 0 {
 			msg = fmt.Sprintf("unsupported version %d (this jailer reads version %d)", m.Version, Version)
 		}
-		return nil, &Error{Pos: m.Pos, Msg: msg}
+		return nil, &Error{Pos: fieldPos(m.Fields, "version", m.Pos), Msg: msg}
 	}
 	stack = append(stack, abs)
 	merged := &Manifest{}
@@ -134,7 +136,15 @@ func readManifest(path string) ([]byte, error) {
 	if fi.Size() > maxManifestSize {
 		return nil, fmt.Errorf("larger than %d bytes", maxManifestSize)
 	}
-	return os.ReadFile(path)
+	// Read through a limit: a device or pipe reports size 0 and may never end.
+	data, err := io.ReadAll(io.LimitReader(f, maxManifestSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxManifestSize {
+		return nil, fmt.Errorf("larger than %d bytes", maxManifestSize)
+	}
+	return data, nil
 }
 
 func unwrapPath(err error) error {
@@ -179,8 +189,16 @@ func merge(dst, src reflect.Value) {
 			}
 			return
 		}
+		var fields reflect.Value // computed before the lists are appended, as it counts dst's items
+		if f := src.FieldByName("Fields"); f.IsValid() && f.Type() == fieldsType {
+			fields = reflect.ValueOf(shiftIndexes(dst, f.Interface().(map[string]Pos)))
+		}
 		for i := 0; i < dst.NumField(); i++ {
-			if dst.Type().Field(i).IsExported() {
+			switch f := dst.Type().Field(i); {
+			case !f.IsExported():
+			case f.Name == "Fields" && fields.IsValid():
+				merge(dst.Field(i), fields)
+			default:
 				merge(dst.Field(i), src.Field(i))
 			}
 		}
@@ -189,4 +207,26 @@ func merge(dst, src reflect.Value) {
 			dst.Set(src)
 		}
 	}
+}
+
+var fieldsType = reflect.TypeOf(map[string]Pos{})
+
+// shiftIndexes returns a copy of fields (the positions recorded for a struct
+// being merged onto dst) with each "key[i]" renumbered to follow the items
+// dst already has under key, since merging appends the lists.
+func shiftIndexes(dst reflect.Value, fields map[string]Pos) map[string]Pos {
+	out := make(map[string]Pos, len(fields))
+	for k, p := range fields {
+		if key, rest, ok := strings.Cut(k, "["); ok && strings.HasSuffix(rest, "]") {
+			if i, err := strconv.Atoi(strings.TrimSuffix(rest, "]")); err == nil {
+				for j := 0; j < dst.NumField(); j++ {
+					if f := dst.Field(j); yamlName(dst.Type().Field(j)) == key && f.Kind() == reflect.Slice {
+						k = fmt.Sprintf("%s[%d]", key, i+f.Len())
+					}
+				}
+			}
+		}
+		out[k] = p
+	}
+	return out
 }
