@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -158,5 +159,31 @@ func TestIncludeTempDir(t *testing.T) {
 		}
 		_, err := Load(path)
 		checkErrs(t, "Load("+c.name+")", err, want...)
+	}
+}
+
+// TestIncludeReplacesCommandAndNamespaces: a command or a set of
+// namespaces is one value, so a later manifest's replaces an earlier one's.
+func TestIncludeReplacesCommandAndNamespaces(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "base.yaml"), []byte("version: 1\nenter:\n  command: [/bin/sh, -l]\n  namespaces: [mount, pid]\n  env: {A: a}\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "top.yaml"), []byte("version: 1\ninclude: [base.yaml]\nenter:\n  command: [/bin/bash]\n  namespaces: [mount, uts, bogus]\n  env: {B: b}\n"), 0o644)
+	m, err := Parse(filepath.Join(dir, "top.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(m.Enter.Command, " "); got != "/bin/bash" {
+		t.Errorf("command = %q, want the including manifest's /bin/bash", got)
+	}
+	if got := strings.Join(m.Enter.Namespaces, " "); got != "mount uts bogus" {
+		t.Errorf("namespaces = %q, want mount uts bogus", got)
+	}
+	if len(m.Enter.Env) != 2 {
+		t.Errorf("env = %v, want both maps merged", m.Enter.Env)
+	}
+	SetDefaults(m)
+	err = Validate(m)
+	if err == nil || !strings.Contains(err.Error(), "top.yaml:5:28: enter.namespaces: unknown namespace \"bogus\"") {
+		t.Errorf("Validate = %v, want the bad namespace at top.yaml:5:28", err)
 	}
 }

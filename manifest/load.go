@@ -164,8 +164,9 @@ func indexOf(s []string, v string) int {
 	return -1
 }
 
-// merge lays src over dst: lists append, maps merge key by key, and any
-// other value set in src replaces dst's.
+// merge lays src over dst: lists append (except those tagged
+// merge:"replace"), maps merge key by key, and any other value set in src
+// replaces dst's.
 func merge(dst, src reflect.Value) {
 	switch dst.Kind() {
 	case reflect.Slice:
@@ -198,6 +199,10 @@ func merge(dst, src reflect.Value) {
 			case !f.IsExported():
 			case f.Name == "Fields" && fields.IsValid():
 				merge(dst.Field(i), fields)
+			case replaces(f):
+				if src.Field(i).Len() > 0 {
+					dst.Field(i).Set(src.Field(i))
+				}
 			default:
 				merge(dst.Field(i), src.Field(i))
 			}
@@ -214,13 +219,17 @@ var fieldsType = reflect.TypeOf(map[string]Pos{})
 // shiftIndexes returns a copy of fields (the positions recorded for a struct
 // being merged onto dst) with each "key[i]" renumbered to follow the items
 // dst already has under key, since merging appends the lists.
+// replaces says whether a later manifest's list replaces an earlier one's
+// instead of appending to it (a command, the set of namespaces).
+func replaces(f reflect.StructField) bool { return f.Tag.Get("merge") == "replace" }
+
 func shiftIndexes(dst reflect.Value, fields map[string]Pos) map[string]Pos {
 	out := make(map[string]Pos, len(fields))
 	for k, p := range fields {
 		if key, rest, ok := strings.Cut(k, "["); ok && strings.HasSuffix(rest, "]") {
 			if i, err := strconv.Atoi(strings.TrimSuffix(rest, "]")); err == nil {
 				for j := 0; j < dst.NumField(); j++ {
-					if f := dst.Field(j); yamlName(dst.Type().Field(j)) == key && f.Kind() == reflect.Slice {
+					if f := dst.Field(j); yamlName(dst.Type().Field(j)) == key && f.Kind() == reflect.Slice && !replaces(dst.Type().Field(j)) {
 						k = fmt.Sprintf("%s[%d]", key, i+f.Len())
 					}
 				}

@@ -192,9 +192,9 @@ type Group struct {
 // Enter holds the defaults for entering the jail; command-line flags override them.
 type Enter struct {
 	// Command runs when no command is given; default /bin/sh.
-	Command []string `yaml:"command,omitempty" json:"command,omitempty"`
+	Command []string `yaml:"command,omitempty" json:"command,omitempty" merge:"replace"`
 	// Namespaces to create: mount, uts, pid (default), also net, ipc, user.
-	Namespaces []string `yaml:"namespaces,omitempty" json:"namespaces,omitempty"`
+	Namespaces []string `yaml:"namespaces,omitempty" json:"namespaces,omitempty" merge:"replace"`
 	// Hostname inside the jail; default: the jail's name.
 	Hostname string `yaml:"hostname,omitempty" json:"hostname,omitempty"`
 	// User to run as: a name from users, or uid[:gid]; default root.
