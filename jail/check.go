@@ -124,6 +124,17 @@ func (c *checker) add(p, kind, msg string) {
 // (by jail path), and the entries whose host source must be checked.
 func (c *checker) compareLock(l *Lock, t *jailTree) (hash map[string]*LockEntry, sources []*LockEntry) {
 	hash = map[string]*LockEntry{}
+	inLock := make(map[string]bool, len(l.Entries))
+	for i := range l.Entries {
+		inLock[path.Clean("/"+l.Entries[i].Dest)] = true
+	}
+	// A setuid or setgid file the build did not make: root in the jail made
+	// it, and it is setuid on the host too.
+	for p, n := range t.nodes {
+		if !inLock[p] && !t.hidden(p) && n.kind() == KindFile && n.mode&(unix.S_ISUID|unix.S_ISGID) != 0 {
+			c.add(p, "unexpected-setuid", fmt.Sprintf("has mode %s but the build made no such file: a setuid program made inside the jail (remove it)", n.perm()))
+		}
+	}
 	for i := range l.Entries {
 		e := &l.Entries[i]
 		p := path.Clean("/" + e.Dest)
@@ -141,6 +152,9 @@ func (c *checker) compareLock(l *Lock, t *jailTree) (hash map[string]*LockEntry,
 		if got := n.kind(); got != e.Kind && (e.Kind == KindFile || e.Kind == KindDir || e.Kind == KindSymlink || e.Kind == KindDevice) {
 			c.add(p, "unexpected-type", fmt.Sprintf("is a %s, the lock says %s (rebuild)", got, e.Kind))
 			continue
+		}
+		if want := e.Mode; e.Kind != KindSymlink && want != "" && n.perm() != want && !slices.Contains(t.mounts, p) {
+			c.add(p, "modified", fmt.Sprintf("mode is %s, the lock says %s: changed since the build (rebuild)", n.perm(), want))
 		}
 		switch {
 		case e.Kind == KindSymlink && n.target != e.Target:
@@ -271,6 +285,9 @@ type jailNode struct {
 	size   int64
 	target string // of a symlink
 }
+
+// perm formats the node's permission bits as the lock does.
+func (n jailNode) perm() string { return fmt.Sprintf("%04o", n.mode&0o7777) }
 
 // kind names what the node is, in the words of the lock.
 func (n jailNode) kind() Kind {

@@ -502,3 +502,31 @@ func BenchmarkCheck400(b *testing.B) {
 		}
 	}
 }
+
+// TestCheckModesAndSetuid: a mode changed inside the jail, and a setuid
+// program made inside it, are both reported.
+func TestCheckModesAndSetuid(t *testing.T) {
+	dir := t.TempDir()
+	m := writeManifest(t, dir, "m.yaml", "version: 1\nfiles: [{dest: /etc/motd, content: hi}]\n")
+	build(t, m, BuildOptions{})
+	jail := filepath.Join(dir, "jail")
+	os.Chmod(filepath.Join(jail, "etc/motd"), 0o666)
+	os.WriteFile(filepath.Join(jail, "tmp/sh"), []byte("x"), 0o755)
+	os.Chmod(filepath.Join(jail, "tmp/sh"), os.ModeSetuid|0o755)
+	problems, err := Check(jail)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"/etc/motd: mode is 0666, the lock says 0644",
+		"/tmp/sh: has mode 4755 but the build made no such file",
+	}
+	if len(problems) != len(want) {
+		t.Fatalf("Check = %v, want %d problems", problems, len(want))
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(problems[i].String(), w) {
+			t.Errorf("problem %d = %q, want it to start with %q", i, problems[i], w)
+		}
+	}
+}
