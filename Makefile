@@ -29,6 +29,7 @@ test-short:
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 10x ./jail
 	bench/compare.sh
+	bench/enter.sh
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime 60s ./manifest
