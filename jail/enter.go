@@ -117,6 +117,9 @@ func (o *EnterOptions) validate() error {
 	if !o.NoNamespaces && !o.has("mount") {
 		return fmt.Errorf("namespaces without mount: jailer needs a mount namespace for pivot_root (or use --no-namespaces)")
 	}
+	if !o.NoNamespaces && !o.has("pid") {
+		return fmt.Errorf("namespaces without pid: jailer mounts /proc in the jail, which without a PID namespace of its own would show (and reach) the host's processes; add pid, or use --no-namespaces")
+	}
 	if o.NoNamespaces && (len(o.Mounts) > 0 || o.Readonly) {
 		return fmt.Errorf("mounts and --ro need a mount namespace; drop --no-namespaces")
 	}

@@ -94,6 +94,7 @@ func TestEnterExitStatus(t *testing.T) {
 		{"timeout", []string{"sleep", "30"}, func(o *EnterOptions) { o.Limits.Timeout = 300 * time.Millisecond }, ExitTimeout, "timed out"},
 		{"unknown user", []string{"true"}, func(o *EnterOptions) { o.User = "nobody-here" }, ExitSetupFailed, "not in the jail's /etc/passwd"},
 		{"no mount namespace", []string{"true"}, func(o *EnterOptions) { o.Namespaces = []string{"pid"} }, ExitSetupFailed, "mount namespace"},
+		{"no pid namespace: no /proc", []string{"true"}, func(o *EnterOptions) { o.Namespaces = []string{"mount", "uts"} }, ExitSetupFailed, "without a PID namespace"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -276,6 +277,21 @@ func TestEnterLimits(t *testing.T) {
 		code, out, err := enter(t, dir, func(o *EnterOptions) { o.Limits.Nofile = 100 }, "bash", "-c", "ulimit -n")
 		if code != 0 || err != nil || strings.TrimSpace(out) != "100" {
 			t.Errorf("ulimit -n = %q (exit %d, %v), want 100", out, code, err)
+		}
+	})
+	t.Run("stale cgroups of a killed jailer are removed", func(t *testing.T) {
+		base, err := v1Base("pids")
+		if err != nil {
+			t.Skip(err)
+		}
+		stale := filepath.Join(base, cgroupPrefix+"2147483646-dead")
+		if err := os.Mkdir(stale, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		enter(t, dir, func(o *EnterOptions) { o.Limits.Pids = 16 }, "true")
+		if _, err := os.Stat(stale); err == nil {
+			os.Remove(stale)
+			t.Error("the cgroup of a jailer that no longer runs was not removed")
 		}
 	})
 	// The cgroups are gone with the jail.

@@ -32,6 +32,7 @@ func enterFlags() []cli.Flag {
 		&cli.IntFlag{Name: "pids", Usage: "most processes and threads at once"},
 		&cli.Float64Flag{Name: "cpus", Usage: "CPU time limit in CPUs, such as 1.5"},
 		&cli.IntFlag{Name: "nofile", Usage: "most open files per process"},
+		&cli.IntFlag{Name: "nproc", Usage: "most processes per user (RLIMIT_NPROC)"},
 		&cli.DurationFlag{Name: "timeout", Usage: "kill the jail after this long (exit 124)"},
 		&cli.BoolFlag{Name: "no-tty", Usage: "do not give the command a terminal even when run on one"},
 	}
@@ -101,6 +102,9 @@ func applyEnterFlags(c *cli.Context, o *jail.EnterOptions) error {
 	}
 	if c.IsSet("nofile") {
 		o.Limits.Nofile = c.Int("nofile")
+	}
+	if c.IsSet("nproc") {
+		o.Limits.Nproc = c.Int("nproc")
 	}
 	if c.IsSet("timeout") {
 		o.Limits.Timeout = c.Duration("timeout")
