@@ -2,6 +2,7 @@ package jail
 
 import (
 	"fmt"
+	"syscall"
 	"maps"
 	"path"
 	"slices"
@@ -47,6 +48,19 @@ type EnterOptions struct {
 	// Interactive gives the command a terminal of its own (a pty) and
 	// proxies the caller's terminal to it.
 	Interactive bool
+	// Tracer, when set, is attached to the jail's init before it starts
+	// the command, and waits for it instead of Enter (see Tracer).
+	Tracer Tracer
+}
+
+// Tracer watches a jail from outside with ptrace (jailer trace). Enter
+// calls Attach with the init's host pid before the init has done anything
+// (it is blocked reading its config), then Wait, which must return the
+// init's wait status once it exits. Both run on the same locked OS thread,
+// as ptrace requires.
+type Tracer interface {
+	Attach(initPid int) error
+	Wait(initPid int) (syscall.WaitStatus, error)
 }
 
 // Limits are resource limits in numbers.

@@ -83,6 +83,14 @@ func Enter(ctx context.Context, dir string, opts EnterOptions, stdio Stdio) (int
 		waitStatus(pid)
 		return ExitSetupFailed, err
 	}
+	if opts.Tracer != nil {
+		if err := opts.Tracer.Attach(pid); err != nil {
+			syscall.Kill(pid, syscall.SIGKILL)
+			cfgW.Close()
+			waitStatus(pid)
+			return ExitSetupFailed, fmt.Errorf("trace: %w", err)
+		}
+	}
 	err = json.NewEncoder(cfgW).Encode(cfg)
 	cfgW.Close() // EOF tells the init it is in its cgroups and may go on
 	if err != nil {
@@ -121,8 +129,24 @@ func Enter(ctx context.Context, dir string, opts EnterOptions, stdio Stdio) (int
 		}
 	}()
 
-	startErr := readStatus(statusR)
-	code := waitStatus(pid)
+	var startErr *EnterError
+	var code int
+	if opts.Tracer != nil {
+		// The tracer must keep the init running while we would block on
+		// its status pipe: read the status alongside.
+		statusDone := make(chan *EnterError, 1)
+		go func() { statusDone <- readStatus(statusR) }()
+		ws, err := opts.Tracer.Wait(pid)
+		if err != nil {
+			syscall.Kill(pid, syscall.SIGKILL)
+			return ExitSetupFailed, fmt.Errorf("trace: %w", err)
+		}
+		code = exitCode(ws)
+		startErr = <-statusDone
+	} else {
+		startErr = readStatus(statusR)
+		code = waitStatus(pid)
+	}
 	if startErr != nil {
 		return startErr.Code, startErr
 	}
