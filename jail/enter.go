@@ -2,11 +2,11 @@ package jail
 
 import (
 	"fmt"
-	"syscall"
 	"maps"
 	"path"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jailer-dev/jailer/manifest"

@@ -6,9 +6,9 @@ import (
 	"os"
 	"time"
 
+	"github.com/urfave/cli/v2"
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
-	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
 	"github.com/jailer-dev/jailer/jail"

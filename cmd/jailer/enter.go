@@ -147,6 +147,26 @@ func enterJail(c *cli.Context, dir string, opts jail.EnterOptions) error {
 	}
 }
 
+// enterOptions are the jail's recorded enter settings with the command
+// line laid over them; command, when not empty, replaces the default one.
+func enterOptions(c *cli.Context, dir string, command []string) (jail.EnterOptions, error) {
+	lock, err := jail.ReadLockHead(dir)
+	if err != nil {
+		return jail.EnterOptions{}, exitError{code: jail.ExitSetupFailed, err: err}
+	}
+	opts, err := jail.DefaultEnterOptions(lock)
+	if err != nil {
+		return opts, exitError{code: jail.ExitSetupFailed, err: err}
+	}
+	if err := applyEnterFlags(c, &opts); err != nil {
+		return opts, err
+	}
+	if len(command) > 0 {
+		opts.Command = command
+	}
+	return opts, nil
+}
+
 func enterCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "enter",
@@ -158,19 +178,9 @@ func enterCommand() *cli.Command {
 				return usagef("enter takes a jail directory (see jailer enter --help)")
 			}
 			dir := c.Args().First()
-			lock, err := jail.ReadLockHead(dir)
+			opts, err := enterOptions(c, dir, c.Args().Slice()[1:])
 			if err != nil {
-				return exitError{code: jail.ExitSetupFailed, err: err}
-			}
-			opts, err := jail.DefaultEnterOptions(lock)
-			if err != nil {
-				return exitError{code: jail.ExitSetupFailed, err: err}
-			}
-			if err := applyEnterFlags(c, &opts); err != nil {
 				return err
-			}
-			if c.NArg() > 1 {
-				opts.Command = c.Args().Slice()[1:]
 			}
 			return enterJail(c, dir, opts)
 		},

@@ -32,19 +32,9 @@ func runCommand() *cli.Command {
 			if !c.Bool("quiet") && !sum.UpToDate {
 				fmt.Fprintln(c.App.ErrWriter, "jailer: "+sum.String())
 			}
-			lock, err := jail.ReadLockHead(sum.Output)
+			opts, err := enterOptions(c, sum.Output, c.Args().Slice()[1:])
 			if err != nil {
-				return exitError{code: jail.ExitSetupFailed, err: err}
-			}
-			opts, err := jail.DefaultEnterOptions(lock)
-			if err != nil {
-				return exitError{code: jail.ExitSetupFailed, err: err}
-			}
-			if err := applyEnterFlags(c, &opts); err != nil {
 				return err
-			}
-			if args := c.Args().Slice()[1:]; len(args) > 0 {
-				opts.Command = args
 			}
 			return enterJail(c, sum.Output, opts)
 		},
