@@ -3,7 +3,6 @@ module github.com/jailer-dev/jailer
 go 1.26.0
 
 require (
-	github.com/elastic/go-seccomp-bpf v1.6.0
 	github.com/rogpeppe/go-internal v1.16.0
 	github.com/u-root/u-root v0.16.0
 	github.com/urfave/cli/v2 v2.27.7
@@ -22,6 +21,5 @@ require (
 	github.com/russross/blackfriday/v2 v2.1.0 // indirect
 	github.com/vbauerster/cupwriter v0.0.5 // indirect
 	github.com/xrash/smetrics v0.0.0-20240521201337-686a1a2994c1 // indirect
-	golang.org/x/net v0.47.0 // indirect
 	golang.org/x/tools v0.38.0 // indirect
 )
