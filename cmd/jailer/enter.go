@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -132,7 +133,10 @@ func enterJail(c *cli.Context, dir string, opts jail.EnterOptions) error {
 	if f, ok := c.App.ErrWriter.(*os.File); ok {
 		stdio.Err = f
 	}
-	code, err := jail.Enter(c.Context, dir, opts, stdio)
+	// Signals jailer receives are forwarded to the command (a trap in it
+	// must run), so the context that main cancels on SIGINT/SIGTERM must
+	// not kill the jail.
+	code, err := jail.Enter(context.WithoutCancel(c.Context), dir, opts, stdio)
 	var ee *jail.EnterError
 	switch {
 	case err == nil:

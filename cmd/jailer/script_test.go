@@ -18,6 +18,9 @@ func TestMain(m *testing.M) {
 	if jail.IsInit() {
 		os.Exit(jail.RunInit())
 	}
+	if os.Getenv("JAILER_TEST_MAIN") == "1" {
+		main() // this test binary as the real jailer, signals and all
+	}
 	testscript.Main(m, map[string]func(){
 		"jailer": func() { os.Exit(run(context.Background(), os.Args, os.Stdout, os.Stderr)) },
 	})
