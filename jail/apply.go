@@ -305,6 +305,14 @@ func finish(f *os.File, e Entry, le *LockEntry) error {
 	if err := f.Chmod(e.Mode); err != nil {
 		return err
 	}
+	// A copy keeps its source's mtime, as cp -p does: Python compares .pyc
+	// files with their sources by mtime, and make compares targets.
+	if le.SourceStat.Mtime != 0 {
+		ts := []unix.Timespec{unix.NsecToTimespec(le.SourceStat.Mtime), unix.NsecToTimespec(le.SourceStat.Mtime)}
+		if err := unix.UtimesNanoAt(int(f.Fd()), "", ts, unix.AT_EMPTY_PATH); err != nil {
+			return err
+		}
+	}
 	fi, err := f.Stat()
 	if err != nil {
 		return err

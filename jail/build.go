@@ -149,7 +149,16 @@ func Build(ctx context.Context, m *manifest.Manifest, opts BuildOptions) (*Summa
 	}
 	lock.Digest, lock.Manifest, lock.Name, lock.Layout, lock.Link = digest, m.Path, m.Name, m.Layout, opts.Link
 	lock.Enter = m.Enter
-	for _, src := range append(append([]string{}, m.Sources...), ldCache) {
+	inputs := append(append([]string{}, m.Sources...), ldCache)
+	if len(m.Packages) > 0 {
+		// A package installed, upgraded or removed rewrites dpkg's status
+		// and the package's file list.
+		inputs = append(inputs, "/var/lib/dpkg/status")
+		for _, p := range m.Packages {
+			inputs = append(inputs, p.List)
+		}
+	}
+	for _, src := range inputs {
 		if st, err := lstat(src); err == nil {
 			lock.Inputs = append(lock.Inputs, Input{Path: src, Stat: st})
 		}
