@@ -24,7 +24,7 @@ type planner struct {
 	m    *manifest.Manifest
 	es   *entries
 	r    *Resolver
-	elfs map[string]string // host path of each ELF to resolve -> why it is there
+	elfs map[string]string // host path of each ELF to resolve -> its path in the jail
 	libs map[string]bool   // libraries installed already (most programs share them)
 	dirs map[string]string // host directory -> its real path
 	errs []error
@@ -45,7 +45,6 @@ func NewPlanWith(m *manifest.Manifest, r *Resolver) (*Plan, error) {
 	for _, b := range m.Binaries {
 		p.binary(b.Host, b.Dest, b.AllowSetuid, fmt.Sprintf("binary %s (%s)", b.Src, where(b.Pos)), 0)
 	}
-	p.libraries()
 	for _, f := range m.Files {
 		p.file(f, "files ("+where(f.Pos)+")")
 	}
@@ -67,7 +66,12 @@ func NewPlanWith(m *manifest.Manifest, r *Resolver) (*Plan, error) {
 		p.es.add(Entry{Dest: "/dev/" + d.Name, Kind: KindDevice, Mode: 0o666, Major: dev.Major, Minor: dev.Minor, Why: "devices (" + where(d.Pos) + ")"})
 	}
 	p.accounts()
+	p.packages()
 	p.profiles()
+	// Every ELF file collected above, from binaries, files, packages and
+	// profiles, is resolved in one batch.
+	p.libraries()
+	p.dropAliases()
 	sorted := p.es.sorted()
 	p.errs = append(p.errs, p.es.errs...)
 	if len(p.errs) > 0 {
@@ -81,6 +85,50 @@ func NewPlanWith(m *manifest.Manifest, r *Resolver) (*Plan, error) {
 		Name: m.Name, Manifest: m.Path, Output: filepath.Clean(out), Layout: m.Layout,
 		Entries: sorted, Enter: m.Enter, Sources: m.Sources,
 	}, nil
+}
+
+// dropAliases removes the file entries that a symlink in the plan already
+// provides: a flat jail's ELF interpreter at /lib64/ld-linux-x86-64.so.2
+// when a package made /lib64 a link to usr/lib64 and put a link to the same
+// host file there, or a flat /bin/sh next to a package's /usr/bin/sh ->
+// dash. Moved through the links, such an entry would clash with the link.
+func (p *planner) dropAliases() {
+	for _, dest := range sortedKeys(p.es.m) {
+		e := p.es.m[dest]
+		if e.Kind != KindFile || e.Source == "" {
+			continue
+		}
+		nd, ok := p.es.canonical(dest)
+		if link, found := p.es.m[nd]; !ok || !found || link.Kind != KindSymlink {
+			continue
+		}
+		if to, ok := p.es.resolve(nd); ok && to.Kind == KindFile && to.Source == e.Source && to.Mode == e.Mode {
+			delete(p.es.m, dest)
+		}
+	}
+}
+
+// resolve follows the symlink entries of the plan from p to the entry
+// they lead to, as the jail will once built.
+func (es *entries) resolve(p string) (Entry, bool) {
+	for i := 0; i < maxLinks; i++ {
+		c, ok := es.canonical(p)
+		if !ok {
+			return Entry{}, false
+		}
+		e, found := es.m[c]
+		if !found {
+			return Entry{}, false
+		}
+		if e.Kind != KindSymlink {
+			return e, true
+		}
+		p = e.Target
+		if !path.IsAbs(p) {
+			p = path.Join(path.Dir(c), p)
+		}
+	}
+	return Entry{}, false
 }
 
 // where names a manifest position briefly and independently of how the
@@ -332,50 +380,10 @@ func (p *planner) copyFile(real, dest, why string) {
 	p.es.add(Entry{Dest: dest, Kind: KindFile, Source: real, Mode: hostMode(fi, false), Why: why})
 }
 
-// hostPath installs host path h at the same path in the jail, replicating
-// every symlink on the way (such as /lib -> usr/lib on merged-/usr systems).
-func (p *planner) hostPath(h string, allowSetuid bool, why string) {
-	rest := strings.Split(strings.TrimPrefix(filepath.Clean(h), "/"), "/")
-	cur := "/"
-	for links := 0; len(rest) > 0; {
-		next := path.Join(cur, rest[0])
-		fi, err := os.Lstat(next)
-		if err != nil {
-			p.errorf("%s: %w", why, err)
-			return
-		}
-		switch {
-		case fi.Mode()&fs.ModeSymlink != 0:
-			if links++; links > maxLinks {
-				p.errorf("%s: too many levels of symbolic links at %s", why, h)
-				return
-			}
-			target, err := os.Readlink(next)
-			if err != nil {
-				p.errorf("%s: %w", why, err)
-				return
-			}
-			p.es.add(Entry{Dest: next, Kind: KindSymlink, Target: target, Mode: 0o777, Why: why})
-			resolved := target
-			if !path.IsAbs(target) {
-				resolved = path.Join(cur, target)
-			}
-			rest = append(strings.Split(strings.TrimPrefix(path.Clean(resolved), "/"), "/"), rest[1:]...)
-			cur = "/"
-		case fi.IsDir():
-			cur, rest = next, rest[1:]
-		case fi.Mode().IsRegular() && len(rest) == 1:
-			p.es.add(Entry{Dest: next, Kind: KindFile, Source: next, Mode: hostMode(fi, allowSetuid), Why: why})
-			return
-		default:
-			p.errorf("%s: %s is not a regular file", why, next)
-			return
-		}
-	}
-}
-
 // file adds a files: item: inline content, a host file, or a host
-// directory copied recursively (symlinks inside it copied as symlinks).
+// directory copied recursively (symlinks inside it copied as symlinks). In
+// the preserve layout a host path kept as it is gets the symlinks on the
+// way to it too. The ELF files copied are resolved with the binaries.
 func (p *planner) file(f manifest.File, why string) {
 	if f.Content != nil {
 		mode := os.FileMode(0o644)
@@ -388,41 +396,19 @@ func (p *planner) file(f manifest.File, why string) {
 		p.es.add(Entry{Dest: f.Dest, Kind: KindFile, Content: []byte(*f.Content), Mode: mode, Why: why})
 		return
 	}
-	root, err := filepath.EvalSymlinks(f.Host)
-	if err != nil {
-		p.errorf("%s: %s: %w", why, f.Src, err)
-		return
+	o := hostOpts{allowSetuid: f.AllowSetuid}
+	if f.Mode.Set {
+		o.mode = &f.Mode.Perm
 	}
-	err = filepath.WalkDir(root, func(hp string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
+	var err error
+	if p.m.Layout == "preserve" && f.Dest == f.Host {
+		err = p.hostTree(f.Host, o, why)
+	} else {
+		var root string
+		if root, err = filepath.EvalSymlinks(f.Host); err == nil {
+			err = p.copyTree(root, f.Dest, o, why)
 		}
-		rel, _ := filepath.Rel(root, hp)
-		dest := path.Join(f.Dest, filepath.ToSlash(rel))
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		mode := hostMode(fi, f.AllowSetuid)
-		if rel == "." && f.Mode.Set {
-			mode = f.Mode.Perm
-		}
-		switch {
-		case d.IsDir():
-			p.es.add(Entry{Dest: dest, Kind: KindDir, Mode: mode, Why: why})
-		case d.Type()&fs.ModeSymlink != 0:
-			target, err := os.Readlink(hp)
-			if err != nil {
-				return err
-			}
-			p.es.add(Entry{Dest: dest, Kind: KindSymlink, Target: target, Mode: 0o777, Why: why})
-		case d.Type().IsRegular():
-			p.es.add(Entry{Dest: dest, Kind: KindFile, Source: hp, Mode: mode, Why: why})
-		default:
-			p.errorf("%s: %s is a device, socket or pipe; only files, directories and symlinks are copied (use devices: for device nodes)", why, hp)
-		}
-		return nil
-	})
+	}
 	if err != nil {
 		p.errorf("%s: copy %s: %w", why, f.Src, err)
 	}

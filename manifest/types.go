@@ -2,7 +2,7 @@
 // contains. It parses strictly (unknown fields are errors), merges includes,
 // fills defaults, validates and normalises. Every problem it finds is reported
 // as FILE:LINE:COL. It reads manifests and looks at the host (PATH, source
-// files) but never touches a jail tree.
+// files, dpkg's list of installed packages) but never touches a jail tree.
 package manifest
 
 import (
@@ -100,13 +100,19 @@ type Binary struct {
 	Pos  Pos    `yaml:"-"`
 }
 
-// Package is an installed Debian package whose files are copied.
+// Package is an installed Debian package whose files are copied at their
+// host paths. Written as a name or a mapping.
 type Package struct {
-	// Name of the installed package.
+	// Name of the installed package, optionally with its architecture (libpython3.11-stdlib:amd64).
 	Name string `yaml:"name,omitempty"`
-	// Depends also installs the packages it depends on.
+	// Depends also copies the packages it needs, as dpkg records them (pre-dependencies and dependencies, recursively).
 	Depends bool `yaml:"depends,omitempty"`
-	Pos     Pos  `yaml:"-"`
+	// Docs keeps documentation, manual pages and translations, which are left out otherwise.
+	Docs bool `yaml:"docs,omitempty"`
+
+	// List is the path of the package's dpkg file list (set by Validate).
+	List string `yaml:"-"`
+	Pos  Pos    `yaml:"-"`
 }
 
 // Profile is a named runtime addition.

@@ -34,9 +34,12 @@ var Layouts = []string{"flat", "preserve"}
 // Profiles are the runtime profiles a manifest may switch on, with what
 // each adds; the jail package holds their contents.
 var Profiles = map[string]string{
-	"hosts":  "/etc/hosts with localhost, and /etc/nsswitch.conf",
-	"certs":  "the host's CA certificates (/etc/ssl/certs/ca-certificates.crt)",
-	"locale": "the C.UTF-8 locale (/usr/lib/locale/C.utf8)",
+	"hosts":    "/etc/hosts with localhost, and /etc/nsswitch.conf",
+	"certs":    "the host's CA bundle (/etc/ssl/certs/ca-certificates.crt) and OpenSSL's link to it (/usr/lib/ssl/cert.pem)",
+	"locale":   "the C.UTF-8 locale (/usr/lib/locale/C.utf8), for LANG or LC_ALL=C.UTF-8",
+	"terminfo": "terminfo entries for common terminals (xterm, xterm-256color, screen, tmux, linux, vt100, dumb, ...)",
+	"python":   "the standard library of the host's /usr/bin/python3 (its sys.path without site dirs), with the libraries of its extension modules",
+	"perl":     "the module directories of the host's /usr/bin/perl (its @INC), with the libraries of its XS modules",
 }
 
 var (
@@ -96,8 +99,8 @@ func Validate(m *Manifest) error {
 			v.errorf(p.Pos, "unknown profile %q (use one of: %s)", p.Name, strings.Join(sortedKeys(Profiles), ", "))
 		}
 	}
-	for _, p := range m.Packages {
-		v.errorf(p.Pos, "packages are not supported by this jailer yet (list the package's files under files:)")
+	for i := range m.Packages {
+		v.pkg(&m.Packages[i])
 	}
 	v.accounts(m)
 	v.enter(m)
@@ -222,6 +225,25 @@ func (v *validator) binary(m *Manifest, b *Binary, d *dests) {
 	}
 	b.Dest = v.jailPath(b.Pos, "binary dest", b.Dest)
 	d.add(b.Dest, b.Host, b.Pos)
+}
+
+// pkg checks that a packages: item names an installed Debian package and
+// records its dpkg file list.
+func (v *validator) pkg(p *Package) {
+	if p.Name == "" {
+		v.errorf(p.Pos, "package needs a name")
+		return
+	}
+	list, err := PackageList(DpkgDir, p.Name)
+	switch {
+	case errors.Is(err, ErrNotInstalled):
+		bare, _, _ := strings.Cut(p.Name, ":")
+		v.errorf(p.Pos, "package %s is not installed (apt-get install %s)", p.Name, bare)
+	case err != nil:
+		v.errorf(p.Pos, "package %s: %v", p.Name, err)
+	default:
+		p.List = list
+	}
 }
 
 func (v *validator) file(f *File, d *dests) {

@@ -70,8 +70,11 @@ func TestValidateRefusals(t *testing.T) {
 
 		{"unknown device", lines("version: 1", "devices: [null, sda]"), []wantErr{{"2:17", `unknown device "sda" (use one of: full, null, random, tty, urandom, zero)`}}},
 		{"null item is no device name", lines("version: 1", "devices: [~]"), []wantErr{{"2:11", `unknown device ""`}}},
-		{"unknown profile", lines("version: 1", "profiles: [locale, python]"), []wantErr{{"2:20", `unknown profile "python" (use one of: certs, hosts, locale)`}}},
-		{"packages", lines("version: 1", "packages: [coreutils]"), []wantErr{{"2:12", "packages are not supported by this jailer yet"}}},
+		{"unknown profile", lines("version: 1", "profiles: [locale, ruby]"), []wantErr{{"2:20", `unknown profile "ruby" (use one of: certs, hosts, locale, perl, python, terminfo)`}}},
+		{"package not installed", lines("version: 1", "packages:", "  - coreutils", "  - no-such-package-for-jailer"), []wantErr{{"4:5", "package no-such-package-for-jailer is not installed (apt-get install no-such-package-for-jailer)"}}},
+		{"package not installed, with depends", lines("version: 1", "packages: [{name: 'no-such-package-for-jailer:amd64', depends: true}]"), []wantErr{{"2:12", "package no-such-package-for-jailer:amd64 is not installed (apt-get install no-such-package-for-jailer)"}}},
+		{"package name invalid", lines("version: 1", "packages: [Bad_Name]"), []wantErr{{"2:12", `package Bad_Name: "Bad_Name" is not a Debian package name`}}},
+		{"package without name", lines("version: 1", "packages: [{depends: true}]"), []wantErr{{"2:12", "package needs a name"}}},
 
 		{"duplicate user names", lines("version: 1", "users:", "  - {name: a, uid: 1000}", "  - {name: a, uid: 1001}"), []wantErr{{"4:5", "user a is declared twice (also at "}}},
 		{"duplicate uids", lines("version: 1", "users:", "  - {name: a, uid: 1000}", "  - {name: b, uid: 1000}"), []wantErr{{"4:5", "uid 1000 is declared twice (also at "}}},

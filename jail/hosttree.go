@@ -1,0 +1,228 @@
+package jail
+
+// Host paths kept in the jail: the preserve layout, packages and profiles
+// put host files at their host paths, with every symlink on the way
+// recreated, and copy directories in bulk. The ELF files among what they
+// copy are collected while walking (by their magic number) and resolved
+// with the others in one batch, so that a python lib-dynload module gets
+// its libssl without the resolver running on every file.
+
+import (
+	"bytes"
+	"debug/elf"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+)
+
+// hostOpts say how a host path is copied.
+type hostOpts struct {
+	// follow resolves a symlink at the end of the path too (it is
+	// replicated either way); without it the symlink is the entry.
+	follow bool
+	// allowSetuid keeps setuid and setgid bits.
+	allowSetuid bool
+	// mode, when set, replaces the host mode of the path itself (not of
+	// what a directory contains).
+	mode *os.FileMode
+	// skip lists base-name patterns of directories left out of a copied tree.
+	skip []string
+}
+
+// modeOf is the mode the entry for the host file fi gets.
+func (o hostOpts) modeOf(fi fs.FileInfo, top bool) os.FileMode {
+	if top && o.mode != nil {
+		return *o.mode
+	}
+	return hostMode(fi, o.allowSetuid)
+}
+
+// hostEntry adds the host path h at the same path in the jail, replicating
+// every symlink on the way (such as /lib -> usr/lib on merged-/usr
+// systems). What h itself is decides the entry: a file, a directory (its
+// contents are not copied) or, unless o.follow, a symlink, which is then
+// not followed. It returns the real host path and what is there.
+func (p *planner) hostEntry(h string, o hostOpts, why string) (string, fs.FileInfo, error) {
+	// The symlinks on the way are added only once the path is found, so
+	// that a missing optional path leaves no trace in the plan.
+	var links []Entry
+	done := func(e Entry, fi fs.FileInfo) (string, fs.FileInfo, error) {
+		for _, l := range links {
+			p.es.add(l)
+		}
+		p.es.add(e)
+		return e.Dest, fi, nil
+	}
+	rest := strings.Split(strings.TrimPrefix(filepath.Clean(h), "/"), "/")
+	cur := "/"
+	for len(rest) > 0 {
+		next := path.Join(cur, rest[0])
+		fi, err := os.Lstat(next)
+		if err != nil {
+			return "", nil, err
+		}
+		switch {
+		case fi.Mode()&fs.ModeSymlink != 0:
+			if len(links) >= maxLinks {
+				return "", nil, fmt.Errorf("%s: too many levels of symbolic links", h)
+			}
+			target, err := os.Readlink(next)
+			if err != nil {
+				return "", nil, err
+			}
+			link := Entry{Dest: next, Kind: KindSymlink, Target: target, Mode: 0o777, Why: why}
+			if len(rest) == 1 && !o.follow {
+				return done(link, fi)
+			}
+			links = append(links, link)
+			resolved := target
+			if !path.IsAbs(target) {
+				resolved = path.Join(cur, target)
+			}
+			rest = append(strings.Split(strings.TrimPrefix(path.Clean(resolved), "/"), "/"), rest[1:]...)
+			cur = "/"
+		case fi.IsDir() && len(rest) == 1:
+			return done(Entry{Dest: next, Kind: KindDir, Mode: o.modeOf(fi, true), Why: why}, fi)
+		case fi.IsDir():
+			cur, rest = next, rest[1:]
+		case fi.Mode().IsRegular() && len(rest) == 1:
+			return done(Entry{Dest: next, Kind: KindFile, Source: next, Mode: o.modeOf(fi, true), Why: why}, fi)
+		case len(rest) == 1:
+			return "", nil, fmt.Errorf("%s is a device, socket or pipe; only files, directories and symlinks are copied", next)
+		default:
+			return "", nil, &fs.PathError{Op: "lstat", Path: next, Err: syscall.ENOTDIR}
+		}
+	}
+	return "", nil, fmt.Errorf("%s: not a path below /", h)
+}
+
+// hostPath installs the host file h at the same path in the jail, symlinks
+// on the way and at its end replicated and followed.
+func (p *planner) hostPath(h string, allowSetuid bool, why string) {
+	_, fi, err := p.hostEntry(h, hostOpts{follow: true, allowSetuid: allowSetuid}, why)
+	switch {
+	case err != nil:
+		p.errorf("%s: %w", why, err)
+	case !fi.Mode().IsRegular():
+		p.errorf("%s: %s is not a regular file", why, h)
+	}
+}
+
+// hostTree copies the host path h (a directory recursively) to the same
+// path in the jail, following and replicating symlinks up to it; symlinks
+// inside a directory are copied as symlinks.
+func (p *planner) hostTree(h string, o hostOpts, why string) error {
+	o.follow = true
+	real, _, err := p.hostEntry(h, o, why)
+	if err != nil {
+		return err
+	}
+	return p.copyTree(real, real, o, why)
+}
+
+// copyTree copies the host path root (a real path; a directory
+// recursively) to dest in the jail: directories, files and symlinks (not
+// followed), with their modes as o says. The ELF files among them are
+// collected for library resolution.
+func (p *planner) copyTree(root, dest string, o hostOpts, why string) error {
+	return filepath.WalkDir(root, func(hp string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && hp != root && skipped(d.Name(), o.skip) {
+			return filepath.SkipDir
+		}
+		rel, _ := filepath.Rel(root, hp)
+		jp := path.Join(dest, filepath.ToSlash(rel))
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		switch {
+		case d.IsDir():
+			p.es.add(Entry{Dest: jp, Kind: KindDir, Mode: o.modeOf(fi, hp == root), Why: why})
+		case d.Type()&fs.ModeSymlink != 0:
+			target, err := os.Readlink(hp)
+			if err != nil {
+				return err
+			}
+			p.es.add(Entry{Dest: jp, Kind: KindSymlink, Target: target, Mode: 0o777, Why: why})
+		case d.Type().IsRegular():
+			p.es.add(Entry{Dest: jp, Kind: KindFile, Source: hp, Mode: o.modeOf(fi, hp == root), Why: why})
+			return p.maybeELF(hp, jp)
+		default:
+			return fmt.Errorf("%s is a device, socket or pipe; only files, directories and symlinks are copied (use devices: for device nodes)", hp)
+		}
+		return nil
+	})
+}
+
+func skipped(name string, patterns []string) bool {
+	for _, pat := range patterns {
+		if ok, _ := path.Match(pat, name); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// maybeELF collects the host file h, installed at dest, for library
+// resolution when it is an ELF program or shared library of this machine.
+func (p *planner) maybeELF(h, dest string) error {
+	if _, ok := p.elfs[h]; ok {
+		return nil
+	}
+	ok, err := isLoadableELF(h)
+	if err != nil {
+		return err
+	}
+	if ok {
+		p.elfs[h] = dest
+	}
+	return nil
+}
+
+// isLoadableELF reads the first bytes of the file at name and reports
+// whether it is an ELF executable or shared object for the machine jailer
+// runs on. Relocatable objects, core dumps and other machines' files are
+// left alone: the loader would never map them here.
+func isLoadableELF(name string) (bool, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	var h [20]byte
+	if _, err := io.ReadFull(f, h[:]); err != nil {
+		return false, nil // shorter than an ELF header
+	}
+	id, ok := readELFID(bytes.NewReader(h[:]))
+	if !ok || id != nativeELF() {
+		return false, nil
+	}
+	var order binary.ByteOrder = binary.LittleEndian
+	if id.data == elf.ELFDATA2MSB {
+		order = binary.BigEndian
+	}
+	t := elf.Type(order.Uint16(h[16:]))
+	return t == elf.ET_EXEC || t == elf.ET_DYN, nil
+}
+
+// nativeELF is the ELF identity of jailer's own executable: the class and
+// machine of the programs this host runs.
+var nativeELF = sync.OnceValue(func() elfID {
+	f, err := os.Open("/proc/self/exe")
+	if err != nil {
+		return elfID{}
+	}
+	defer f.Close()
+	id, _ := readELFID(f)
+	return id
+})
