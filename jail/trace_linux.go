@@ -1,0 +1,1170 @@
+package jail
+
+// jailer trace: run a command in its jail under ptrace and find what it
+// looked for and did not find.
+//
+// PathTracer is an EnterOptions.Tracer. Enter calls Attach on its locked OS
+// thread right after starting the jail's init, before the init has done
+// anything, and then Wait on the same thread. The tracer:
+//
+//  1. PTRACE_SEIZEs every thread of the init (it is a Go program and has
+//     several already), listing /proc/PID/task again until no thread is
+//     new, with options that make the kernel attach every child and thread
+//     they create (TRACEFORK, TRACEVFORK, TRACECLONE), report execs, mark
+//     syscall stops (TRACESYSGOOD) and kill everything if jailer dies
+//     (EXITKILL);
+//  2. lets the init's own threads run with PTRACE_CONT: their syscalls are
+//     jailer's, not the program's. Every other tracee (a task whose thread
+//     group is not the init's: the command, its children and their threads)
+//     is resumed with PTRACE_SYSCALL, which stops it at each syscall entry
+//     and exit;
+//  3. at a syscall entry, reads the call and its arguments with
+//     PTRACE_GET_SYSCALL_INFO (Linux 5.3; the same on amd64 and arm64) and
+//     keeps them when it is a path lookup: open, openat, openat2, stat,
+//     lstat, newfstatat, statx, access, faccessat, faccessat2, execve,
+//     execveat, readlink, readlinkat, chdir;
+//  4. at its exit, when it failed with ENOENT or ENOTDIR, reads the path
+//     from the tracee's memory (process_vm_readv) and makes it absolute
+//     against the directory fd or working directory, read from
+//     /proc/TID/fd/N or /proc/TID/cwd (the kernel prints those relative to
+//     the jail's root, which is the root of the tracee's mount namespace;
+//     with --no-namespaces they carry the jail's host path, which is cut);
+//  5. re-injects signals, keeps group-stops stopped (PTRACE_LISTEN), and
+//     returns the init's wait status once the init is gone. Waits use
+//     waitid(WNOWAIT) first so that an unrelated child of this thread is
+//     never reaped by mistake.
+//
+// Suggest then turns the lookups into manifest items: a path that the jail
+// lacks and the host has. AppendSuggestions adds them to a manifest as
+// text, so comments and formatting stay. Trace runs the rounds: build,
+// trace, suggest, write, again.
+
+import (
+	"bytes"
+	"context"
+	"debug/elf"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+	"gopkg.in/yaml.v3"
+
+	"github.com/jailer-dev/jailer/manifest"
+)
+
+// Lookup is one path a traced program looked for and did not find.
+type Lookup struct {
+	// Path is the absolute path inside the jail.
+	Path string `json:"path"`
+	// Syscall is the first call that failed on it (openat, execve, ...).
+	Syscall string `json:"syscall"`
+	// Errno is what that call returned.
+	Errno syscall.Errno `json:"errno"`
+	// Program is the jail path of the program that made the call.
+	Program string `json:"program,omitempty"`
+	// Exec says whether the program tried to execute the path.
+	Exec bool `json:"exec,omitempty"`
+	// Loader says the dynamic loader looked (searching for a library).
+	Loader bool `json:"loader,omitempty"`
+	// FoundElsewhere says the search went on and found a file of the same
+	// name: a library the loader opened, or a program that was executed.
+	FoundElsewhere bool `json:"found_elsewhere,omitempty"`
+}
+
+// PathTracer records the failed path lookups of every process in a jail
+// (a Tracer for EnterOptions). Use one per Enter.
+type PathTracer struct {
+	root    string // the jail's host path, symlinks resolved
+	initPid int
+	self    int
+	arch    uint32
+	calls   map[uint64]pathCall
+	tasks   map[int]*tracee
+	lookups []Lookup
+	seen    map[string]int  // path -> index in lookups
+	libs    map[string]bool // names of the libraries the loader opened
+	execs   map[string]bool // names of the programs executed
+}
+
+// tracee is one traced thread.
+type tracee struct {
+	tid     int
+	program bool         // a descendant of the init: stop it at syscalls
+	pending *syscallArgs // the path call it is in, from its entry stop
+	exe     string       // cached /proc/TID/exe, reset at exec
+	loader  [][2]uint64  // address ranges of the dynamic loader's code
+	mapped  bool         // loader is read (reset at exec)
+}
+
+type syscallArgs struct {
+	call pathCall
+	args [6]uint64
+	exec string // the path an exec call runs, read at its entry
+}
+
+// pathCall says where a path lookup syscall keeps its arguments.
+type pathCall struct {
+	name  string
+	dirfd int // argument index of the directory fd, -1 for the cwd
+	path  int // argument index of the path
+	exec  bool
+}
+
+const atFdcwd = -100
+
+// si_code values of SIGCHLD (not in x/sys/unix).
+const (
+	cldTrapped = 4
+	cldStopped = 5
+)
+
+// NewPathTracer returns a tracer for the jail at root.
+func NewPathTracer(root string) *PathTracer {
+	if r, err := filepath.Abs(root); err == nil {
+		root = r
+	}
+	if r, err := filepath.EvalSymlinks(root); err == nil {
+		root = r
+	}
+	return &PathTracer{root: root, tasks: map[int]*tracee{}, seen: map[string]int{}, libs: map[string]bool{}, execs: map[string]bool{}, self: os.Getpid()}
+}
+
+// Lookups returns the paths looked for and not found, in the order they
+// were first looked for.
+func (t *PathTracer) Lookups() []Lookup {
+	out := slices.Clone(t.lookups)
+	for i, l := range out {
+		// A library the loader found, or a program found on the PATH.
+		name := path.Base(l.Path)
+		out[i].FoundElsewhere = l.Loader && t.libs[name] || l.Exec && t.execs[name]
+	}
+	return out
+}
+
+// isLibName says whether a file name is a shared library's (libz.so.1, x.so).
+func isLibName(name string) bool {
+	return strings.HasSuffix(name, ".so") || strings.Contains(name, ".so.")
+}
+
+// pathCalls returns the path lookups of this architecture by syscall number.
+func pathCalls() (map[uint64]pathCall, uint32, error) {
+	calls := map[uint64]pathCall{
+		unix.SYS_OPENAT:     {"openat", 0, 1, false},
+		unix.SYS_OPENAT2:    {"openat2", 0, 1, false},
+		unix.SYS_NEWFSTATAT: {"newfstatat", 0, 1, false},
+		unix.SYS_STATX:      {"statx", 0, 1, false},
+		unix.SYS_FACCESSAT:  {"faccessat", 0, 1, false},
+		unix.SYS_FACCESSAT2: {"faccessat2", 0, 1, false},
+		unix.SYS_EXECVE:     {"execve", -1, 0, true},
+		unix.SYS_EXECVEAT:   {"execveat", 0, 1, true},
+		unix.SYS_READLINKAT: {"readlinkat", 0, 1, false},
+		unix.SYS_CHDIR:      {"chdir", -1, 0, false},
+	}
+	switch runtime.GOARCH {
+	case "amd64":
+		// The old calls without a directory fd exist only on amd64; their
+		// numbers are written out so that this file builds everywhere.
+		calls[2] = pathCall{"open", -1, 0, false}
+		calls[4] = pathCall{"stat", -1, 0, false}
+		calls[6] = pathCall{"lstat", -1, 0, false}
+		calls[21] = pathCall{"access", -1, 0, false}
+		calls[89] = pathCall{"readlink", -1, 0, false}
+		return calls, unix.AUDIT_ARCH_X86_64, nil
+	case "arm64":
+		return calls, unix.AUDIT_ARCH_AARCH64, nil
+	}
+	return nil, 0, fmt.Errorf("tracing is supported on amd64 and arm64, not %s", runtime.GOARCH)
+}
+
+const traceOptions = unix.PTRACE_O_TRACEFORK | unix.PTRACE_O_TRACEVFORK | unix.PTRACE_O_TRACECLONE |
+	unix.PTRACE_O_TRACEEXEC | unix.PTRACE_O_TRACESYSGOOD | unix.PTRACE_O_EXITKILL
+
+func ptrace(req, pid int, addr, data uintptr) error {
+	_, _, e := unix.Syscall6(unix.SYS_PTRACE, uintptr(req), uintptr(pid), addr, data, 0, 0)
+	if e != 0 {
+		return e
+	}
+	return nil
+}
+
+// Attach seizes every thread of the jail's init.
+func (t *PathTracer) Attach(initPid int) error {
+	calls, arch, err := pathCalls()
+	if err != nil {
+		return err
+	}
+	t.calls, t.arch, t.initPid = calls, arch, initPid
+	for {
+		ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", initPid))
+		if err != nil {
+			return fmt.Errorf("list the threads of the jail's init: %w", err)
+		}
+		added := false
+		for _, e := range ents {
+			tid, err := strconv.Atoi(e.Name())
+			if err != nil || t.tasks[tid] != nil {
+				continue
+			}
+			err = ptrace(unix.PTRACE_SEIZE, tid, 0, traceOptions)
+			switch {
+			case err == nil, errors.Is(err, unix.EPERM) && tid != initPid:
+				// EPERM: a thread that a seized thread made, attached already.
+			case errors.Is(err, unix.ESRCH) && tid != initPid:
+				continue // the thread is gone
+			default:
+				return fmt.Errorf("ptrace(PTRACE_SEIZE) the jail's init (thread %d): %w", tid, err)
+			}
+			t.tasks[tid] = &tracee{tid: tid}
+			added = true
+		}
+		if !added {
+			return nil
+		}
+	}
+}
+
+// Wait runs the traced jail until its init exits and returns the init's
+// wait status.
+func (t *PathTracer) Wait(initPid int) (syscall.WaitStatus, error) {
+	for {
+		pid, err := t.next()
+		if err != nil {
+			return 0, err
+		}
+		var ws unix.WaitStatus
+		for {
+			_, err = unix.Wait4(pid, &ws, unix.WALL, nil)
+			if err != unix.EINTR {
+				break
+			}
+		}
+		if err != nil {
+			return 0, fmt.Errorf("wait for %d: %w", pid, err)
+		}
+		switch {
+		case ws.Exited() || ws.Signaled():
+			delete(t.tasks, pid)
+			if pid == initPid {
+				return syscall.WaitStatus(ws), nil
+			}
+		case ws.Stopped():
+			t.stopped(t.task(pid), ws)
+		}
+	}
+}
+
+// sigchldInfo is siginfo_t as waitid fills it in.
+type sigchldInfo struct {
+	Signo, Errno, Code, _ int32
+	Pid                   int32
+	UID                   uint32
+	Status                int32
+	_                     [100]byte
+}
+
+// next returns the next task with something to report (a stop or an
+// exit), without consuming it. A child of this thread that is not a
+// tracee (started by other code) is left for its owner to reap.
+func (t *PathTracer) next() (int, error) {
+	for {
+		var info sigchldInfo
+		err := unix.Waitid(unix.P_ALL, 0, (*unix.Siginfo)(unsafe.Pointer(&info)), unix.WEXITED|unix.WNOWAIT|unix.WALL|unix.WNOTHREAD, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return 0, fmt.Errorf("wait for the jail: %w", err)
+		}
+		pid := int(info.Pid)
+		if pid == t.initPid || t.tasks[pid] != nil || info.Code == cldTrapped || info.Code == cldStopped {
+			return pid, nil
+		}
+		// An exit of a task we never saw stop: a tracee killed at once,
+		// or a child of ours that is no tracee, which its owner reaps.
+		if st := procStatus(pid); st["PPid"] != strconv.Itoa(t.self) || st["TracerPid"] != "0" {
+			return pid, nil
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// procStatus reads the fields of /proc/PID/status.
+func procStatus(pid int) map[string]string {
+	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	out := map[string]string{}
+	for _, line := range strings.Split(string(data), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok {
+			out[k] = strings.TrimSpace(v)
+		}
+	}
+	return out
+}
+
+// task returns the tracee tid, classifying a new one: a thread of the init
+// runs freely, anything else is the program and stops at syscalls.
+func (t *PathTracer) task(tid int) *tracee {
+	if tt := t.tasks[tid]; tt != nil {
+		return tt
+	}
+	tt := &tracee{tid: tid, program: procStatus(tid)["Tgid"] != strconv.Itoa(t.initPid)}
+	t.tasks[tid] = tt
+	return tt
+}
+
+// resume restarts a stopped tracee, delivering sig.
+func (t *PathTracer) resume(tt *tracee, sig int) {
+	req := unix.PTRACE_CONT
+	if tt.program {
+		req = unix.PTRACE_SYSCALL
+	}
+	ptrace(req, tt.tid, 0, uintptr(sig)) // ESRCH: killed meanwhile
+}
+
+// stopped handles one ptrace stop.
+func (t *PathTracer) stopped(tt *tracee, ws unix.WaitStatus) {
+	sig := ws.StopSignal()
+	event := int(ws>>16) & 0xff
+	switch {
+	case sig == unix.SIGTRAP|0x80:
+		t.syscallStop(tt)
+		t.resume(tt, 0)
+	case sig == unix.SIGTRAP && event != 0:
+		switch event {
+		case unix.PTRACE_EVENT_FORK, unix.PTRACE_EVENT_VFORK, unix.PTRACE_EVENT_CLONE:
+			if msg, err := unix.PtraceGetEventMsg(tt.tid); err == nil {
+				t.task(int(msg))
+			}
+		case unix.PTRACE_EVENT_EXEC:
+			// A thread that execs takes over the thread group leader's id.
+			from := tt
+			if msg, err := unix.PtraceGetEventMsg(tt.tid); err == nil && int(msg) != tt.tid {
+				if old := t.tasks[int(msg)]; old != nil {
+					from = old
+				}
+				delete(t.tasks, int(msg))
+			}
+			if from.pending != nil && from.pending.exec != "" {
+				t.execs[path.Base(from.pending.exec)] = true
+			}
+			tt.pending, tt.exe, tt.loader, tt.mapped = nil, "", nil, false
+		}
+		t.resume(tt, 0) // PTRACE_EVENT_STOP with SIGTRAP: a new tracee's first stop
+	case event == unix.PTRACE_EVENT_STOP:
+		// A group-stop (SIGSTOP, SIGTSTP...): stay stopped until SIGCONT.
+		ptrace(unix.PTRACE_LISTEN, tt.tid, 0, 0)
+	default:
+		t.resume(tt, int(sig)) // a signal for the tracee: deliver it
+	}
+}
+
+// syscallInfo is struct ptrace_syscall_info.
+type syscallInfo struct {
+	Op   uint8
+	_    [3]uint8
+	Arch uint32
+	IP   uint64
+	SP   uint64
+	// entry: nr, args[6]; exit: rval, is_error.
+	Data [8]uint64
+}
+
+// syscallStop records the arguments of a path call at its entry, and the
+// path when it fails at its exit.
+func (t *PathTracer) syscallStop(tt *tracee) {
+	var info syscallInfo
+	if err := ptrace(unix.PTRACE_GET_SYSCALL_INFO, tt.tid, unsafe.Sizeof(info), uintptr(unsafe.Pointer(&info))); err != nil {
+		tt.pending = nil
+		return
+	}
+	switch info.Op {
+	case unix.PTRACE_SYSCALL_INFO_ENTRY:
+		tt.pending = nil
+		if call, ok := t.calls[info.Data[0]]; ok && info.Arch == t.arch {
+			p := &syscallArgs{call: call}
+			copy(p.args[:], info.Data[1:7])
+			if call.exec {
+				// After an exec its memory is gone: read the path now.
+				p.exec, _ = readString(tt.tid, uintptr(p.args[call.path]))
+			}
+			tt.pending = p
+		}
+	case unix.PTRACE_SYSCALL_INFO_EXIT:
+		p := tt.pending
+		tt.pending = nil
+		if p == nil {
+			return
+		}
+		if info.Data[1]&0xff == 0 {
+			// The loader found a library: its failed probes elsewhere are no loss.
+			if p.call.isOpen() && t.inLoader(tt, info.IP) {
+				if name, err := readString(tt.tid, uintptr(p.args[p.call.path])); err == nil && isLibName(path.Base(name)) {
+					t.libs[path.Base(name)] = true
+				}
+			}
+			return
+		}
+		if errno := syscall.Errno(-int64(info.Data[0])); errno == unix.ENOENT || errno == unix.ENOTDIR {
+			t.record(tt, p, errno, t.inLoader(tt, info.IP))
+		}
+	}
+}
+
+func (c pathCall) isOpen() bool { return c.name == "open" || c.name == "openat" || c.name == "openat2" }
+
+// inLoader says whether address ip is in the dynamic loader's code
+// (ld-linux*.so, ld-musl*.so): the call is part of a library search.
+func (t *PathTracer) inLoader(tt *tracee, ip uint64) bool {
+	if !tt.mapped {
+		tt.mapped = true
+		data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/maps", tt.tid))
+		for _, line := range strings.Split(string(data), "\n") {
+			f := strings.Fields(line)
+			if len(f) < 6 || !strings.Contains(f[1], "x") {
+				continue
+			}
+			if base := path.Base(f[5]); !strings.HasPrefix(base, "ld-linux") && !strings.HasPrefix(base, "ld-musl") {
+				continue
+			}
+			lo, hi, _ := strings.Cut(f[0], "-")
+			a, err1 := strconv.ParseUint(lo, 16, 64)
+			b, err2 := strconv.ParseUint(hi, 16, 64)
+			if err1 == nil && err2 == nil {
+				tt.loader = append(tt.loader, [2]uint64{a, b})
+			}
+		}
+	}
+	for _, r := range tt.loader {
+		if ip >= r[0] && ip < r[1] {
+			return true
+		}
+	}
+	return false
+}
+
+// record adds the path of a failed call to the lookups.
+func (t *PathTracer) record(tt *tracee, p *syscallArgs, errno syscall.Errno, loader bool) {
+	name, err := readString(tt.tid, uintptr(p.args[p.call.path]))
+	if err != nil || name == "" {
+		return
+	}
+	if !strings.HasPrefix(name, "/") {
+		link := fmt.Sprintf("/proc/%d/cwd", tt.tid)
+		if p.call.dirfd >= 0 {
+			if fd := int32(p.args[p.call.dirfd]); fd != atFdcwd {
+				link = fmt.Sprintf("/proc/%d/fd/%d", tt.tid, fd)
+			}
+		}
+		dir, ok := t.jailPath(link)
+		if !ok {
+			return
+		}
+		name = path.Join(dir, name)
+	}
+	name = path.Clean(name)
+	if i, ok := t.seen[name]; ok {
+		t.lookups[i].Exec = t.lookups[i].Exec || p.call.exec
+		return
+	}
+	if tt.exe == "" {
+		tt.exe, _ = t.jailPath(fmt.Sprintf("/proc/%d/exe", tt.tid))
+	}
+	t.seen[name] = len(t.lookups)
+	t.lookups = append(t.lookups, Lookup{Path: name, Syscall: p.call.name, Errno: errno, Program: tt.exe, Exec: p.call.exec, Loader: loader})
+}
+
+// jailPath reads a /proc magic link of a tracee as a path in the jail.
+func (t *PathTracer) jailPath(link string) (string, bool) {
+	s, err := os.Readlink(link)
+	if err != nil || !strings.HasPrefix(s, "/") || strings.HasSuffix(s, " (deleted)") {
+		return "", false
+	}
+	if s == t.root {
+		return "/", true
+	}
+	if rest, ok := strings.CutPrefix(s, t.root+"/"); ok {
+		return "/" + rest, true // a plain chroot: the kernel shows the host path
+	}
+	return s, true
+}
+
+// readString reads a NUL-terminated string of at most PATH_MAX bytes from
+// the memory of process pid.
+func readString(pid int, addr uintptr) (string, error) {
+	page := uintptr(os.Getpagesize())
+	buf := make([]byte, page)
+	var out []byte
+	for len(out) < unix.PathMax {
+		n := int(page - addr%page)
+		local := []unix.Iovec{{Base: &buf[0]}}
+		local[0].SetLen(n)
+		got, err := unix.ProcessVMReadv(pid, local, []unix.RemoteIovec{{Base: addr, Len: n}}, 0)
+		if err != nil {
+			got, err = unix.PtracePeekData(pid, addr, buf[:n])
+		}
+		if err != nil || got == 0 {
+			return "", fmt.Errorf("read the memory of %d: %w", pid, err)
+		}
+		if i := bytes.IndexByte(buf[:got], 0); i >= 0 {
+			return string(append(out, buf[:i]...)), nil
+		}
+		out = append(out, buf[:got]...)
+		addr += uintptr(got)
+	}
+	return "", fmt.Errorf("path at %#x in %d is longer than PATH_MAX", addr, pid)
+}
+
+// Suggestion is a manifest item that would add a path the program looked
+// for: the same path on the host and in the jail.
+type Suggestion struct {
+	// Field is the manifest list it goes in: binaries, files or dirs.
+	Field string `json:"field"`
+	// Path is the host path, and the path in the jail.
+	Path string `json:"path"`
+	// Dest is set for a program that a flat jail would otherwise put in /bin.
+	Dest string `json:"dest,omitempty"`
+	// Mode is set for a directory to create whose host mode is not 0755.
+	Mode string `json:"mode,omitempty"`
+	// Why says what looked for it, and for a directory how big it is.
+	Why string `json:"why"`
+}
+
+// Item is the suggestion as a YAML list item (flow style).
+func (s Suggestion) Item() string {
+	switch {
+	case s.Dest != "":
+		return "{ src: " + yamlScalar(s.Path) + ", dest: " + yamlScalar(s.Dest) + " }"
+	case s.Mode != "":
+		return "{ path: " + yamlScalar(s.Path) + ", mode: \"" + s.Mode + "\" }"
+	}
+	return yamlScalar(s.Path)
+}
+
+// yamlScalar quotes s when YAML needs it.
+func yamlScalar(s string) string {
+	out, err := yaml.Marshal(s)
+	if err != nil {
+		return strconv.Quote(s)
+	}
+	return strings.TrimSuffix(string(out), "\n")
+}
+
+// Limits on collapsing several missing files into their directory.
+const (
+	collapseMaxEntries = 64
+	collapseMaxBytes   = 16 << 20
+)
+
+// candidate is a missing path that the host has.
+type candidate struct {
+	Lookup
+	fi   fs.FileInfo
+	why  string
+	gone bool
+}
+
+// Suggest turns a trace's lookups into manifest items: every path that
+// the jail at root lacks and the host has, without the searches that went
+// on to succeed, /proc, /sys, /dev, the loader's cache, paths under skip
+// (mount targets) and the jail itself. Duplicates (one host file by two
+// names) keep the name looked for first. A looked-for directory is copied
+// whole, or only created (dirs:) when it is a top-level one such as /tmp
+// or holds the jail; two or more missing files of one small directory
+// that the jail lacks become that directory. Programs (executed, or ELF
+// executables and scripts) go under binaries:, the rest under files:.
+// The result is sorted by field, then path.
+func Suggest(root, layout string, lookups []Lookup, skip []string) []Suggestion {
+	if r, err := filepath.EvalSymlinks(root); err == nil {
+		root = r
+	}
+	j := jailStat(root)
+	var cands []*candidate
+	seenReal := map[string]bool{}
+	for _, l := range append(slices.Clone(lookups), loaderSearches(lookups)...) {
+		if l.FoundElsewhere || l.Loader && !isLibName(path.Base(l.Path)) {
+			continue
+		}
+		// A link in the jail to a missing file: the file is what is missing.
+		l.Path = j.linkTarget(l.Path)
+		if ignoredPath(l.Path, skip) || j.exists(l.Path) {
+			continue
+		}
+		fi, err := os.Stat(l.Path)
+		if err != nil {
+			continue
+		}
+		real, err := filepath.EvalSymlinks(l.Path)
+		if err != nil || seenReal[real] || within(real, root) {
+			continue
+		}
+		seenReal[real] = true
+		cands = append(cands, &candidate{Lookup: l, fi: fi, why: describeLookup(l)})
+	}
+	cands = collapse(cands, root, j)
+	var out []Suggestion
+	var copied []string // directories copied whole
+	sort.Slice(cands, func(a, b int) bool { return cands[a].Path < cands[b].Path })
+	for _, c := range cands {
+		if slices.ContainsFunc(copied, func(d string) bool { return within(c.Path, d) }) {
+			continue
+		}
+		s := Suggestion{Field: "files", Path: c.Path, Why: c.why}
+		switch {
+		case c.fi.IsDir() && (strings.Count(c.Path, "/") < 2 || within(root, c.Path)):
+			s.Field = "dirs"
+			if perm := c.fi.Mode() & (fs.ModePerm | fs.ModeSticky | fs.ModeSetgid); perm != 0o755 {
+				s.Mode = fmt.Sprintf("%04o", unixPerm(perm))
+			}
+		case c.fi.IsDir():
+			n, size := treeSize(c.Path)
+			s.Why = fmt.Sprintf("directory, %d entries, %s; %s", n, humanBytes(size), c.why)
+			copied = append(copied, c.Path)
+		case !c.fi.Mode().IsRegular():
+			continue // a device, socket or fifo: nothing to copy
+		case isProgram(c.Path, c.fi, c.Exec):
+			s.Field = "binaries"
+			if layout != "preserve" && c.Path != "/bin/"+path.Base(c.Path) {
+				s.Dest = c.Path
+			}
+		}
+		out = append(out, s)
+	}
+	// A directory to create that holds something else suggested is made
+	// by that already.
+	out = slices.DeleteFunc(out, func(s Suggestion) bool {
+		return s.Field == "dirs" && slices.ContainsFunc(out, func(o Suggestion) bool { return o.Path != s.Path && within(o.Path, s.Path) })
+	})
+	order := map[string]int{"binaries": 0, "files": 1, "dirs": 2}
+	sort.SliceStable(out, func(a, b int) bool { return order[out[a].Field] < order[out[b].Field] })
+	return out
+}
+
+// loaderSearches adds what the loader would have opened in the search
+// directories it found missing: glibc remembers a missing directory and
+// does not look in it again, so a library that a program dlopens later
+// (or a dependency of a later library) is never looked for there. Each
+// library name the loader looked for and never found is paired with each
+// missing directory it probed, in the order it probed them, and the first
+// directory that has it on the host is suggested.
+func loaderSearches(lookups []Lookup) []Lookup {
+	var dirs, names []Lookup
+	for _, l := range lookups {
+		switch {
+		case !l.Loader || l.FoundElsewhere:
+		case isLibName(path.Base(l.Path)):
+			if !slices.ContainsFunc(names, func(n Lookup) bool { return path.Base(n.Path) == path.Base(l.Path) }) {
+				names = append(names, l)
+			}
+		case l.Syscall != "openat" && l.Syscall != "open" && l.Syscall != "openat2":
+			dirs = append(dirs, l) // a stat of a search directory
+		}
+	}
+	var out []Lookup
+	for _, n := range names {
+		for _, d := range dirs {
+			p := path.Join(d.Path, path.Base(n.Path))
+			if _, err := os.Stat(p); err == nil {
+				out = append(out, Lookup{Path: p, Syscall: "library search", Errno: n.Errno, Program: n.Program, Loader: true})
+				break // the loader takes the first it finds
+			}
+		}
+	}
+	return out
+}
+
+func unixPerm(m fs.FileMode) uint32 {
+	p := uint32(m.Perm())
+	if m&fs.ModeSticky != 0 {
+		p |= 0o1000
+	}
+	if m&fs.ModeSetgid != 0 {
+		p |= 0o2000
+	}
+	return p
+}
+
+// within says whether p is dir or below it.
+func within(p, dir string) bool {
+	return p == dir || dir == "/" || strings.HasPrefix(p, dir+"/")
+}
+
+// ignoredPath says whether a lookup is noise: kernel file systems, the
+// loader's cache and preload list, mount targets.
+func ignoredPath(p string, skip []string) bool {
+	if p == "/" || strings.HasPrefix(p, "/etc/ld.so.") {
+		return true
+	}
+	for _, d := range append([]string{"/proc", "/sys", "/dev"}, skip...) {
+		if within(p, d) {
+			return true
+		}
+	}
+	return false
+}
+
+func describeLookup(l Lookup) string {
+	s := l.Syscall
+	if l.Loader {
+		s = "the loader's " + s
+	}
+	if l.Program != "" {
+		s += " by " + l.Program
+	}
+	return s
+}
+
+// collapse replaces two or more missing files of a directory by the
+// directory, when the jail lacks it and it is small.
+func collapse(cands []*candidate, root string, j jailStat) []*candidate {
+	byDir := map[string][]*candidate{}
+	for _, c := range cands {
+		if c.fi.Mode().IsRegular() && !isProgram(c.Path, c.fi, c.Exec) {
+			byDir[path.Dir(c.Path)] = append(byDir[path.Dir(c.Path)], c)
+		}
+	}
+	for _, dir := range sortedKeys(byDir) {
+		files := byDir[dir]
+		if len(files) < 2 || strings.Count(dir, "/") < 2 || within(root, dir) || j.exists(dir) {
+			continue
+		}
+		fi, err := os.Stat(dir)
+		if err != nil || !fi.IsDir() {
+			continue
+		}
+		if n, size := treeSize(dir); n > collapseMaxEntries || size > collapseMaxBytes {
+			continue
+		}
+		var names []string
+		for _, c := range files {
+			c.gone = true
+			names = append(names, path.Base(c.Path))
+		}
+		why := "looked for " + strings.Join(names, ", ")
+		if files[0].Program != "" {
+			why += " (" + files[0].Program + ")"
+		}
+		cands = append(cands, &candidate{Lookup: Lookup{Path: dir}, fi: fi, why: why})
+	}
+	return slices.DeleteFunc(cands, func(c *candidate) bool { return c.gone })
+}
+
+// treeSize counts the entries and bytes of a host directory tree.
+func treeSize(dir string) (n int, size int64) {
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == dir {
+			return nil
+		}
+		n++
+		if d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				size += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n, size
+}
+
+// isProgram says whether a host file is a program to install with its
+// libraries: it was executed, or it is an executable ELF program (not a
+// shared library) or a #! script.
+func isProgram(p string, fi fs.FileInfo, executed bool) bool {
+	if !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
+		return false
+	}
+	if executed {
+		return true
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	head := make([]byte, 4)
+	if _, err := io.ReadFull(f, head); err != nil {
+		return false
+	}
+	if string(head[:2]) == "#!" {
+		return true
+	}
+	ef, err := elf.NewFile(f)
+	if err != nil {
+		return false
+	}
+	switch ef.Type {
+	case elf.ET_EXEC:
+		return true
+	case elf.ET_DYN:
+		return !isLibName(path.Base(p)) && slices.ContainsFunc(ef.Progs, func(pr *elf.Prog) bool { return pr.Type == elf.PT_INTERP })
+	}
+	return false
+}
+
+// jailStat answers whether a path exists in a jail tree, resolving
+// symlinks as the jail would, never outside it.
+type jailStat string
+
+func (j jailStat) exists(p string) bool {
+	rfd, err := unix.Open(string(j), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	defer unix.Close(rfd)
+	fd, err := unix.Openat2(rfd, strings.TrimPrefix(p, "/"), &unix.OpenHow{
+		Flags:   unix.O_PATH | unix.O_CLOEXEC,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
+	})
+	if err != nil {
+		return false
+	}
+	unix.Close(fd)
+	return true
+}
+
+// linkTarget follows p while it is a symlink in the jail, and returns the
+// path it ends at (p itself when it is no symlink).
+func (j jailStat) linkTarget(p string) string {
+	rfd, err := unix.Open(string(j), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return p
+	}
+	defer unix.Close(rfd)
+	for range 40 {
+		fd, err := unix.Openat2(rfd, strings.TrimPrefix(p, "/"), &unix.OpenHow{
+			Flags:   unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC,
+			Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
+		})
+		if err != nil {
+			return p
+		}
+		buf := make([]byte, unix.PathMax)
+		n, err := unix.Readlinkat(fd, "", buf)
+		unix.Close(fd)
+		if err != nil {
+			return p // not a symlink
+		}
+		target := string(buf[:n])
+		if !path.IsAbs(target) {
+			target = path.Join(path.Dir(p), target)
+		}
+		p = path.Clean(target)
+	}
+	return p
+}
+
+// WriteSuggestions prints suggestions as manifest lines, one list per field.
+func WriteSuggestions(w io.Writer, sugs []Suggestion) error {
+	var b strings.Builder
+	field := ""
+	for _, s := range sugs {
+		if s.Field != field {
+			field = s.Field
+			fmt.Fprintf(&b, "%s:\n", field)
+		}
+		fmt.Fprintf(&b, "  - %s  # %s\n", s.Item(), s.Why)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// AppendSuggestions adds suggestions to the manifest at file: each to the
+// end of its top-level list (binaries, files, dirs), which is created at
+// the end of the file when missing. The file is edited as text, so its
+// comments, blank lines and layout stay as they were; the result must
+// load, else the file is left unchanged.
+func AppendSuggestions(file string, sugs []Suggestion) error {
+	old, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	text := old
+	for _, field := range []string{"binaries", "files", "dirs"} {
+		var items []Suggestion
+		for _, s := range sugs {
+			if s.Field == field {
+				items = append(items, s)
+			}
+		}
+		if len(items) == 0 {
+			continue
+		}
+		if text, err = appendToList(text, field, items); err != nil {
+			return fmt.Errorf("add to %s of %s: %w", field, file, err)
+		}
+	}
+	fi, err := os.Stat(file)
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(file, text, fi.Mode().Perm()); err != nil {
+		return err
+	}
+	if _, err := manifest.Load(file); err != nil {
+		writeFileAtomic(file, old, fi.Mode().Perm())
+		return fmt.Errorf("%s would not load with the additions (left unchanged): %w", file, err)
+	}
+	return nil
+}
+
+func writeFileAtomic(file string, data []byte, perm fs.FileMode) error {
+	tmp := filepath.Join(filepath.Dir(file), "."+filepath.Base(file)+".jailer-trace-"+randomSuffix())
+	if err := os.WriteFile(tmp, data, perm); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, file); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
+// appendToList adds items to the top-level YAML list key in text. yaml.v3
+// finds where things are; the text is changed only where they go.
+func appendToList(text []byte, key string, items []Suggestion) ([]byte, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(text, &doc); err != nil {
+		return nil, err
+	}
+	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode || doc.Content[0].Style&yaml.FlowStyle != 0 {
+		return nil, errors.New("the manifest is not a block mapping")
+	}
+	top := doc.Content[0]
+	lines := strings.SplitAfter(string(text), "\n")
+	if lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1]
+	}
+	block := func(indent string) []string {
+		var out []string
+		for _, s := range items {
+			out = append(out, indent+"- "+s.Item()+"  # jailer trace: "+s.Why+"\n")
+		}
+		return out
+	}
+	insert := func(after int, add []string) []byte {
+		if after >= 0 && !strings.HasSuffix(lines[after], "\n") {
+			lines[after] += "\n"
+		}
+		out := append(append(slices.Clone(lines[:after+1]), add...), lines[after+1:]...)
+		return []byte(strings.Join(out, ""))
+	}
+	var k, v *yaml.Node
+	for i := 0; i+1 < len(top.Content); i += 2 {
+		if top.Content[i].Value == key {
+			k, v = top.Content[i], top.Content[i+1]
+		}
+	}
+	switch {
+	case k == nil:
+		return insert(len(lines)-1, append([]string{key + ":\n"}, block("  ")...)), nil
+	case v.Kind == yaml.ScalarNode && v.Tag == "!!null" && v.Line == k.Line && strings.TrimSpace(lines[k.Line-1][k.Column-1:]) == key+":":
+		return insert(k.Line-1, block(strings.Repeat(" ", k.Column-1)+"  ")), nil
+	case v.Kind != yaml.SequenceNode:
+		return nil, fmt.Errorf("%s: is not a list", key)
+	case v.Style&yaml.FlowStyle != 0:
+		return appendToFlowList(lines, v, items)
+	}
+	first := lines[v.Content[0].Line-1]
+	indent := first[:len(first)-len(strings.TrimLeft(first, " "))]
+	if !strings.HasPrefix(first[len(indent):], "-") {
+		return nil, fmt.Errorf("%s: cannot tell the list's indentation", key)
+	}
+	// The list ends at its last line that is neither blank nor a comment,
+	// before the first line indented no deeper than its dashes that is not
+	// one of its items.
+	end := v.Content[len(v.Content)-1].Line - 1
+	for i := end + 1; i < len(lines); i++ {
+		t := strings.TrimSpace(lines[i])
+		if t == "" || strings.HasPrefix(t, "#") {
+			continue
+		}
+		ind := len(lines[i]) - len(strings.TrimLeft(lines[i], " "))
+		if ind < len(indent) || ind == len(indent) && !strings.HasPrefix(t, "-") {
+			break
+		}
+		end = i
+	}
+	return insert(end, block(indent)), nil
+}
+
+// appendToFlowList adds items before the closing bracket of [a, b].
+func appendToFlowList(lines []string, v *yaml.Node, items []Suggestion) ([]byte, error) {
+	text := strings.Join(lines, "")
+	off := 0
+	for i := 0; i < v.Line-1; i++ {
+		off += len(lines[i])
+	}
+	off += len(string([]rune(lines[v.Line-1])[:v.Column-1])) // Column counts runes
+	// Scan to the closing bracket, past quotes and comments, remembering
+	// where the last item ended: the additions go right after it.
+	depth, quote, last := 0, byte(0), off
+	for i := off; i < len(text); i++ {
+		c := text[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0
+			}
+		case c == '"' || c == '\'':
+			quote = c
+		case c == '#' && (text[i-1] == ' ' || text[i-1] == '\t' || text[i-1] == '\n'):
+			for i+1 < len(text) && text[i+1] != '\n' {
+				i++
+			}
+			continue
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			continue
+		case c == '[' || c == '{':
+			depth++
+		case c == ']' || c == '}':
+			depth--
+			if depth == 0 {
+				var add []string
+				for _, s := range items {
+					add = append(add, s.Item())
+				}
+				sep := ", "
+				switch text[last-1] {
+				case '[':
+					sep = ""
+				case ',':
+					sep = " "
+				}
+				return []byte(text[:last] + sep + strings.Join(add, ", ") + text[last:]), nil
+			}
+		}
+		last = i + 1
+	}
+	return nil, errors.New("unterminated flow list")
+}
+
+// TraceOptions says what Trace runs and what it does with what it finds.
+type TraceOptions struct {
+	// Output overrides the manifest's output directory.
+	Output string
+	// Command to run; empty: the manifest's enter.command.
+	Command []string
+	// Edit, when set, changes the enter options of each round (flags).
+	Edit func(*EnterOptions) error
+	// Stdio of the command.
+	Stdio Stdio
+	// Write adds the suggestions of a failing round to the manifest and
+	// runs another round, up to MaxRounds (default 5).
+	Write     bool
+	MaxRounds int
+	// Built and Round, when set, are told of each build and each round.
+	Built func(*Summary)
+	Round func(TraceRound)
+}
+
+// TraceRound is what one round found.
+type TraceRound struct {
+	// N counts rounds from 1.
+	N int `json:"round"`
+	// Status is the command's exit status.
+	Status int `json:"exit_status"`
+	// Err is why the command did not run or was killed, if it was.
+	Err string `json:"error,omitempty"`
+	// Missing are the paths it looked for that the jail lacks.
+	Missing []Suggestion `json:"missing"`
+	// Written says they were added to the manifest.
+	Written bool `json:"written,omitempty"`
+}
+
+// Trace builds the jail of the manifest at file, runs the command in it
+// under a PathTracer, and reports what the jail lacks. With Write it adds
+// that to the manifest and goes again, until the command succeeds, a
+// round finds nothing new, or MaxRounds. It returns the rounds; the last
+// one's Status is the command's. An error means a round could not run
+// (a manifest, build or setup failure): the rounds before it are returned.
+func Trace(ctx context.Context, file string, o TraceOptions) ([]TraceRound, error) {
+	if o.MaxRounds <= 0 {
+		o.MaxRounds = 5
+	}
+	var rounds []TraceRound
+	added := map[string]bool{}
+	for n := 1; ; n++ {
+		m, err := manifest.Load(file)
+		if err != nil {
+			return rounds, err
+		}
+		sum, err := Build(ctx, m, BuildOptions{Output: o.Output})
+		if err != nil {
+			return rounds, err
+		}
+		if o.Built != nil {
+			o.Built(sum)
+		}
+		lock, err := ReadLockHead(sum.Output)
+		if err != nil {
+			return rounds, err
+		}
+		opts, err := DefaultEnterOptions(lock)
+		if err != nil {
+			return rounds, err
+		}
+		if len(o.Command) > 0 {
+			opts.Command = o.Command
+		}
+		if o.Edit != nil {
+			if err := o.Edit(&opts); err != nil {
+				return rounds, err
+			}
+		}
+		tr := NewPathTracer(sum.Output)
+		opts.Tracer = tr
+		r := TraceRound{N: n, Missing: []Suggestion{}}
+		var skip []string
+		for _, mnt := range opts.Mounts {
+			skip = append(skip, path.Clean(mnt.Target))
+		}
+		r.Status, err = Enter(ctx, sum.Output, opts, o.Stdio)
+		if ctx.Err() != nil {
+			return rounds, ctx.Err() // interrupted: write nothing
+		}
+		lookups := tr.Lookups()
+		var ee *EnterError
+		switch {
+		case errors.As(err, &ee) && ee.Code == ExitNotFound && len(opts.Command) > 0 && path.IsAbs(opts.Command[0]):
+			// The init looked for the command itself, untraced.
+			lookups = append([]Lookup{{Path: path.Clean(opts.Command[0]), Syscall: "execve", Errno: unix.ENOENT, Exec: true}}, lookups...)
+			r.Err = err.Error()
+		case err != nil && r.Status == ExitSetupFailed:
+			return rounds, err
+		case err != nil:
+			r.Err = err.Error()
+		}
+		for _, s := range Suggest(sum.Output, m.Layout, lookups, skip) {
+			if !added[s.Field+" "+s.Path] {
+				r.Missing = append(r.Missing, s)
+			}
+		}
+		if o.Write && r.Status != 0 && len(r.Missing) > 0 {
+			if err := AppendSuggestions(file, r.Missing); err != nil {
+				return append(rounds, r), err
+			}
+			r.Written = true
+			for _, s := range r.Missing {
+				added[s.Field+" "+s.Path] = true
+			}
+		}
+		rounds = append(rounds, r)
+		if o.Round != nil {
+			o.Round(r)
+		}
+		if !r.Written || n >= o.MaxRounds {
+			return rounds, nil
+		}
+	}
+}
