@@ -1,0 +1,68 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/jailer-dev/jailer/jail"
+)
+
+func exportCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "export",
+		Usage:     "write a jail as a reproducible tar archive or a container image (OCI or docker archive)",
+		ArgsUsage: "JAIL",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "file to write (- for stdout); a tar named .tar.gz or .tgz is gzip-compressed"},
+			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: jail.ExportTar, Usage: "tar, oci (OCI image archive) or docker (docker-archive)"},
+			&cli.StringFlag{Name: "tag", Aliases: []string{"t"}, Usage: "image name for oci and docker (default jailer/NAME:latest)"},
+			newJSONFlag(), newQuietFlag(),
+		},
+		Action: func(c *cli.Context) error {
+			dir, err := oneArg(c, "jail directory")
+			if err != nil {
+				return err
+			}
+			out := c.String("output")
+			if out == "" {
+				return usagef("export needs -o FILE (or -o - for stdout)")
+			}
+			opts := jail.ExportOptions{Format: c.String("format"), Tag: c.String("tag")}
+			if !slices.Contains(jail.ExportFormats, opts.Format) {
+				return usagef("--format %q: use %s", opts.Format, strings.Join(jail.ExportFormats, ", "))
+			}
+			if opts.Tag != "" && opts.Format == jail.ExportTar {
+				return usagef("--tag names an image: use it with --format oci or docker")
+			}
+			if opts.Tag != "" {
+				if err := jail.CheckTag(opts.Tag); err != nil {
+					return usagef("--tag: %v", err)
+				}
+			}
+			if opts.Epoch, err = jail.SourceDateEpoch(os.Getenv("SOURCE_DATE_EPOCH")); err != nil {
+				return usageError{err.Error()}
+			}
+			var sum *jail.ExportSummary
+			if out == "-" {
+				sum, err = jail.Export(c.Context, dir, c.App.Writer, opts)
+			} else {
+				sum, err = jail.ExportFile(c.Context, dir, out, opts)
+			}
+			switch {
+			case err != nil:
+				return err
+			case out == "-" || c.Bool("quiet"):
+				return nil // stdout is the archive
+			case c.Bool("json"):
+				return json.NewEncoder(c.App.Writer).Encode(sum)
+			}
+			_, err = fmt.Fprintln(c.App.Writer, sum)
+			return err
+		},
+	}
+}
