@@ -9,7 +9,7 @@ export CGO_ENABLED := 0
 TAGS    := urfave_cli_no_docs
 DEMO    := testdata/examples/shell.yaml
 
-.PHONY: all build test test-short bench demo install fuzz clean
+.PHONY: all build test test-short bench demo install fuzz clean man
 
 all: build
 
@@ -42,8 +42,23 @@ demo: build
 	./bin/jailer enter --no-tty testdata/examples/shell.jail /bin/bash -c 'cat /etc/motd; id; uname -n; ls -l /home; ls /bin'
 	./bin/jailer check testdata/examples/shell.jail
 
-install: build
+# The manual page, made from the commands and flags by a build that keeps
+# urfave/cli's document generators (bin/jailer leaves them out).
+man: jailer.1
+
+jailer.1: go.mod $(wildcard cmd/jailer/*.go)
+	$(GO) run -trimpath ./cmd/jailer man > $@.tmp
+	mv $@.tmp $@
+
+# The program, its manual page, and completion for bash, zsh and fish.
+install: build jailer.1
 	install -D -m 0755 bin/jailer $(DESTDIR)$(PREFIX)/bin/jailer
+	install -D -m 0644 jailer.1 $(DESTDIR)$(PREFIX)/share/man/man1/jailer.1
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+		$(DESTDIR)$(PREFIX)/share/zsh/site-functions $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+	bin/jailer completion bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/jailer
+	bin/jailer completion zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_jailer
+	bin/jailer completion fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/jailer.fish
 
 clean:
-	rm -rf bin testdata/examples/*.jail testdata/examples/*.jailer.lock testdata/examples/.*.jailer.flock
+	rm -rf bin jailer.1 jailer.1.tmp testdata/examples/*.jail testdata/examples/*.jailer.lock testdata/examples/.*.jailer.flock

@@ -40,7 +40,7 @@ func (e exitError) Error() string {
 }
 
 func newApp(stdout, stderr io.Writer) *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:      "jailer",
 		Usage:     "build chroot jails from a YAML manifest and run programs in them",
 		Writer:    stdout,
@@ -50,13 +50,19 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		HideHelpCommand:      true,
 		EnableBashCompletion: true,
 		Commands: []*cli.Command{
-			buildCommand(), planCommand(), checkCommand(), enterCommand(), runCommand(), versionCommand(),
+			buildCommand(), planCommand(), checkCommand(), enterCommand(), runCommand(), traceCommand(),
+			exportCommand(), infoCommand(), graphCommand(), schemaCommand(), completionCommand(), manCommand(),
+			versionCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // run() maps errors to exit codes
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return usageError{err.Error()}
 		},
 	}
+	for _, c := range app.Commands {
+		c.HideHelpCommand = true // no `jailer build help`; --help is enough
+	}
+	return app
 }
 
 // run is the whole program, so that tests drive exactly what users run.

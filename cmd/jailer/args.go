@@ -6,24 +6,25 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
-// interspersed rewrites the arguments of enter and run so that flags may
-// follow the jail or manifest (`jailer run m.yaml --bind .:/src -- cmd`),
-// which urfave/cli v2 does not allow on its own: flags before the first
-// positional argument are kept, flags between it and the command are
-// moved in front, and "--" marks where the positional arguments start.
-// Everything from the command on is left alone, so `enter JAIL ls -l`
+// interspersed rewrites a command's arguments so that flags may follow the
+// jail or manifest (`jailer run m.yaml --bind .:/src -- cmd`, `jailer build
+// m.yaml -o DIR`), which urfave/cli v2 does not allow on its own: flags
+// before the first positional argument are kept, flags between it and the
+// command are moved in front, and "--" marks where the positional
+// arguments start. Everything from a second positional argument on (the
+// command of enter, run and trace) is left alone, so `enter JAIL ls -l`
 // passes -l to ls.
 func interspersed(args []string, commands []*cli.Command) []string {
 	i := 1
 	for i < len(args) && strings.HasPrefix(args[i], "-") {
 		i++ // global flags
 	}
-	if i >= len(args) {
-		return args
+	if i >= len(args) || args[len(args)-1] == "--generate-bash-completion" {
+		return args // completion looks at the arguments as typed
 	}
 	var cmd *cli.Command
 	for _, c := range commands {
-		if c.Name == args[i] && (c.Name == "run" || c.Name == "enter") {
+		if c.Name == args[i] {
 			cmd = c
 		}
 	}
@@ -63,6 +64,9 @@ func interspersed(args []string, commands []*cli.Command) []string {
 	}
 	out := append([]string{}, args[:i+1]...)
 	out = append(out, flags...)
+	if len(positional) == 0 && len(rest) == 0 {
+		return out
+	}
 	out = append(out, "--")
 	out = append(out, positional...)
 	return append(out, rest...)

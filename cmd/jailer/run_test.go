@@ -57,8 +57,12 @@ func TestInterspersed(t *testing.T) {
 		{"jailer enter ./jail --user root ls -l /", "jailer enter --user root -- ./jail ls -l /"},
 		{"jailer enter --net ./jail", "jailer enter --net -- ./jail"},
 		{"jailer enter ./jail -- ls -l", "jailer enter -- ./jail ls -l"},
-		{"jailer build -o x m.yaml", "jailer build -o x m.yaml"},
-		{"jailer --json plan m.yaml", "jailer --json plan m.yaml"},
+		{"jailer build -o x m.yaml", "jailer build -o x -- m.yaml"},
+		{"jailer build m.yaml -o x", "jailer build -o x -- m.yaml"},
+		{"jailer export ./jail -o x.tar --format tar", "jailer export -o x.tar --format tar -- ./jail"},
+		{"jailer --json plan m.yaml", "jailer --json plan -- m.yaml"},
+		{"jailer version", "jailer version"},
+		{"jailer graph --f --generate-bash-completion", "jailer graph --f --generate-bash-completion"},
 	}
 	for _, tt := range tests {
 		got := strings.Join(interspersed(strings.Fields(tt.in), cmds), " ")

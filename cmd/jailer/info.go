@@ -1,0 +1,34 @@
+package main
+
+import (
+	"encoding/json"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/jailer-dev/jailer/jail"
+)
+
+func infoCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "info",
+		Usage:     "tell what a jail is: its manifest, when it was built, what is in it, whether it is stale",
+		ArgsUsage: "JAIL",
+		Flags:     []cli.Flag{newJSONFlag()},
+		Action: func(c *cli.Context) error {
+			dir, err := oneArg(c, "jail directory")
+			if err != nil {
+				return err
+			}
+			in, err := jail.Inspect(dir)
+			if err != nil {
+				return err
+			}
+			if c.Bool("json") {
+				enc := json.NewEncoder(c.App.Writer)
+				enc.SetIndent("", "  ")
+				return enc.Encode(in)
+			}
+			return in.Text(c.App.Writer)
+		},
+	}
+}

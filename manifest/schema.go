@@ -1,0 +1,15 @@
+package manifest
+
+import _ "embed" // for schema.json
+
+// schemaJSON is generated from the doc comments of the types in this
+// package by `go test ./manifest -run TestSchema -update`; TestSchema fails
+// while it differs from what the types say.
+//
+//go:embed schema.json
+var schemaJSON []byte
+
+// Schema returns the JSON Schema (draft 2020-12) of a manifest file, for
+// editors and other tools: every field with its description, the values
+// Validate accepts where they come from a fixed list, and no others.
+func Schema() []byte { return append([]byte(nil), schemaJSON...) }
