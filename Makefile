@@ -41,6 +41,12 @@ demo: build
 	@echo '--- inside the jail (jailer enter, as the manifest says: user tester):'
 	./bin/jailer enter --no-tty testdata/examples/shell.jail /bin/bash -c 'cat /etc/motd; id; uname -n; ls -l /home; ls /bin'
 	./bin/jailer check testdata/examples/shell.jail
+	@echo '--- jailer run: build if stale, then run (here: up to date):'
+	./bin/jailer run $(DEMO) -- /bin/bash -c 'echo "hello from $$(uname -n) as $$(whoami)"'
+	@echo '--- jailer export: a reproducible tar and a docker-archive image:'
+	./bin/jailer export testdata/examples/shell.jail -o bin/shell.tar
+	./bin/jailer export testdata/examples/shell.jail -f docker -o bin/shell.docker.tar
+	./bin/jailer info testdata/examples/shell.jail
 
 # The manual page, made from the commands and flags by a build that keeps
 # urfave/cli's document generators (bin/jailer leaves them out).
