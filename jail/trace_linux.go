@@ -94,9 +94,10 @@ type PathTracer struct {
 	calls   map[uint64]pathCall
 	tasks   map[int]*tracee
 	lookups []Lookup
-	seen    map[string]int  // path -> index in lookups
-	libs    map[string]bool // names of the libraries the loader opened
-	execs   map[string]bool // names of the programs executed
+	seen    map[string]int    // path -> index in lookups
+	libs    map[string]bool   // names of the libraries the loader opened
+	execs   map[string]bool   // names of the programs executed
+	unknown map[int]time.Time // exited children that are no tracee, first seen
 }
 
 // tracee is one traced thread.
@@ -293,9 +294,21 @@ func (t *PathTracer) next() (int, error) {
 			return pid, nil
 		}
 		// An exit of a task we never saw stop: a tracee killed at once,
-		// or a child of ours that is no tracee, which its owner reaps.
+		// or a child of ours that is no tracee, which its owner reaps. One
+		// left unreaped for long (its owner gave up on it) would hide every
+		// later event from waitid: reap it.
 		if st := procStatus(pid); st["PPid"] != strconv.Itoa(t.self) || st["TracerPid"] != "0" {
 			return pid, nil
+		}
+		if t.unknown == nil {
+			t.unknown = map[int]time.Time{}
+		}
+		if first, ok := t.unknown[pid]; !ok {
+			t.unknown[pid] = time.Now()
+		} else if time.Since(first) > 2*time.Second {
+			var ws unix.WaitStatus
+			unix.Wait4(pid, &ws, unix.WNOHANG|unix.WALL, nil)
+			delete(t.unknown, pid)
 		}
 		time.Sleep(time.Millisecond)
 	}

@@ -123,9 +123,12 @@ func TestTraceSignals(t *testing.T) {
 	}{
 		{"signal handler", `trap 'echo got-usr1' USR1; kill -USR1 $$; echo after`, nil, 0, "got-usr1\nafter\n"},
 		// A stopped tracee shows as "t (tracing stop)": stopped all the same.
-		{"stop and continue", `sh -c 'kill -STOP $$; echo resumed' & sleep 0.2
-			case $(grep State /proc/$!/status) in *"(stopped)"|*"(tracing stop)") echo stopped;; esac
-			kill -CONT $!; wait $!`, nil, 0, "stopped\nresumed\n"},
+		// Under ptrace a stopped child and one at a syscall stop look alike
+		// in /proc, so SIGCONT is sent until the child goes on: one sent
+		// before its SIGSTOP would otherwise leave it stopped for good.
+		{"stop and continue", `sh -c 'kill -STOP $$; echo resumed' &
+			i=0; while kill -0 $! 2>/dev/null && [ $i -lt 200 ]; do kill -CONT $! 2>/dev/null; sleep 0.05; i=$((i+1)); done
+			kill -KILL $! 2>/dev/null; wait $!`, nil, 0, "resumed\n"},
 		{"killed by a signal", `kill -TERM $$`, nil, 128 + 15, ""},
 		{"exit status", `exit 7`, nil, 7, ""},
 		{"timeout", `sleep 30`, func(o *EnterOptions) { o.Limits.Timeout = 300 * time.Millisecond }, ExitTimeout, ""},
@@ -136,6 +139,7 @@ func TestTraceSignals(t *testing.T) {
 			start := time.Now()
 			code, out, _ := enter(t, dir, func(o *EnterOptions) {
 				o.Tracer = tr
+				o.Limits.Timeout = 60 * time.Second // a hang is a failure, not a stuck test run
 				if tt.edit != nil {
 					tt.edit(o)
 				}

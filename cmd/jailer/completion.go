@@ -55,26 +55,6 @@ fi
 
 var completionShells = []string{"bash", "zsh", "fish"}
 
-// completing sets up shell completion for commands without subcommands of
-// their own: after a "-" they complete their flags, elsewhere nothing, so
-// that the shell completes a file name. (urfave/cli would offer its help
-// subcommand there, hiding the manifest or jail the command wants.)
-func completing(cmds ...*cli.Command) []*cli.Command {
-	for _, cmd := range cmds {
-		if cmd.BashComplete != nil || len(cmd.Subcommands) > 0 {
-			continue
-		}
-		flags := cli.DefaultCompleteWithFlags(cmd)
-		cmd.BashComplete = func(c *cli.Context) {
-			// urfave/cli's own completion looks at os.Args the same way.
-			if n := len(os.Args); n > 2 && strings.HasPrefix(os.Args[n-2], "-") {
-				flags(c)
-			}
-		}
-	}
-	return cmds
-}
-
 func completionCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "completion",
