@@ -1,6 +1,8 @@
 package jail
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -14,15 +16,23 @@ import (
 // change. Library lists are also tied to /etc/ld.so.cache: installing or
 // removing a library rewrites it and so empties their part of the cache.
 //
-// The cache lives in $JAILER_CACHE_DIR, else $XDG_CACHE_HOME/jailer, else
-// ~/.cache/jailer; JAILER_CACHE_DIR=off disables it. It is only ever a
-// shortcut: a missing or unreadable cache means the work is done again.
+// The cache is one small file per host directory, loaded when a file of
+// that directory is first looked up: a build reads only the directories it
+// copies from, however many others earlier builds saw. It lives in
+// $JAILER_CACHE_DIR, else $XDG_CACHE_HOME/jailer, else ~/.cache/jailer;
+// JAILER_CACHE_DIR=off disables it. It is only ever a shortcut: a missing or
+// unreadable cache means the work is done again.
 type hostCache struct {
 	mu      sync.Mutex
-	path    string
+	dir     string // "" when disabled
 	ldCache Stat
-	files   map[string]cacheEntry
-	dirty   bool
+	shards  map[string]*cacheShard // by host directory
+}
+
+// cacheShard holds the entries of the files of one host directory.
+type cacheShard struct {
+	files map[string]cacheEntry // by file name
+	dirty bool
 }
 
 type cacheEntry struct {
@@ -35,14 +45,12 @@ type cacheEntry struct {
 
 type cacheFile struct {
 	Format int                   `json:"format"`
+	Dir    string                `json:"dir"`
 	Files  map[string]cacheEntry `json:"files"`
 }
 
 // cacheFormat changes whenever what is cached changes meaning.
-const cacheFormat = 1
-
-// maxCacheEntries bounds the cache; past it, the cache starts afresh.
-const maxCacheEntries = 50000
+const cacheFormat = 2
 
 // cacheDir returns where the cache lives, or "" when it is disabled.
 func cacheDir() string {
@@ -61,24 +69,38 @@ func cacheDir() string {
 	return ""
 }
 
-// openHostCache loads the cache (or starts an empty one).
+// openHostCache starts using the cache; nothing is read until a lookup.
 func openHostCache() *hostCache {
-	c := &hostCache{files: map[string]cacheEntry{}}
+	c := &hostCache{dir: cacheDir(), shards: map[string]*cacheShard{}}
 	c.ldCache, _ = lstat(ldCache)
-	dir := cacheDir()
-	if dir == "" {
-		return c
+	return c
+}
+
+// shardFile names the file holding the entries of host directory dir.
+func (c *hostCache) shardFile(dir string) string {
+	sum := sha256.Sum256([]byte(dir))
+	return filepath.Join(c.dir, "files", hex.EncodeToString(sum[:12])+".json")
+}
+
+// shard returns the entries of dir, loading them on first use. c.mu is held.
+func (c *hostCache) shard(dir string) *cacheShard {
+	if s, ok := c.shards[dir]; ok {
+		return s
 	}
-	c.path = filepath.Join(dir, "host.json")
-	data, err := os.ReadFile(c.path)
+	s := &cacheShard{files: map[string]cacheEntry{}}
+	c.shards[dir] = s
+	if c.dir == "" {
+		return s
+	}
+	data, err := os.ReadFile(c.shardFile(dir))
 	if err != nil {
-		return c
+		return s
 	}
 	var f cacheFile
-	if json.Unmarshal(data, &f) == nil && f.Format == cacheFormat && f.Files != nil && len(f.Files) < maxCacheEntries {
-		c.files = f.Files
+	if json.Unmarshal(data, &f) == nil && f.Format == cacheFormat && f.Dir == dir && f.Files != nil {
+		s.files = f.Files
 	}
-	return c
+	return s
 }
 
 // lookup returns the entry for path if the file still has stat st.
@@ -88,7 +110,7 @@ func (c *hostCache) lookup(path string, st Stat) (cacheEntry, bool) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e, ok := c.files[path]
+	e, ok := c.shard(filepath.Dir(path)).files[filepath.Base(path)]
 	if !ok || e.Stat != st {
 		return cacheEntry{}, false
 	}
@@ -117,13 +139,14 @@ func (c *hostCache) update(path string, st Stat, edit func(*cacheEntry)) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e := c.files[path]
+	s := c.shard(filepath.Dir(path))
+	e := s.files[filepath.Base(path)]
 	if e.Stat != st {
 		e = cacheEntry{Stat: st}
 	}
 	edit(&e)
-	c.files[path] = e
-	c.dirty = true
+	s.files[filepath.Base(path)] = e
+	s.dirty = true
 }
 
 func (c *hostCache) putSHA(path string, st Stat, sum string) {
@@ -134,25 +157,37 @@ func (c *hostCache) putDeps(path string, st Stat, d *ELFDeps) {
 	c.update(path, st, func(e *cacheEntry) { e.Deps, e.LdCache = d, c.ldCache })
 }
 
-// save writes the cache back if it changed, atomically; failures are
-// ignored (the cache is only a shortcut).
+// save writes back the directories whose entries changed, each atomically;
+// failures are ignored (the cache is only a shortcut).
 func (c *hostCache) save() {
-	if c == nil || c.path == "" {
+	if c == nil || c.dir == "" {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.dirty {
-		return
+	for dir, s := range c.shards {
+		if !s.dirty {
+			continue
+		}
+		// Entries of files that are gone would only grow the shard.
+		for name := range s.files {
+			if _, err := os.Lstat(filepath.Join(dir, name)); err != nil {
+				delete(s.files, name)
+			}
+		}
+		data, err := json.Marshal(cacheFile{Format: cacheFormat, Dir: dir, Files: s.files})
+		if err != nil {
+			continue
+		}
+		file := c.shardFile(dir)
+		if os.MkdirAll(filepath.Dir(file), 0o700) != nil {
+			return
+		}
+		tmp := file + "." + randomSuffix()
+		if os.WriteFile(tmp, data, 0o600) != nil || os.Rename(tmp, file) != nil {
+			os.Remove(tmp)
+			continue
+		}
+		s.dirty = false
 	}
-	data, err := json.Marshal(cacheFile{Format: cacheFormat, Files: c.files})
-	if err != nil || os.MkdirAll(filepath.Dir(c.path), 0o700) != nil {
-		return
-	}
-	tmp := c.path + "." + randomSuffix()
-	if os.WriteFile(tmp, data, 0o600) != nil || os.Rename(tmp, c.path) != nil {
-		os.Remove(tmp)
-		return
-	}
-	c.dirty = false
 }
