@@ -46,8 +46,10 @@ type BuildOptions struct {
 
 // Summary tells what a build did.
 type Summary struct {
-	Output   string        `json:"output"`
-	UpToDate bool          `json:"up_to_date"`
+	Output   string `json:"output"`
+	UpToDate bool   `json:"up_to_date"`
+	// Reason says why the jail was (re)built.
+	Reason   string        `json:"reason,omitempty"`
 	Files    int           `json:"files"`
 	Dirs     int           `json:"dirs"`
 	Symlinks int           `json:"symlinks"`
@@ -130,8 +132,19 @@ func Build(ctx context.Context, m *manifest.Manifest, opts BuildOptions) (*Summa
 	if err != nil {
 		return nil, err
 	}
-	if old != nil && !opts.Force && old.Digest == digest && UpToDate(old, out) == nil {
-		return &Summary{Output: out, UpToDate: true, Duration: time.Since(start)}, nil
+	reason := "no jail there yet"
+	switch {
+	case opts.Force:
+		reason = "--force"
+	case old == nil:
+	case old.Digest != digest:
+		reason = "the manifest, a program's place in PATH or the build options changed"
+	default:
+		err := UpToDate(old, out)
+		if err == nil {
+			return &Summary{Output: out, UpToDate: true, Duration: time.Since(start)}, nil
+		}
+		reason = err.Error()
 	}
 	r := NewResolver()
 	defer r.Save()
@@ -142,7 +155,7 @@ func Build(ctx context.Context, m *manifest.Manifest, opts BuildOptions) (*Summa
 	if err := canApply(plan, opts); err != nil {
 		return nil, err
 	}
-	sum := &Summary{Output: out}
+	sum := &Summary{Output: out, Reason: reason}
 	lock, staging, err := apply(ctx, plan, out, opts, sum, r.cache)
 	if err != nil {
 		return nil, err

@@ -46,7 +46,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Writer:    stdout,
 		ErrWriter: stderr,
 		Flags: []cli.Flag{newJSONFlag(), newQuietFlag(),
-			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print more detail"}},
+			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print more detail (build: why it rebuilt)"}},
 		HideHelpCommand:      true,
 		EnableBashCompletion: true,
 		Commands: []*cli.Command{

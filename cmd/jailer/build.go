@@ -36,7 +36,7 @@ func buildCommand() *cli.Command {
 				return err
 			}
 			opts := jail.BuildOptions{Output: c.String("output"), Force: c.Bool("force"), Link: c.String("link")}
-			quiet, asJSON := c.Bool("quiet"), c.Bool("json")
+			quiet, asJSON := wantQuiet(c), wantJSON(c)
 			var progress *mpb.Progress
 			var bar *mpb.Bar
 			if f, ok := c.App.ErrWriter.(*os.File); ok && !quiet && !asJSON && term.IsTerminal(int(f.Fd())) {
@@ -64,6 +64,9 @@ func buildCommand() *cli.Command {
 			}
 			if err != nil {
 				return err
+			}
+			if c.Bool("verbose") && !sum.UpToDate {
+				fmt.Fprintln(c.App.ErrWriter, "jailer: built because: "+sum.Reason)
 			}
 			for _, w := range sum.Warnings {
 				fmt.Fprintln(c.App.ErrWriter, "jailer: warning: "+w)

@@ -24,7 +24,7 @@ func checkCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			if c.Bool("json") {
+			if wantJSON(c) {
 				if problems == nil {
 					problems = []jail.Problem{}
 				}
@@ -39,7 +39,7 @@ func checkCommand() *cli.Command {
 			if len(problems) > 0 {
 				return exitError{code: exitFailure, err: fmt.Errorf("%s: %d problem(s)", dir, len(problems))}
 			}
-			if !c.Bool("quiet") && !c.Bool("json") {
+			if !wantQuiet(c) && !wantJSON(c) {
 				fmt.Fprintf(c.App.Writer, "%s: ok\n", dir)
 			}
 			return nil

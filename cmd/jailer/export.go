@@ -56,9 +56,9 @@ func exportCommand() *cli.Command {
 			switch {
 			case err != nil:
 				return err
-			case out == "-" || c.Bool("quiet"):
+			case out == "-" || wantQuiet(c):
 				return nil // stdout is the archive
-			case c.Bool("json"):
+			case wantJSON(c):
 				return json.NewEncoder(c.App.Writer).Encode(sum)
 			}
 			_, err = fmt.Fprintln(c.App.Writer, sum)

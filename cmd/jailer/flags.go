@@ -10,3 +10,19 @@ func newJSONFlag() cli.Flag {
 func newQuietFlag() cli.Flag {
 	return &cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print nothing but errors"}
 }
+
+// wantJSON says whether --json was given, to the command or before it
+// (`jailer --json plan m.yaml` and `jailer plan --json m.yaml` alike).
+func wantJSON(c *cli.Context) bool { return setAnywhere(c, "json") }
+
+// wantQuiet says whether -q was given, to the command or before it.
+func wantQuiet(c *cli.Context) bool { return setAnywhere(c, "quiet") }
+
+func setAnywhere(c *cli.Context, name string) bool {
+	for _, ctx := range c.Lineage() {
+		if ctx.IsSet(name) && ctx.Bool(name) {
+			return true
+		}
+	}
+	return false
+}

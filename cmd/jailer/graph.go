@@ -45,7 +45,7 @@ func graphCommand() *cli.Command {
 				return err
 			}
 			switch {
-			case c.Bool("json"):
+			case wantJSON(c):
 				enc := json.NewEncoder(c.App.Writer)
 				enc.SetIndent("", "  ")
 				return enc.Encode(g)

@@ -26,7 +26,7 @@ func planCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			if c.Bool("json") {
+			if wantJSON(c) {
 				return p.JSON(c.App.Writer)
 			}
 			return p.Text(c.App.Writer)

@@ -29,7 +29,7 @@ func runCommand() *cli.Command {
 			if err != nil {
 				return exitError{code: jail.ExitSetupFailed, err: err}
 			}
-			if !c.Bool("quiet") && !sum.UpToDate {
+			if !wantQuiet(c) && !sum.UpToDate {
 				fmt.Fprintln(c.App.ErrWriter, "jailer: "+sum.String())
 			}
 			opts, err := enterOptions(c, sum.Output, c.Args().Slice()[1:])

@@ -33,7 +33,7 @@ func traceCommand() *cli.Command {
 			} else if len(args) > 0 && strings.HasPrefix(args[0], "-") {
 				return usagef("trace: put flags before the manifest (jailer trace --write m.yaml -- CMD)")
 			}
-			quiet, asJSON := c.Bool("quiet"), c.Bool("json")
+			quiet, asJSON := wantQuiet(c), wantJSON(c)
 			stdout, stderr := c.App.Writer, c.App.ErrWriter
 			say := func(format string, a ...any) {
 				if !quiet && !asJSON {

@@ -22,7 +22,7 @@ func versionCommand() *cli.Command {
 			if info, ok := debug.ReadBuildInfo(); ok && v == "dev" && info.Main.Version != "" && info.Main.Version != "(devel)" {
 				v = info.Main.Version
 			}
-			if c.Bool("json") {
+			if wantJSON(c) {
 				return json.NewEncoder(c.App.Writer).Encode(map[string]string{"version": v, "go": runtime.Version()})
 			}
 			_, err := fmt.Fprintf(c.App.Writer, "jailer %s (%s)\n", v, runtime.Version())
