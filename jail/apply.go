@@ -57,6 +57,9 @@ func applyIn(ctx context.Context, p *Plan, staging string, opts BuildOptions, su
 			err = root.Mkdir(rel, 0o700)
 			dirs = append(dirs, e)
 			sum.Dirs++
+			if e.Source != "" {
+				le.SourceStat, _ = lstat(e.Source)
+			}
 		case KindSymlink:
 			err = root.Symlink(e.Target, rel)
 			sum.Symlinks++

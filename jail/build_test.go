@@ -232,3 +232,24 @@ func mustStat(t *testing.T, p string) Stat {
 	}
 	return st
 }
+
+// TestBuildSeesNewFilesInCopiedDirs: a file added to a host directory that
+// the manifest copies makes the jail stale, and the rebuild brings it in.
+func TestBuildSeesNewFilesInCopiedDirs(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "fixtures", "deep")
+	os.MkdirAll(src, 0o755)
+	os.WriteFile(filepath.Join(src, "a"), []byte("a"), 0o644)
+	m := writeManifest(t, dir, "m.yaml", "version: 1\nfiles: [{src: ./fixtures, dest: /fx}]\n")
+	build(t, m, BuildOptions{})
+	if s := build(t, m, BuildOptions{}); !s.UpToDate {
+		t.Fatalf("second build: %+v, want up to date", s)
+	}
+	os.WriteFile(filepath.Join(src, "b"), []byte("b"), 0o644)
+	if s := build(t, m, BuildOptions{}); s.UpToDate {
+		t.Fatal("a file added to a copied directory left the jail up to date")
+	}
+	if got, err := os.ReadFile(filepath.Join(dir, "jail", "fx", "deep", "b")); err != nil || string(got) != "b" {
+		t.Errorf("jail/fx/deep/b = %q, %v; want the new file", got, err)
+	}
+}

@@ -89,7 +89,7 @@ func (p *planner) hostEntry(h string, o hostOpts, why string) (string, fs.FileIn
 			rest = append(strings.Split(strings.TrimPrefix(path.Clean(resolved), "/"), "/"), rest[1:]...)
 			cur = "/"
 		case fi.IsDir() && len(rest) == 1:
-			return done(Entry{Dest: next, Kind: KindDir, Mode: o.modeOf(fi, true), Why: why}, fi)
+			return done(Entry{Dest: next, Kind: KindDir, Source: next, Mode: o.modeOf(fi, true), Why: why}, fi)
 		case fi.IsDir():
 			cur, rest = next, rest[1:]
 		case fi.Mode().IsRegular() && len(rest) == 1:
@@ -147,7 +147,9 @@ func (p *planner) copyTree(root, dest string, o hostOpts, why string) error {
 		}
 		switch {
 		case d.IsDir():
-			p.es.add(Entry{Dest: jp, Kind: KindDir, Mode: o.modeOf(fi, hp == root), Why: why})
+			// The source is kept so that a file added to or removed from
+			// the host directory (its mtime changes) makes the jail stale.
+			p.es.add(Entry{Dest: jp, Kind: KindDir, Source: hp, Mode: o.modeOf(fi, hp == root), Why: why})
 		case d.Type()&fs.ModeSymlink != 0:
 			target, err := os.Readlink(hp)
 			if err != nil {

@@ -158,6 +158,9 @@ func (es *entries) add(e Entry) {
 	if prev, ok := es.m[e.Dest]; ok {
 		switch {
 		case sameEntry(prev, e):
+			if prev.Source == "" && e.Source != "" {
+				es.m[e.Dest] = e // a directory with a host source to watch
+			}
 			return
 		case isWeak(e) && (prev.Kind == KindDir || prev.Kind == KindSymlink):
 			return // an implied directory gives way to anything explicit
@@ -236,6 +239,10 @@ func (es *entries) canonical(p string) (string, bool) {
 }
 
 func sameEntry(a, b Entry) bool {
+	if a.Kind == KindDir && b.Kind == KindDir {
+		// One directory, wherever its contents come from.
+		return a.Mode == b.Mode && a.UID == b.UID && a.GID == b.GID
+	}
 	return a.Kind == b.Kind && a.Source == b.Source && a.Target == b.Target &&
 		bytes.Equal(a.Content, b.Content) && a.Mode == b.Mode && a.UID == b.UID && a.GID == b.GID &&
 		a.Major == b.Major && a.Minor == b.Minor
