@@ -94,6 +94,10 @@ func TestEnterExitStatus(t *testing.T) {
 		{"timeout", []string{"sleep", "30"}, func(o *EnterOptions) { o.Limits.Timeout = 300 * time.Millisecond }, ExitTimeout, "timed out"},
 		{"unknown user", []string{"true"}, func(o *EnterOptions) { o.User = "nobody-here" }, ExitSetupFailed, "not in the jail's /etc/passwd"},
 		{"no mount namespace", []string{"true"}, func(o *EnterOptions) { o.Namespaces = []string{"pid"} }, ExitSetupFailed, "mount namespace"},
+		{"a read-only jail gets no new mount targets", []string{"true"}, func(o *EnterOptions) {
+			o.Readonly = true
+			o.Mounts = append(o.Mounts, mountTmpfs("/made/by/enter"))
+		}, ExitSetupFailed, "/made/by/enter"},
 		{"no pid namespace: no /proc", []string{"true"}, func(o *EnterOptions) { o.Namespaces = []string{"mount", "uts"} }, ExitSetupFailed, "without a PID namespace"},
 	}
 	for _, tt := range tests {
@@ -144,6 +148,9 @@ func TestEnterInside(t *testing.T) {
 			[]string{"2147483648", "0\n"}, nil},
 		{"network namespace: loopback only, up", "cat /proc/net/dev; cat /sys/class/net/lo/operstate 2>/dev/null; cat /proc/net/route",
 			func(o *EnterOptions) { o.Namespaces = append(o.Namespaces, "net") }, []string{"lo:"}, []string{"eth0", "ens", "veth", "ifb"}},
+		{"the machine's sysctls are read-only (core_pattern would run a program as host root)",
+			"echo '|/bin/sh /tmp/x' > /proc/sys/kernel/core_pattern; echo rc=$?; cat /proc/sys/kernel/core_pattern", nil,
+			[]string{"Read-only file system", "rc=1"}, []string{"|/bin/sh"}},
 		{"minimal /dev", "ls /dev", nil, []string{"fd\nfull\nnull\nptmx\npts\nrandom\nshm\nstderr\nstdin\nstdout\ntty\nurandom\nzero\n"}, nil},
 		{"zombies are reaped", "for i in 1 2 3 4 5; do (sleep 0.01 &); done; sleep 0.3; grep -l 'State:.*Z' /proc/[0-9]*/status | wc -l", nil,
 			[]string{"0\n"}, nil},
@@ -212,11 +219,18 @@ func TestEnterMounts(t *testing.T) {
 	dir := shellJail(t)
 	src := t.TempDir()
 	os.WriteFile(filepath.Join(src, "in.txt"), []byte("from host"), 0o644)
+	// A mount inside the source must be read-only in the jail too.
+	sub := filepath.Join(src, "sub")
+	os.Mkdir(sub, 0o755)
+	if err := syscall.Mount("tmpfs", sub, "tmpfs", 0, ""); err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Unmount(sub, syscall.MNT_DETACH)
 	code, out, err := enter(t, dir, func(o *EnterOptions) {
 		o.Mounts = append(o.Mounts,
 			bindMount(src, "/src", true),
 			mountTmpfs("/scratch"))
-	}, "bash", "-c", "cat /src/in.txt; echo; touch /src/new 2>&1; touch /scratch/ok && echo scratch-ok")
+	}, "bash", "-c", "cat /src/in.txt; echo; touch /src/new 2>&1; touch /src/sub/new 2>&1; touch /scratch/ok && echo scratch-ok")
 	if code != 0 || err != nil {
 		t.Fatalf("exit %d, %v, %q", code, err, out)
 	}
@@ -225,8 +239,10 @@ func TestEnterMounts(t *testing.T) {
 			t.Errorf("output %q lacks %q", out, w)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(src, "new")); err == nil {
-		t.Error("a read-only bind mount was written")
+	for _, f := range []string{"new", "sub/new"} {
+		if _, err := os.Stat(filepath.Join(src, f)); err == nil {
+			t.Errorf("a read-only bind mount was written: %s", f)
+		}
 	}
 	assertNoMountsUnder(t, dir)
 }

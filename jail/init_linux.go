@@ -248,16 +248,28 @@ func setupRoot(cfg *initConfig) error {
 		return &os.PathError{Op: "open", Path: cfg.Root, Err: err}
 	}
 	defer unix.Close(root)
+	if cfg.Readonly {
+		// Read-only first, the whole tree (mounts below the jail too), so
+		// that the mounts below are the only writable places and enter
+		// itself never writes into a read-only jail: their targets must
+		// exist.
+		if err := readonlyTree(root); err != nil {
+			return fmt.Errorf("make the jail read-only: %w", err)
+		}
+	}
 	if cfg.PID {
-		if err := mountAt(root, "/proc", "proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "", true); err != nil {
+		if err := mountAt(root, "/proc", "proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "", !cfg.Readonly); err != nil {
+			return err
+		}
+		if err := maskProc(root); err != nil {
 			return err
 		}
 	}
-	if err := setupDev(root, cfg.UserNS); err != nil {
+	if err := setupDev(root, cfg.UserNS, !cfg.Readonly); err != nil {
 		return err
 	}
 	for _, m := range cfg.Mounts {
-		if err := userMount(root, m); err != nil {
+		if err := userMount(root, m, !cfg.Readonly); err != nil {
 			return err
 		}
 	}
@@ -281,14 +293,11 @@ func setupRoot(cfg *initConfig) error {
 	if err := unix.Stat("/", &got); err != nil || got.Dev != want.Dev || got.Ino != want.Ino {
 		return fmt.Errorf("after pivot_root, / is not the jail %s", cfg.Root)
 	}
-	if cfg.Readonly {
-		return remountReadonly("/")
-	}
 	return nil
 }
 
 // userMount makes one tmpfs or bind mount inside the jail.
-func userMount(root int, m manifest.Mount) error {
+func userMount(root int, m manifest.Mount, mkdir bool) error {
 	switch m.Type {
 	case "tmpfs":
 		data := "mode=1777"
@@ -303,14 +312,14 @@ func userMount(root int, m manifest.Mount) error {
 		if m.Readonly {
 			flags |= unix.MS_RDONLY
 		}
-		return mountAt(root, m.Target, "tmpfs", "tmpfs", flags, data, true)
+		return mountAt(root, m.Target, "tmpfs", "tmpfs", flags, data, mkdir)
 	case "bind":
 		src, err := unix.Open(m.Source, unix.O_PATH|unix.O_CLOEXEC, 0)
 		if err != nil {
 			return &os.PathError{Op: "bind source", Path: m.Source, Err: err}
 		}
 		defer unix.Close(src)
-		if err := mountAt(root, m.Target, fdPath(src), "", unix.MS_BIND|unix.MS_REC, "", true); err != nil {
+		if err := mountAt(root, m.Target, fdPath(src), "", unix.MS_BIND|unix.MS_REC, "", mkdir); err != nil {
 			return err
 		}
 		if m.Readonly {
@@ -319,7 +328,7 @@ func userMount(root int, m manifest.Mount) error {
 				return err
 			}
 			defer unix.Close(fd)
-			return remountReadonly(fdPath(fd))
+			return readonlyTree(fd) // with whatever is mounted below the source
 		}
 		return nil
 	}

@@ -68,28 +68,6 @@ func mountAt(root int, p, source, fstype string, flags uintptr, data string, mkd
 	return nil
 }
 
-// remountReadonly makes the mount at path read-only, keeping the flags the
-// kernel would refuse to clear (nosuid, nodev, noexec) in place.
-func remountReadonly(path string) error {
-	var st unix.Statfs_t
-	if err := unix.Statfs(path, &st); err != nil {
-		return &os.PathError{Op: "statfs", Path: path, Err: err}
-	}
-	flags := uintptr(unix.MS_BIND | unix.MS_REMOUNT | unix.MS_RDONLY)
-	for _, f := range []struct{ st, ms uintptr }{
-		{unix.ST_NOSUID, unix.MS_NOSUID}, {unix.ST_NODEV, unix.MS_NODEV}, {unix.ST_NOEXEC, unix.MS_NOEXEC},
-		{unix.ST_NOATIME, unix.MS_NOATIME}, {unix.ST_NODIRATIME, unix.MS_NODIRATIME}, {unix.ST_RELATIME, unix.MS_RELATIME},
-	} {
-		if uintptr(st.Flags)&f.st != 0 {
-			flags |= f.ms
-		}
-	}
-	if err := unix.Mount("", path, "", flags, ""); err != nil {
-		return &os.PathError{Op: "remount read-only", Path: path, Err: err}
-	}
-	return nil
-}
-
 // devNodes are the devices of the minimal /dev that enter provides.
 var devNodes = []struct {
 	name         string
@@ -101,8 +79,8 @@ var devNodes = []struct {
 // setupDev mounts a fresh tmpfs on the jail's /dev with the standard
 // devices, a private devpts instance, /dev/shm and the fd links. Inside a
 // user namespace, where mknod is not allowed, the host's devices are bound.
-func setupDev(root int, userns bool) error {
-	if err := mountAt(root, "/dev", "tmpfs", "tmpfs", unix.MS_NOSUID|unix.MS_NOEXEC, "mode=755,size=64k,nr_inodes=64", true); err != nil {
+func setupDev(root int, userns, mkdir bool) error {
+	if err := mountAt(root, "/dev", "tmpfs", "tmpfs", unix.MS_NOSUID|unix.MS_NOEXEC, "mode=755,size=64k,nr_inodes=64", mkdir); err != nil {
 		return err
 	}
 	dev, err := openDirIn(root, "/dev", false) // the new tmpfs, created by us: nothing planted in it
@@ -153,6 +131,85 @@ func setupDev(root int, userns bool) error {
 	} {
 		if err := unix.Symlinkat(target, dfd, link); err != nil {
 			return &os.PathError{Op: "symlink", Path: "/dev/" + link, Err: err}
+		}
+	}
+	return nil
+}
+
+// readonlyTree makes the mount at fd and every mount below it read-only
+// (mount_setattr with AT_RECURSIVE): a read-only bind of a directory that
+// has something mounted inside must not leave that writable.
+func readonlyTree(fd int) error {
+	attr := &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
+	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, attr); err != nil {
+		return &os.PathError{Op: "mount_setattr read-only", Path: fdPath(fd), Err: err}
+	}
+	return nil
+}
+
+// Parts of a fresh /proc that reach the whole machine rather than the
+// jail's processes. Root in the jail needs no capability to write most
+// sysctls (kernel.core_pattern runs a program as host root on the next
+// crash) or /proc/sysrq-trigger, so, as Docker does, these are made
+// read-only or hidden.
+var (
+	procReadonly = []string{"sys", "bus", "fs", "irq", "sysrq-trigger"}
+	procMasked   = []string{"kcore", "keys", "latency_stats", "timer_list", "timer_stats", "sched_debug", "acpi", "scsi", "asound"}
+)
+
+// maskProc applies procReadonly and procMasked to the jail's /proc.
+func maskProc(root int) error {
+	proc, err := openDirIn(root, "/proc", false)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(proc)
+	open := func(name string) (int, error) {
+		return unix.Openat2(proc, name, &unix.OpenHow{
+			Flags:   unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC,
+			Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS,
+		})
+	}
+	for _, name := range procReadonly {
+		fd, err := open(name)
+		if errors.Is(err, unix.ENOENT) {
+			continue
+		}
+		if err != nil {
+			return &os.PathError{Op: "open", Path: "/proc/" + name, Err: err}
+		}
+		err = unix.Mount(fdPath(fd), fdPath(fd), "", unix.MS_BIND|unix.MS_REC, "")
+		unix.Close(fd)
+		if err != nil {
+			return &os.PathError{Op: "bind", Path: "/proc/" + name, Err: err}
+		}
+		if fd, err = open(name); err != nil { // the new bind mount
+			return err
+		}
+		err = readonlyTree(fd)
+		unix.Close(fd)
+		if err != nil {
+			return err
+		}
+	}
+	for _, name := range procMasked {
+		fd, err := open(name)
+		if errors.Is(err, unix.ENOENT) {
+			continue
+		}
+		if err != nil {
+			return &os.PathError{Op: "open", Path: "/proc/" + name, Err: err}
+		}
+		var st unix.Stat_t
+		unix.Fstat(fd, &st)
+		if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+			err = unix.Mount("tmpfs", fdPath(fd), "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "size=0")
+		} else {
+			err = unix.Mount("/dev/null", fdPath(fd), "", unix.MS_BIND, "")
+		}
+		unix.Close(fd)
+		if err != nil {
+			return &os.PathError{Op: "mask", Path: "/proc/" + name, Err: err}
 		}
 	}
 	return nil
