@@ -235,3 +235,37 @@ func TestRacingBuilds(t *testing.T) {
 		}
 	}
 }
+
+// TestStaleLockDoesNotVouchForAnotherDir: a directory put where a jail was
+// (its lock still beside it) is not a jail, and is not replaced.
+func TestStaleLockDoesNotVouchForAnotherDir(t *testing.T) {
+	dir := t.TempDir()
+	m := writeManifest(t, dir, "m.yaml", "version: 1\nfiles: [{dest: /x, content: x}]\n")
+	build(t, m, BuildOptions{})
+	out := filepath.Join(dir, "jail")
+	os.RemoveAll(out)
+	os.Mkdir(out, 0o755)
+	os.WriteFile(filepath.Join(out, "precious.txt"), []byte("keep me"), 0o644)
+	if _, err := Build(context.Background(), load(t, m), BuildOptions{}); !errors.Is(err, ErrNotAJail) {
+		t.Fatalf("Build over a directory its lock does not describe = %v, want ErrNotAJail", err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(out, "precious.txt")); string(got) != "keep me" {
+		t.Fatal("the directory was replaced")
+	}
+}
+
+// TestLeftoversMatchedExactly: an output whose name has glob characters
+// does not take another output's staging files for its own.
+func TestLeftoversMatchedExactly(t *testing.T) {
+	dir := t.TempDir()
+	other := filepath.Join(dir, ".jfoo.jailer-staging-0123456789ab")
+	os.Mkdir(other, 0o755)
+	mine := filepath.Join(dir, ".j*.jailer-staging-abcdefabcdef")
+	os.Mkdir(mine, 0o755)
+	notOurs := filepath.Join(dir, ".j*.jailer-staging-not-hex-at-all")
+	os.Mkdir(notOurs, 0o755)
+	got := leftovers(filepath.Join(dir, "j*"))
+	if len(got) != 1 || got[0] != mine {
+		t.Errorf("leftovers(j*) = %v, want only %s", got, mine)
+	}
+}

@@ -123,11 +123,11 @@ func Build(ctx context.Context, m *manifest.Manifest, opts BuildOptions) (*Summa
 	var once sync.Once
 	release := func() { once.Do(unlock) }
 	defer release()
-	cleanLeftovers(out)
-	old, err := checkOutput(out, opts.Force)
+	old, err := checkOutput(out, opts.Force) // before the leftovers go: it may need their lock
 	if err != nil {
 		return nil, err
 	}
+	cleanLeftovers(out)
 	digest, err := buildDigest(m, opts.Link)
 	if err != nil {
 		return nil, err
@@ -211,14 +211,29 @@ func buildDigest(m *manifest.Manifest, link string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
+// treeID identifies a jail directory: device, inode, and birth time (in
+// Mtime), because a directory made where a jail was deleted can get the
+// jail's inode number back.
+func treeID(dir string) (Stat, error) {
+	var sx unix.Statx_t
+	if err := unix.Statx(unix.AT_FDCWD, dir, unix.AT_SYMLINK_NOFOLLOW, unix.STATX_INO|unix.STATX_BTIME, &sx); err != nil {
+		return Stat{}, &os.PathError{Op: "statx", Path: dir, Err: err}
+	}
+	id := Stat{Dev: unix.Mkdev(sx.Dev_major, sx.Dev_minor), Ino: sx.Ino}
+	if sx.Mask&unix.STATX_BTIME != 0 {
+		id.Mtime = sx.Btime.Sec*1e9 + int64(sx.Btime.Nsec)
+	}
+	return id, nil
+}
+
 // UpToDate returns nil when the jail at out is exactly what lock records
 // and no host source changed since: every check is a stat, nothing is read.
 func UpToDate(lock *Lock, out string) error {
-	st, err := lstat(out)
+	st, err := treeID(out)
 	if err != nil {
 		return err
 	}
-	if st.Ino != lock.Tree.Ino || st.Dev != lock.Tree.Dev {
+	if st != lock.Tree {
 		return errors.New("the jail directory is not the one the lock describes")
 	}
 	for _, in := range lock.Inputs {
@@ -283,17 +298,40 @@ func stagingPrefix(out string) string {
 	return filepath.Join(filepath.Dir(out), "."+filepath.Base(out)+".jailer-staging-")
 }
 
-// cleanLeftovers removes what an interrupted build left beside out. It
-// runs under the build lock, so nothing else is using them.
+// leftovers lists what interrupted builds of out left beside it: staging
+// trees (and, after an interrupted swap, the previous tree) and their locks.
+// Names are matched exactly — the prefix, 12 hex digits, maybe ".lock" —
+// never as a glob, so another output's files are never taken for them.
+func leftovers(out string) []string {
+	prefix := filepath.Base(stagingPrefix(out))
+	ents, _ := os.ReadDir(filepath.Dir(out))
+	var found []string
+	for _, e := range ents {
+		rest, ok := strings.CutPrefix(e.Name(), prefix)
+		if !ok {
+			continue
+		}
+		rest = strings.TrimSuffix(rest, ".lock")
+		if _, err := hex.DecodeString(rest); err == nil && len(rest) == 12 {
+			found = append(found, filepath.Join(filepath.Dir(out), e.Name()))
+		}
+	}
+	return found
+}
+
+// cleanLeftovers removes what interrupted builds left beside out. It runs
+// under the build lock, so nothing else is using them.
 func cleanLeftovers(out string) {
-	matches, _ := filepath.Glob(stagingPrefix(out) + "*")
-	for _, m := range matches {
+	for _, m := range leftovers(out) {
 		removeAll(m)
 	}
 }
 
 // checkOutput refuses to replace an output that is not a jailer jail
-// (unless forced) and returns the lock of the jail there, if any.
+// (unless forced) and returns the lock of the jail there, if any. A lock
+// only vouches for the tree it was written for (its inode): a directory put
+// in the jail's place since is not a jail, unless an interrupted build
+// swapped it in and died before renaming its lock (that lock is left over).
 func checkOutput(out string, force bool) (*Lock, error) {
 	fi, err := os.Lstat(out)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -302,7 +340,22 @@ func checkOutput(out string, force bool) (*Lock, error) {
 	if err != nil {
 		return nil, err
 	}
+	st, _ := treeID(out)
 	lock, lerr := ReadLock(out)
+	if lerr == nil && lock.Tree != st {
+		lock, lerr = nil, fmt.Errorf("%s: %w (it is not the directory its lock was written for)", out, ErrNotAJail)
+		for _, l := range leftovers(out) {
+			if data, err := os.ReadFile(l); strings.HasSuffix(l, ".lock") && err == nil {
+				var left Lock
+				if json.Unmarshal(data, &left) == nil && left.Tree == st {
+					// Finish what the interrupted build began.
+					if err := os.Rename(l, LockPath(out)); err == nil {
+						lock, lerr = &left, nil
+					}
+				}
+			}
+		}
+	}
 	if lerr == nil {
 		return lock, nil
 	}
@@ -317,7 +370,7 @@ func checkOutput(out string, force bool) (*Lock, error) {
 			return nil, nil
 		}
 	}
-	return nil, fmt.Errorf("%s exists and is %w (no %s beside it): choose another output, or pass --force to replace it",
+	return nil, fmt.Errorf("%s exists and is %w (no %s beside it that matches it): choose another output, or pass --force to replace it",
 		out, ErrNotAJail, filepath.Base(LockPath(out)))
 }
 
@@ -338,11 +391,11 @@ func canApply(p *Plan, opts BuildOptions) error {
 // tree there, renameat2(RENAME_EXCHANGE) swaps both in one step, so out is
 // at every moment either the old jail or the new one.
 func swapIn(staging, out string, lock *Lock) error {
-	st, err := lstat(staging)
+	st, err := treeID(staging)
 	if err != nil {
 		return err
 	}
-	lock.Tree = Stat{Dev: st.Dev, Ino: st.Ino}
+	lock.Tree = st
 	lock.Built = time.Now().UTC()
 	data, err := json.Marshal(lock)
 	if err != nil {
