@@ -217,8 +217,19 @@ func (cg *cgroup) oomKilled() bool {
 	return false
 }
 
-// remove deletes the cgroups once the processes in them are gone.
+// remove kills what is still in the cgroups (with namespaces nothing is:
+// the PID namespace died with its init; a plain chroot's background
+// processes may be) and deletes them.
 func (cg *cgroup) remove() {
+	for _, d := range cg.dirs {
+		if data, err := os.ReadFile(filepath.Join(d, "cgroup.procs")); err == nil {
+			for _, f := range strings.Fields(string(data)) {
+				if pid, err := strconv.Atoi(f); err == nil && pid > 0 {
+					syscall.Kill(pid, syscall.SIGKILL)
+				}
+			}
+		}
+	}
 	for _, d := range cg.dirs {
 		for i := 0; i < 100; i++ {
 			err := syscall.Rmdir(d)

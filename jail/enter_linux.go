@@ -104,6 +104,16 @@ func Enter(ctx context.Context, dir string, opts EnterOptions, stdio Stdio) (int
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
 	defer signal.Stop(sigs)
 	var timedOut atomic.Bool
+	var cmdPid atomic.Int64
+	// killJail ends everything: with namespaces, killing the init takes the
+	// whole PID namespace with it; a plain chroot has no such namespace, so
+	// the command's process group (a session of its own) goes too.
+	killJail := func() {
+		syscall.Kill(pid, syscall.SIGKILL)
+		if p := cmdPid.Load(); p > 0 && opts.NoNamespaces {
+			syscall.Kill(-int(p), syscall.SIGKILL)
+		}
+	}
 	done := make(chan struct{})
 	defer close(done)
 	go func() {
@@ -119,9 +129,9 @@ func Enter(ctx context.Context, dir string, opts EnterOptions, stdio Stdio) (int
 				syscall.Kill(pid, s.(syscall.Signal))
 			case <-timeout:
 				timedOut.Store(true)
-				syscall.Kill(pid, syscall.SIGKILL)
+				killJail()
 			case <-ctx.Done():
-				syscall.Kill(pid, syscall.SIGKILL)
+				killJail()
 				return
 			case <-done:
 				return
@@ -135,7 +145,7 @@ func Enter(ctx context.Context, dir string, opts EnterOptions, stdio Stdio) (int
 		// The tracer must keep the init running while we would block on
 		// its status pipe: read the status alongside.
 		statusDone := make(chan *EnterError, 1)
-		go func() { statusDone <- readStatus(statusR) }()
+		go func() { statusDone <- readStatus(statusR, &cmdPid) }()
 		ws, err := opts.Tracer.Wait(pid)
 		if err != nil {
 			syscall.Kill(pid, syscall.SIGKILL)
@@ -144,7 +154,7 @@ func Enter(ctx context.Context, dir string, opts EnterOptions, stdio Stdio) (int
 		code = exitCode(ws)
 		startErr = <-statusDone
 	} else {
-		startErr = readStatus(statusR)
+		startErr = readStatus(statusR, &cmdPid)
 		code = waitStatus(pid)
 	}
 	if startErr != nil {
@@ -161,7 +171,7 @@ func Enter(ctx context.Context, dir string, opts EnterOptions, stdio Stdio) (int
 
 // readStatus waits for the init's report: "0 started", or a status and a
 // message when it failed before the command ran.
-func readStatus(r io.Reader) *EnterError {
+func readStatus(r io.Reader, cmdPid *atomic.Int64) *EnterError {
 	line, err := bufio.NewReader(r).ReadString('\n')
 	if err != nil && line == "" {
 		return &EnterError{Code: ExitSetupFailed, Msg: "the jail's init died before starting the command"}
@@ -169,6 +179,10 @@ func readStatus(r io.Reader) *EnterError {
 	codeStr, msg, _ := strings.Cut(strings.TrimSpace(line), " ")
 	code, _ := strconv.Atoi(codeStr)
 	if code == 0 {
+		// "0 started PID": the command's host pid (and process group).
+		if pid, err := strconv.Atoi(strings.TrimPrefix(msg, "started ")); err == nil {
+			cmdPid.Store(int64(pid))
+		}
 		return nil
 	}
 	return &EnterError{Code: code, Msg: msg}
@@ -319,6 +333,7 @@ func lookupUser(root, spec string) (uid, gid int, groups []int, home string, err
 		return 0, 0, nil, "", fmt.Errorf("user %q is not in the jail's /etc/passwd (declare it under users:, or give a uid)", name)
 	}
 	grp, _ := readInJail(root, "/etc/group")
+	groupFound := false
 	for _, line := range strings.Split(string(grp), "\n") {
 		f := strings.Split(line, ":")
 		if len(f) < 4 {
@@ -326,7 +341,7 @@ func lookupUser(root, spec string) (uid, gid int, groups []int, home string, err
 		}
 		g, _ := strconv.Atoi(f[2])
 		if hasGroup && (f[0] == group || f[2] == group) {
-			gid = g
+			gid, groupFound = g, true
 		}
 		for _, m := range strings.Split(f[3], ",") {
 			if m == name && m != "" {
@@ -334,12 +349,12 @@ func lookupUser(root, spec string) (uid, gid int, groups []int, home string, err
 			}
 		}
 	}
-	if hasGroup {
-		if n, err := strconv.Atoi(group); err == nil {
-			gid = n
-		} else if gid < 0 {
-			return 0, 0, nil, "", fmt.Errorf("group %q is not in the jail's /etc/group", group)
+	if hasGroup && !groupFound {
+		n, err := strconv.Atoi(group)
+		if err != nil || n < 0 {
+			return 0, 0, nil, "", fmt.Errorf("group %q is not in the jail's /etc/group (declare it under groups:, or give a gid)", group)
 		}
+		gid = n
 	}
 	sort.Ints(groups)
 	return uid, gid, groups, home, nil

@@ -93,6 +93,8 @@ func TestEnterExitStatus(t *testing.T) {
 		{"not executable", []string{"/etc/passwd"}, nil, ExitCannotExec, "not an executable"},
 		{"timeout", []string{"sleep", "30"}, func(o *EnterOptions) { o.Limits.Timeout = 300 * time.Millisecond }, ExitTimeout, "timed out"},
 		{"unknown user", []string{"true"}, func(o *EnterOptions) { o.User = "nobody-here" }, ExitSetupFailed, "not in the jail's /etc/passwd"},
+		{"unknown group", []string{"true"}, func(o *EnterOptions) { o.User = "tester:no-such-group" }, ExitSetupFailed, "not in the jail's /etc/group"},
+		{"relative command from the workdir", []string{"./true"}, func(o *EnterOptions) { o.Workdir = "/bin" }, 0, ""},
 		{"no mount namespace", []string{"true"}, func(o *EnterOptions) { o.Namespaces = []string{"pid"} }, ExitSetupFailed, "mount namespace"},
 		{"a read-only jail gets no new mount targets", []string{"true"}, func(o *EnterOptions) {
 			o.Readonly = true
@@ -344,6 +346,24 @@ func TestEnterConcurrently(t *testing.T) {
 	assertNoMountsUnder(t, dir)
 }
 
+// TestEnterPlainChrootTimeout: without a PID namespace to take them down,
+// the command and its children still die on timeout.
+func TestEnterPlainChrootTimeout(t *testing.T) {
+	dir := shellJail(t)
+	tag := strconv.Itoa(5000 + os.Getpid()%1000)
+	code, _, _ := enter(t, dir, func(o *EnterOptions) {
+		o.NoNamespaces = true
+		o.Limits.Timeout = 300 * time.Millisecond
+	}, "bash", "-c", "sleep "+tag+" & sleep "+tag)
+	if code != ExitTimeout {
+		t.Errorf("exit %d, want %d", code, ExitTimeout)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if pids := processesWith(t, "sleep "+tag); len(pids) > 0 {
+		t.Errorf("processes survived the timeout: %v", pids)
+	}
+}
+
 func TestEnterPlainChroot(t *testing.T) {
 	dir := shellJail(t)
 	code, out, err := enter(t, dir, func(o *EnterOptions) { o.NoNamespaces = true }, "bash", "-c", "ls / | grep -c . ; echo $GREETING")
@@ -364,9 +384,18 @@ func TestEnterHardlinkedJailIsReadOnly(t *testing.T) {
 }
 
 func TestEnterSignalForwarding(t *testing.T) {
+	for _, mode := range []string{"namespaces", "plain chroot"} {
+		t.Run(mode, func(t *testing.T) { testSignalForwarding(t, mode == "plain chroot") })
+	}
+}
+
+func testSignalForwarding(t *testing.T, plain bool) {
 	dir := shellJail(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "JAILER_TEST_ENTER="+dir)
+	if plain {
+		cmd.Env = append(cmd.Env, "JAILER_TEST_NONS=1")
+	}
 	cmd.Args = append(cmd.Args, "--", "bash", "-c", "trap 'echo got-term; exit 42' TERM; echo ready; sleep 30 & wait")
 	stdout, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {

@@ -116,7 +116,7 @@ func RunInit() int {
 		return fail(ExitSetupFailed, err)
 	}
 	unix.Umask(0o022)
-	argv0, err := lookPathInJail(cfg.Argv[0], cfg.Env)
+	argv0, err := lookPathInJail(cfg.Argv[0], cfg.Env, cfg.Workdir)
 	if err != nil {
 		code := ExitNotFound
 		if !errors.Is(err, os.ErrNotExist) {
@@ -142,12 +142,12 @@ func RunInit() int {
 		}
 		return fail(code, fmt.Errorf("run %s: %w", cfg.Argv[0], err))
 	}
-	fmt.Fprintln(status, "0 started")
+	fmt.Fprintf(status, "0 started %d\n", pid)
 	status.Close()
 	if !cfg.PID {
-		// Not PID 1: just wait for the command; nothing else to reap.
-		signal.Reset()
-		go forward(sigs, pid)
+		// Not PID 1: forward signals to the command's process group (a
+		// session of its own) and wait for it; nothing else to reap.
+		go forward(sigs, -pid)
 		return waitStatus(pid)
 	}
 	return reap(sigs, pid)
@@ -430,7 +430,7 @@ func loopbackUp() error {
 }
 
 // lookPathInJail finds a command in the jail's PATH (we are inside it now).
-func lookPathInJail(name string, env []string) (string, error) {
+func lookPathInJail(name string, env []string, workdir string) (string, error) {
 	check := func(p string) error {
 		fi, err := os.Stat(p)
 		if err != nil {
@@ -442,6 +442,10 @@ func lookPathInJail(name string, env []string) (string, error) {
 		return nil
 	}
 	if strings.Contains(name, "/") {
+		// A relative command is run from the working directory.
+		if !path.IsAbs(name) {
+			name = path.Join(workdir, name)
+		}
 		if err := check(name); err != nil {
 			return "", err
 		}
