@@ -234,7 +234,7 @@ func writeFile(root *os.Root, e Entry, le *LockEntry, hardlink bool, buf []byte,
 				cache.putSHA(e.Source, le.SourceStat, le.SHA256)
 			}
 			if tfi, err := root.Lstat(rel); err == nil {
-				le.TreeStat = statOf(tfi)
+				le.TreeStat = treeStatOf(tfi)
 			}
 			return true, nil
 		} else if !errors.Is(err, unix.EXDEV) && !errors.Is(err, unix.EPERM) {
@@ -320,7 +320,7 @@ func finish(f *os.File, e Entry, le *LockEntry) error {
 	if err != nil {
 		return err
 	}
-	le.TreeStat = statOf(fi)
+	le.TreeStat = treeStatOf(fi)
 	return nil
 }
 

@@ -250,7 +250,12 @@ func UpToDate(lock *Lock, out string) error {
 		tree := filepath.Join(out, e.Dest)
 		switch e.Kind {
 		case KindFile:
-			if st, err := lstat(tree); err != nil || st != e.TreeStat {
+			fi, err := os.Lstat(tree)
+			if err != nil || treeStatOf(fi) != e.TreeStat {
+				return fmt.Errorf("%s changed in the jail", e.Dest)
+			}
+		case KindSymlink:
+			if target, err := os.Readlink(tree); err != nil || target != e.Target {
 				return fmt.Errorf("%s changed in the jail", e.Dest)
 			}
 		default:

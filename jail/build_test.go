@@ -253,3 +253,23 @@ func TestBuildSeesNewFilesInCopiedDirs(t *testing.T) {
 		t.Errorf("jail/fx/deep/b = %q, %v; want the new file", got, err)
 	}
 }
+
+// TestBuildSeesChangesThatHideTheirMtime: a file changed inside the jail
+// with its mtime put back is still a change (its ctime moved).
+func TestBuildSeesChangesThatHideTheirMtime(t *testing.T) {
+	dir := t.TempDir()
+	m := writeManifest(t, dir, "m.yaml", "version: 1\nbinaries: [/bin/true]\n")
+	build(t, m, BuildOptions{})
+	f := filepath.Join(dir, "jail", "bin", "true")
+	fi, _ := os.Stat(f)
+	data, _ := os.ReadFile(f)
+	data[len(data)-1] ^= 0xff
+	os.WriteFile(f, data, 0o755)
+	os.Chtimes(f, fi.ModTime(), fi.ModTime())
+	if s := build(t, m, BuildOptions{}); s.UpToDate {
+		t.Fatal("a file changed in the jail with its mtime reset left the jail up to date")
+	}
+	if problems, err := Check(filepath.Join(dir, "jail")); err != nil || len(problems) > 0 {
+		t.Errorf("after the rebuild, Check = %v, %v", problems, err)
+	}
+}

@@ -4,9 +4,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 )
 
 // hostCache remembers what jailer learned about host files — a file's
@@ -92,7 +94,17 @@ func (c *hostCache) shard(dir string) *cacheShard {
 	if c.dir == "" {
 		return s
 	}
-	data, err := os.ReadFile(c.shardFile(dir))
+	f0, err := os.Open(c.shardFile(dir))
+	if err != nil {
+		return s
+	}
+	defer f0.Close()
+	// Only a cache that no one else can write is trusted: a forged entry
+	// could make a build as root copy any host file into a jail.
+	if fi, err := f0.Stat(); err != nil || fi.Mode().Perm()&0o022 != 0 || !ownedByMe(fi) {
+		return s
+	}
+	data, err := io.ReadAll(f0)
 	if err != nil {
 		return s
 	}
@@ -101,6 +113,11 @@ func (c *hostCache) shard(dir string) *cacheShard {
 		s.files = f.Files
 	}
 	return s
+}
+
+func ownedByMe(fi os.FileInfo) bool {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && int(st.Uid) == os.Geteuid()
 }
 
 // lookup returns the entry for path if the file still has stat st.

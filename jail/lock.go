@@ -60,6 +60,18 @@ type Stat struct {
 	Ino   uint64 `json:"ino,omitempty"`
 	Size  int64  `json:"size,omitempty"`
 	Mtime int64  `json:"mtime,omitempty"` // nanoseconds since the epoch
+	// Ctime is kept for files in the jail only (treeStatOf): a process in
+	// the jail can reset a file's mtime after changing it, not its ctime.
+	Ctime int64 `json:"ctime,omitempty"`
+}
+
+// treeStatOf is statOf with the ctime, for files in the jail.
+func treeStatOf(fi fs.FileInfo) Stat {
+	st := statOf(fi)
+	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
+		st.Ctime = sys.Ctim.Sec*1e9 + sys.Ctim.Nsec
+	}
+	return st
 }
 
 // Input is a host file the build read.
