@@ -269,3 +269,29 @@ func TestLeftoversMatchedExactly(t *testing.T) {
 		t.Errorf("leftovers(j*) = %v, want only %s", got, mine)
 	}
 }
+
+// TestRebuildLeavesMountsAlone: something mounted inside an old jail on
+// the host is not deleted when the rebuild removes the old tree.
+func TestRebuildLeavesMountsAlone(t *testing.T) {
+	requireRoot(t)
+	dir := t.TempDir()
+	m := writeManifest(t, dir, "m.yaml", "version: 1\ndirs: [/home]\n")
+	build(t, m, BuildOptions{})
+	home := filepath.Join(dir, "jail", "home")
+	if err := syscall.Mount("tmpfs", home, "tmpfs", 0, ""); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(home, "precious"), []byte("keep"), 0o644)
+	build(t, m, BuildOptions{Force: true})
+	// The old tree, mount and all, was swapped aside and left there.
+	left := leftovers(filepath.Join(dir, "jail"))
+	if len(left) != 1 {
+		syscall.Unmount(home, syscall.MNT_DETACH)
+		t.Fatalf("leftovers = %v, want the old tree kept for its mount", left)
+	}
+	old := filepath.Join(left[0], "home")
+	defer syscall.Unmount(old, syscall.MNT_DETACH)
+	if got, err := os.ReadFile(filepath.Join(old, "precious")); err != nil || string(got) != "keep" {
+		t.Errorf("a file on a mount inside the old jail = %q, %v; want it kept", got, err)
+	}
+}
