@@ -216,7 +216,9 @@ func startInit(root string, opts *EnterOptions, stdio Stdio) (pid int, cfgW, sta
 	}
 	defer cfgR.Close()
 	defer statusW.Close()
-	sys := &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	// A process group of its own: a Ctrl-C on the caller's terminal reaches
+	// jailer, which forwards it once, not the init a second time.
+	sys := &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	if !opts.NoNamespaces {
 		for _, ns := range opts.Namespaces {
 			sys.Cloneflags |= cloneFlags[ns]
