@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -93,7 +94,7 @@ func unifiedBase(want map[string]bool) (string, bool) {
 	}
 	have := strings.Fields(string(ctrls))
 	for c, w := range want {
-		if w && !contains(have, c) {
+		if w && !slices.Contains(have, c) {
 			// Try to enable it for children (fails where the cgroup holds processes).
 			if os.WriteFile(filepath.Join(base, "cgroup.subtree_control"), []byte("+"+c), 0) != nil {
 				return "", false
@@ -126,20 +127,11 @@ func selfCgroup(ctrl string) string {
 		if len(parts) != 3 {
 			continue
 		}
-		if (ctrl == "" && parts[0] == "0" && parts[1] == "") || contains(strings.Split(parts[1], ","), ctrl) && ctrl != "" {
+		if (ctrl == "" && parts[0] == "0" && parts[1] == "") || slices.Contains(strings.Split(parts[1], ","), ctrl) && ctrl != "" {
 			return parts[2]
 		}
 	}
 	return ""
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // set writes the limits into the cgroup files.

@@ -49,8 +49,9 @@ enter:
 	return shellJailDir
 }
 
-// enter runs argv in the jail with the jail's defaults changed by edit,
-// and returns the exit status, stdout+stderr and the error.
+// enter runs argv (or, when it is empty, the manifest's enter.command) in
+// the jail with the jail's defaults changed by edit, and returns the exit
+// status, stdout+stderr and the error.
 func enter(t *testing.T, dir string, edit func(*EnterOptions), argv ...string) (int, string, error) {
 	t.Helper()
 	lock, err := ReadLock(dir)
@@ -61,7 +62,9 @@ func enter(t *testing.T, dir string, edit func(*EnterOptions), argv ...string) (
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts.Command = argv
+	if len(argv) > 0 {
+		opts.Command = argv
+	}
 	if edit != nil {
 		edit(&opts)
 	}

@@ -1,8 +1,6 @@
 package jail
 
 import (
-	"context"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -57,34 +55,14 @@ func TestExamples(t *testing.T) {
 }
 
 // runExample enters the jail with its manifest's enter: settings, running
-// argv instead of enter.command when given, and returns the exit status
-// and the output (stdout and stderr).
+// argv instead of enter.command when given; a failure to enter is fatal.
 func runExample(t *testing.T, dir string, argv []string) (int, string) {
 	t.Helper()
-	lock, err := ReadLock(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts, err := DefaultEnterOptions(lock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(argv) > 0 {
-		opts.Command = argv
-	}
-	out, err := os.CreateTemp(t.TempDir(), "out")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
-	devnull, _ := os.Open(os.DevNull)
-	defer devnull.Close()
-	code, err := Enter(context.Background(), dir, opts, Stdio{In: devnull, Out: out, Err: out})
+	code, out, err := enter(t, dir, nil, argv...)
 	if err != nil {
 		t.Fatalf("Enter(%s) = %v", dir, err)
 	}
-	data, _ := os.ReadFile(out.Name())
-	return code, string(data)
+	return code, out
 }
 
 // buildCTests builds the c-tests example's program and library with its

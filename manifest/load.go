@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -92,7 +93,7 @@ func (l *loader) load(name, abs string, stack []string, from Pos) (*Manifest, er
 			incAbs = filepath.Join(filepath.Dir(abs), incAbs)
 		}
 		incAbs = filepath.Clean(incAbs)
-		if i := indexOf(stack, incAbs); i >= 0 {
+		if i := slices.Index(stack, incAbs); i >= 0 {
 			chain := []string{}
 			for _, s := range stack[i:] {
 				chain = append(chain, filepath.Base(s))
@@ -153,15 +154,6 @@ func unwrapPath(err error) error {
 		return pe.Err
 	}
 	return err
-}
-
-func indexOf(s []string, v string) int {
-	for i, x := range s {
-		if x == v {
-			return i
-		}
-	}
-	return -1
 }
 
 // merge lays src over dst: lists append (except those tagged

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -59,7 +60,7 @@ func (v *validator) errorf(p Pos, format string, args ...any) {
 // are cleaned, host sources become absolute, binaries get their jail path.
 func Validate(m *Manifest) error {
 	v := &validator{}
-	if !contains(Layouts, m.Layout) {
+	if !slices.Contains(Layouts, m.Layout) {
 		v.errorf(fieldPos(m.Fields, "layout", m.Pos), "unknown layout %q (use one of: %s)", m.Layout, strings.Join(Layouts, ", "))
 	}
 	if strings.ContainsAny(m.Name, "/\x00") || len(m.Name) > 64 {
@@ -346,7 +347,7 @@ func (v *validator) enter(m *Manifest) {
 		v.errorf(at("command[0]"), "enter.command must start with a program")
 	}
 	for i, ns := range e.Namespaces {
-		if !contains(Namespaces, ns) {
+		if !slices.Contains(Namespaces, ns) {
 			v.errorf(at(fmt.Sprintf("namespaces[%d]", i)), "enter.namespaces: unknown namespace %q (use: %s)", ns, strings.Join(Namespaces, ", "))
 		}
 	}
@@ -368,7 +369,7 @@ func (v *validator) enter(m *Manifest) {
 	}
 	for i := range e.Mounts {
 		mt := &e.Mounts[i]
-		if !contains(MountTypes, mt.Type) {
+		if !slices.Contains(MountTypes, mt.Type) {
 			v.errorf(mt.Pos, "unknown mount type %q (use: %s)", mt.Type, strings.Join(MountTypes, ", "))
 		}
 		mt.Target = v.jailPath(mt.Pos, "mount target", mt.Target)
@@ -480,15 +481,6 @@ func ResolveUser(m *Manifest, s string) (uid, gid int, err error) {
 		}
 	}
 	return uid, gid, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -45,11 +46,11 @@ func applyEnterFlags(c *cli.Context, o *jail.EnterOptions) error {
 		o.Hostname = c.String("hostname")
 	}
 	for _, ns := range []string{"net", "ipc"} {
-		if c.Bool(ns) && !contains(o.Namespaces, ns) {
+		if c.Bool(ns) && !slices.Contains(o.Namespaces, ns) {
 			o.Namespaces = append(o.Namespaces, ns)
 		}
 	}
-	if c.Bool("userns") && !contains(o.Namespaces, "user") {
+	if c.Bool("userns") && !slices.Contains(o.Namespaces, "user") {
 		o.Namespaces = append(o.Namespaces, "user")
 	}
 	o.NoNamespaces = c.Bool("no-namespaces")
@@ -112,15 +113,6 @@ func applyEnterFlags(c *cli.Context, o *jail.EnterOptions) error {
 	}
 	o.Interactive = !c.Bool("no-tty") && term.IsTerminal(int(os.Stdin.Fd())) && term.IsTerminal(int(os.Stdout.Fd()))
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // enterJail runs the command in dir and turns the outcome into jailer's
