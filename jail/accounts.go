@@ -4,8 +4,11 @@ import (
 	"debug/elf"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
+
+	"github.com/jailer-dev/jailer/manifest"
 )
 
 // nsswitch is written whenever a jail has accounts: lookups by name go to
@@ -30,31 +33,24 @@ func (p *planner) accounts() {
 		p.es.add(Entry{Dest: "/root", Kind: KindDir, Mode: 0o700, Why: "home of root"})
 	}
 	for _, u := range m.Users {
+		p.es.at = u.Pos
 		fmt.Fprintf(&passwd, "%s:x:%d:%d:%s:%s:%s\n", u.Name, *u.UID, *u.GID, u.Gecos, u.Home, u.Shell)
 		mode := 0o755
 		if *u.UID == 0 {
 			mode = 0o700
 		}
-		p.es.add(Entry{Dest: u.Home, Kind: KindDir, Mode: modeOf(mode), UID: *u.UID, GID: *u.GID, Why: "home of user " + u.Name})
+		p.es.add(Entry{Dest: u.Home, Kind: KindDir, Mode: modeOf(mode), UID: *u.UID, GID: *u.GID, Why: "home of user " + u.Name, fixed: fixedOwner})
 	}
-	gids := map[int]bool{}
-	names := map[string]bool{}
+	p.es.at = manifest.Pos{}
+	hasRootGroup := false
 	for _, g := range m.Groups {
-		gids[*g.GID], names[g.Name] = true, true
+		hasRootGroup = hasRootGroup || *g.GID == 0
 	}
-	if !gids[0] {
+	if !hasRootGroup {
 		group.WriteString("root:x:0:\n")
 	}
-	for _, g := range m.Groups {
+	for _, g := range append(slices.Clone(m.Groups), manifest.ImplicitGroups(m)...) {
 		fmt.Fprintf(&group, "%s:x:%d:%s\n", g.Name, *g.GID, strings.Join(g.Members, ","))
-	}
-	// Like useradd, give a user whose primary group nobody declared a
-	// group of its own name, so that id and ls -l show a name for it.
-	for _, u := range m.Users {
-		if !gids[*u.GID] && !names[u.Name] && *u.GID != 0 {
-			fmt.Fprintf(&group, "%s:x:%d:\n", u.Name, *u.GID)
-			gids[*u.GID], names[u.Name] = true, true
-		}
 	}
 	why := "users and groups"
 	p.es.add(Entry{Dest: "/etc/passwd", Kind: KindFile, Content: []byte(passwd.String()), Mode: 0o644, Why: why})

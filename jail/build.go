@@ -155,7 +155,7 @@ func Build(ctx context.Context, m *manifest.Manifest, opts BuildOptions) (*Summa
 	if err := canApply(plan, opts); err != nil {
 		return nil, err
 	}
-	sum := &Summary{Output: out, Reason: reason}
+	sum := &Summary{Output: out, Reason: reason, Warnings: plan.Warnings}
 	lock, staging, err := apply(ctx, plan, out, opts, sum, r.cache)
 	if err != nil {
 		return nil, err

@@ -44,6 +44,15 @@ func (o hostOpts) modeOf(fi fs.FileInfo, top bool) os.FileMode {
 	return hostMode(fi, o.allowSetuid)
 }
 
+// fixedOf says which attributes of the entry for a host file the manifest
+// gave: the mode of the path itself when it says one.
+func (o hostOpts) fixedOf(top bool) attrs {
+	if top && o.mode != nil {
+		return fixedMode
+	}
+	return 0
+}
+
 // hostEntry adds the host path h at the same path in the jail, replicating
 // every symlink on the way (such as /lib -> usr/lib on merged-/usr
 // systems). What h itself is decides the entry: a file, a directory (its
@@ -89,11 +98,11 @@ func (p *planner) hostEntry(h string, o hostOpts, why string) (string, fs.FileIn
 			rest = append(strings.Split(strings.TrimPrefix(path.Clean(resolved), "/"), "/"), rest[1:]...)
 			cur = "/"
 		case fi.IsDir() && len(rest) == 1:
-			return done(Entry{Dest: next, Kind: KindDir, Source: next, Mode: o.modeOf(fi, true), Why: why}, fi)
+			return done(Entry{Dest: next, Kind: KindDir, Source: next, Mode: o.modeOf(fi, true), Why: why, fixed: o.fixedOf(true)}, fi)
 		case fi.IsDir():
 			cur, rest = next, rest[1:]
 		case fi.Mode().IsRegular() && len(rest) == 1:
-			return done(Entry{Dest: next, Kind: KindFile, Source: next, Mode: o.modeOf(fi, true), Why: why}, fi)
+			return done(Entry{Dest: next, Kind: KindFile, Source: next, Mode: o.modeOf(fi, true), Why: why, fixed: o.fixedOf(true)}, fi)
 		case len(rest) == 1:
 			return "", nil, fmt.Errorf("%s is a device, socket or pipe; only files, directories and symlinks are copied", next)
 		default:
@@ -149,7 +158,7 @@ func (p *planner) copyTree(root, dest string, o hostOpts, why string) error {
 		case d.IsDir():
 			// The source is kept so that a file added to or removed from
 			// the host directory (its mtime changes) makes the jail stale.
-			p.es.add(Entry{Dest: jp, Kind: KindDir, Source: hp, Mode: o.modeOf(fi, hp == root), Why: why})
+			p.es.add(Entry{Dest: jp, Kind: KindDir, Source: hp, Mode: o.modeOf(fi, hp == root), Why: why, fixed: o.fixedOf(hp == root)})
 		case d.Type()&fs.ModeSymlink != 0:
 			target, err := os.Readlink(hp)
 			if err != nil {
@@ -157,7 +166,7 @@ func (p *planner) copyTree(root, dest string, o hostOpts, why string) error {
 			}
 			p.es.add(Entry{Dest: jp, Kind: KindSymlink, Target: target, Mode: 0o777, Why: why})
 		case d.Type().IsRegular():
-			p.es.add(Entry{Dest: jp, Kind: KindFile, Source: hp, Mode: o.modeOf(fi, hp == root), Why: why})
+			p.es.add(Entry{Dest: jp, Kind: KindFile, Source: hp, Mode: o.modeOf(fi, hp == root), Why: why, fixed: o.fixedOf(hp == root)})
 			return p.maybeELF(hp, jp)
 		default:
 			return fmt.Errorf("%s is a device, socket or pipe; only files, directories and symlinks are copied (use devices: for device nodes)", hp)
@@ -186,7 +195,7 @@ func (p *planner) maybeELF(h, dest string) error {
 		return err
 	}
 	if ok {
-		p.elfs[h] = dest
+		p.addELF(h, dest)
 	}
 	return nil
 }

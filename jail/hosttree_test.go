@@ -43,7 +43,7 @@ func TestIsLoadableELF(t *testing.T) {
 // its parts directly.
 func newTestPlanner(layout string) *planner {
 	m := &manifest.Manifest{Layout: layout}
-	return &planner{m: m, es: newEntries(), r: NewResolver(), elfs: map[string]string{}, libs: map[string]bool{}, dirs: map[string]string{}}
+	return newPlanner(m, NewResolver())
 }
 
 // elfTree builds, under dir/tree, a directory with a program and a plugin

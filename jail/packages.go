@@ -318,6 +318,7 @@ type pkgItem struct {
 	list string
 	why  string
 	docs bool
+	pos  manifest.Pos // of the packages: item that brought it
 }
 
 // closure returns the packages to copy for the manifest's packages: those
@@ -333,14 +334,14 @@ func (db *dpkgDB) closure(roots []manifest.Package) ([]pkgItem, []error) {
 		name, arch, _ := strings.Cut(base, ":")
 		root := db.pick(name, arch, manifest.NativeArch())
 		if root == nil {
-			errs = append(errs, fmt.Errorf("%s: package %s is not installed (dpkg has its file list but not its files; apt-get install %s)", r.Pos, r.Name, name))
+			errs = append(errs, &manifest.Error{Pos: r.Pos, Msg: fmt.Sprintf("package %s is not installed (dpkg has its file list but not its files; apt-get install %s)", r.Name, name)})
 			continue
 		}
 		at := where(r.Pos)
 		queue := []*dpkgPackage{root}
 		if !seen[root.key()] {
 			seen[root.key()] = true
-			out = append(out, pkgItem{pkg: root, list: r.List, why: fmt.Sprintf("package %s (%s)", r.Name, at), docs: r.Docs})
+			out = append(out, pkgItem{pkg: root, list: r.List, why: fmt.Sprintf("package %s (%s)", r.Name, at), docs: r.Docs, pos: r.Pos})
 		}
 		for len(queue) > 0 && r.Depends {
 			cur := queue[0]
@@ -348,7 +349,7 @@ func (db *dpkgDB) closure(roots []manifest.Package) ([]pkgItem, []error) {
 			for _, g := range cur.Depends {
 				d := db.choose(g, cur)
 				if d == nil {
-					errs = append(errs, fmt.Errorf("%s: package %s depends on %s, which is not installed (apt-get install %s)", r.Pos, cur.Name, describeGroup(g), g[0].Name))
+					errs = append(errs, &manifest.Error{Pos: r.Pos, Msg: fmt.Sprintf("package %s depends on %s, which is not installed (apt-get install %s)", cur.Name, describeGroup(g), g[0].Name)})
 					continue
 				}
 				if seen[d.key()] {
@@ -356,7 +357,7 @@ func (db *dpkgDB) closure(roots []manifest.Package) ([]pkgItem, []error) {
 				}
 				seen[d.key()] = true
 				queue = append(queue, d)
-				out = append(out, pkgItem{pkg: d, list: db.listOf(d), why: fmt.Sprintf("package %s, a dependency of %s (%s)", d.Name, cur.Name, at), docs: r.Docs})
+				out = append(out, pkgItem{pkg: d, list: db.listOf(d), why: fmt.Sprintf("package %s, a dependency of %s (%s)", d.Name, cur.Name, at), docs: r.Docs, pos: r.Pos})
 			}
 		}
 	}
@@ -424,8 +425,9 @@ func (p *planner) packages() {
 		return
 	}
 	items, errs := db.closure(p.m.Packages)
-	p.errs = append(p.errs, errs...)
+	p.es.errs = append(p.es.errs, errs...)
 	for _, it := range items {
+		p.es.at = it.pos
 		paths, err := db.paths(it)
 		if err != nil {
 			p.errorf("%s: %w", it.why, err)

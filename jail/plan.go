@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -49,7 +50,21 @@ type Entry struct {
 	Minor uint32 `json:"minor,omitempty"`
 	// Why says which manifest item pulled the entry in.
 	Why string `json:"why"`
+
+	// pos is where that item was written, for errors about the entry.
+	pos manifest.Pos
+	// fixed says which attributes the manifest gave explicitly; the others
+	// are defaults or the host's, which an explicit request overrides.
+	fixed attrs
 }
+
+// attrs are the attributes of an entry a manifest can give explicitly.
+type attrs uint8
+
+const (
+	fixedMode attrs = 1 << iota
+	fixedOwner
+)
 
 // Plan is everything a build will create, and where from.
 type Plan struct {
@@ -67,6 +82,10 @@ type Plan struct {
 	Enter manifest.Enter `json:"enter"`
 	// Sources are the manifest files the plan was made from.
 	Sources []string `json:"sources"`
+	// Warnings are what the build will do but probably not what the
+	// manifest meant (a program found in PATH that is a version manager's
+	// shim, a command that is not in the jail), each with its position.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // ModeString formats a mode as four octal digits, as chmod takes it.
@@ -140,10 +159,14 @@ func (p *Plan) Digest() string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// entries collects plan entries, refusing two different ones at one path.
+// entries collects plan entries, merging identical requests for one path
+// and refusing different ones.
 type entries struct {
 	m    map[string]Entry
 	errs []error
+	// at is where the manifest item being planned was written: entries
+	// added without a position of their own get it.
+	at manifest.Pos
 }
 
 func newEntries() *entries { return &entries{m: map[string]Entry{}} }
@@ -152,23 +175,40 @@ func (es *entries) errorf(format string, args ...any) {
 	es.errs = append(es.errs, fmt.Errorf(format, args...))
 }
 
-// add records e, with a parent directory for each missing ancestor.
+// errorAt records a problem with the manifest item at pos, in the
+// FILE:LINE:COL form of manifest errors when the position is known.
+func (es *entries) errorAt(pos manifest.Pos, format string, args ...any) {
+	if pos.Line == 0 {
+		es.errorf(format, args...)
+		return
+	}
+	err := fmt.Errorf(format, args...)
+	es.errs = append(es.errs, &manifest.Error{Pos: pos, Msg: err.Error(), Err: errors.Unwrap(err)})
+}
+
+// add records e, with a parent directory for each missing ancestor. The
+// same path asked for twice is one entry when both ask for the same thing:
+// an explicit mode or owner wins over a default one, and only two explicit
+// values that differ, or two different contents, are an error.
 func (es *entries) add(e Entry) {
 	e.Dest = path.Clean(e.Dest)
+	if e.pos.File == "" {
+		e.pos = es.at
+	}
 	if prev, ok := es.m[e.Dest]; ok {
 		switch {
-		case sameEntry(prev, e):
-			if prev.Source == "" && e.Source != "" {
-				es.m[e.Dest] = e // a directory with a host source to watch
-			}
-			return
 		case isWeak(e) && (prev.Kind == KindDir || prev.Kind == KindSymlink):
 			return // an implied directory gives way to anything explicit
 		case isWeak(prev) && (e.Kind == KindDir || e.Kind == KindSymlink):
 			es.m[e.Dest] = e
 			return
 		}
-		es.errorf("%s: wanted both as %s and as %s (%s; %s)", e.Dest, describe(prev), describe(e), prev.Why, e.Why)
+		merged, here, there := mergeEntries(prev, e)
+		if here == "" {
+			es.m[e.Dest] = merged
+			return
+		}
+		es.conflict(prev, e, here, there)
 		return
 	}
 	es.m[e.Dest] = e
@@ -178,6 +218,51 @@ func (es *entries) add(e Entry) {
 		}
 		es.m[dir] = Entry{Dest: dir, Kind: KindDir, Mode: 0o755, Why: whyParent}
 	}
+}
+
+// conflict reports two requests for one path that cannot both be met,
+// naming both places and what differs.
+func (es *entries) conflict(prev, e Entry, here, there string) {
+	by := prev.Why
+	if prev.pos.Line != 0 {
+		by += " at " + prev.pos.String()
+	}
+	es.errorAt(e.pos, "%s: wanted %s here (%s), and %s by %s (make them agree, or keep one)", e.Dest, here, e.Why, there, by)
+}
+
+// mergeEntries returns the one entry that meets both requests for a path,
+// a and then b; when there is none, here and there say what b and a want.
+func mergeEntries(a, b Entry) (out Entry, here, there string) {
+	if a.Kind != b.Kind || a.Kind != KindDir && (a.Source != b.Source || a.Target != b.Target ||
+		!bytes.Equal(a.Content, b.Content) || a.Major != b.Major || a.Minor != b.Minor) {
+		return a, "as " + describe(b), "as " + describe(a)
+	}
+	out = a
+	if a.Source == "" && b.Source != "" {
+		out.Source = b.Source // a directory with a host source to watch
+	}
+	var hs, ts []string
+	switch {
+	case a.Mode == b.Mode:
+	case b.fixed&fixedMode != 0 && a.fixed&fixedMode == 0:
+		out.Mode = b.Mode
+	case a.fixed&fixedMode != 0 && b.fixed&fixedMode == 0:
+	default:
+		hs, ts = append(hs, "mode "+ModeString(b.Mode)), append(ts, "mode "+ModeString(a.Mode))
+	}
+	switch {
+	case a.UID == b.UID && a.GID == b.GID:
+	case b.fixed&fixedOwner != 0 && a.fixed&fixedOwner == 0:
+		out.UID, out.GID = b.UID, b.GID
+	case a.fixed&fixedOwner != 0 && b.fixed&fixedOwner == 0:
+	default:
+		hs, ts = append(hs, fmt.Sprintf("owner %d:%d", b.UID, b.GID)), append(ts, fmt.Sprintf("owner %d:%d", a.UID, a.GID))
+	}
+	out.fixed = a.fixed | b.fixed
+	if len(hs) == 0 {
+		return out, "", ""
+	}
+	return out, "with " + strings.Join(hs, " and "), "with " + strings.Join(ts, " and ")
 }
 
 // Reasons for directories that nobody asked for by name.
@@ -210,9 +295,26 @@ func (es *entries) throughSymlinks() {
 		if nd != d {
 			delete(es.m, d)
 			e.Dest = nd
+			if e.Kind == KindSymlink && es.leadsTo(e, nd) {
+				// A link from /usr/bin/env to /bin/env, once /usr/bin
+				// leads to /bin, would point at itself: the directory
+				// link already gives what it asked for.
+				continue
+			}
 			es.add(e)
 		}
 	}
+}
+
+// leadsTo reports whether the symlink entry e, placed at dest, points at
+// dest itself.
+func (es *entries) leadsTo(e Entry, dest string) bool {
+	t := e.Target
+	if !path.IsAbs(t) {
+		t = path.Join(path.Dir(dest), t)
+	}
+	c, ok := es.canonical(path.Clean(t))
+	return ok && c == dest
 }
 
 // canonical rewrites p so that none of its parents is a symlink entry.
@@ -236,16 +338,6 @@ func (es *entries) canonical(p string) (string, bool) {
 		}
 	}
 	return p, false
-}
-
-func sameEntry(a, b Entry) bool {
-	if a.Kind == KindDir && b.Kind == KindDir {
-		// One directory, wherever its contents come from.
-		return a.Mode == b.Mode && a.UID == b.UID && a.GID == b.GID
-	}
-	return a.Kind == b.Kind && a.Source == b.Source && a.Target == b.Target &&
-		bytes.Equal(a.Content, b.Content) && a.Mode == b.Mode && a.UID == b.UID && a.GID == b.GID &&
-		a.Major == b.Major && a.Minor == b.Minor
 }
 
 func describe(e Entry) string {

@@ -21,13 +21,14 @@ const maxLinks = 40
 
 // planner turns a validated manifest into entries.
 type planner struct {
-	m    *manifest.Manifest
-	es   *entries
-	r    *Resolver
-	elfs map[string]string // host path of each ELF to resolve -> its path in the jail
-	libs map[string]bool   // libraries installed already (most programs share them)
-	dirs map[string]string // host directory -> its real path
-	errs []error
+	m     *manifest.Manifest
+	es    *entries
+	r     *Resolver
+	elfs  map[string]string       // host path of each ELF to resolve -> its path in the jail
+	elfAt map[string]manifest.Pos // host path of each ELF -> the manifest item that brought it
+	libs  map[string]bool         // libraries installed already (most programs share them)
+	dirs  map[string]string       // host directory -> its real path
+	warns []string
 }
 
 // NewPlan works out every path a build of m creates, where each comes from
@@ -40,28 +41,35 @@ func NewPlan(m *manifest.Manifest) (*Plan, error) {
 
 // NewPlanWith is NewPlan with a Resolver that may already hold results.
 func NewPlanWith(m *manifest.Manifest, r *Resolver) (*Plan, error) {
-	p := &planner{m: m, es: newEntries(), r: r, elfs: map[string]string{}, libs: map[string]bool{}, dirs: map[string]string{}}
+	p := newPlanner(m, r)
 	p.skeleton()
 	for _, b := range m.Binaries {
+		p.es.at = b.Pos
+		p.fromPath(b)
 		p.binary(b.Host, b.Dest, b.AllowSetuid, fmt.Sprintf("binary %s (%s)", b.Src, where(b.Pos)), 0)
 	}
 	for _, f := range m.Files {
+		p.es.at = f.Pos
 		p.file(f, "files ("+where(f.Pos)+")")
 	}
 	for _, d := range m.Dirs {
+		p.es.at = d.Pos
 		e := Entry{Dest: d.Path, Kind: KindDir, Mode: 0o755, Why: "dirs (" + where(d.Pos) + ")"}
 		if d.Mode.Set {
-			e.Mode = d.Mode.Perm
+			e.Mode, e.fixed = d.Mode.Perm, e.fixed|fixedMode
 		}
 		if d.Owner != "" {
 			e.UID, e.GID, _ = manifest.ResolveUser(m, d.Owner)
+			e.fixed |= fixedOwner
 		}
 		p.es.add(e)
 	}
 	for _, s := range m.Symlinks {
+		p.es.at = s.Pos
 		p.es.add(Entry{Dest: s.Path, Kind: KindSymlink, Target: s.Target, Mode: 0o777, Why: "symlinks (" + where(s.Pos) + ")"})
 	}
 	for _, d := range m.Devices {
+		p.es.at = d.Pos
 		dev := manifest.Devices[d.Name]
 		p.es.add(Entry{Dest: "/dev/" + d.Name, Kind: KindDevice, Mode: 0o666, Major: dev.Major, Minor: dev.Minor, Why: "devices (" + where(d.Pos) + ")"})
 	}
@@ -71,19 +79,21 @@ func NewPlanWith(m *manifest.Manifest, r *Resolver) (*Plan, error) {
 	// Every ELF file collected above, from binaries, files, packages and
 	// profiles, is resolved in one batch.
 	p.libraries()
+	p.es.at = manifest.Pos{}
+	p.usrLinks()
 	p.dropAliases()
 	sorted := p.es.sorted()
-	p.errs = append(p.errs, p.es.errs...)
-	if len(p.errs) > 0 {
-		return nil, errors.Join(p.errs...)
+	if len(p.es.errs) > 0 {
+		return nil, errors.Join(p.es.errs...)
 	}
+	p.checkCommand()
 	out := m.Output
 	if !filepath.IsAbs(out) {
 		out = filepath.Join(filepath.Dir(m.Path), out)
 	}
 	return &Plan{
 		Name: m.Name, Manifest: m.Path, Output: filepath.Clean(out), Layout: m.Layout,
-		Entries: sorted, Enter: m.Enter, Sources: m.Sources,
+		Entries: sorted, Enter: m.Enter, Sources: m.Sources, Warnings: p.warns,
 	}, nil
 }
 
@@ -131,12 +141,29 @@ func (es *entries) resolve(p string) (Entry, bool) {
 	return Entry{}, false
 }
 
+func newPlanner(m *manifest.Manifest, r *Resolver) *planner {
+	return &planner{m: m, es: newEntries(), r: r, elfs: map[string]string{}, elfAt: map[string]manifest.Pos{},
+		libs: map[string]bool{}, dirs: map[string]string{}}
+}
+
 // where names a manifest position briefly and independently of how the
 // manifest was named on the command line, so plans are reproducible.
 func where(p manifest.Pos) string { return fmt.Sprintf("%s:%d", filepath.Base(p.File), p.Line) }
 
+// errorf records a problem with the manifest item being planned, at its
+// position.
 func (p *planner) errorf(format string, args ...any) {
-	p.errs = append(p.errs, fmt.Errorf(format, args...))
+	p.es.errorAt(p.es.at, format, args...)
+}
+
+// warnf records something the build can do but the user should know, at
+// the position of the manifest item being planned.
+func (p *planner) warnf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if p.es.at.Line != 0 {
+		msg = p.es.at.String() + ": " + msg
+	}
+	p.warns = append(p.warns, msg)
 }
 
 // skeleton adds the directories every jail has: mount points for enter and
@@ -193,7 +220,7 @@ func (p *planner) binary(host, dest string, allowSetuid bool, why string, depth 
 		return
 	}
 	if !isScript {
-		p.elfs[real] = dest
+		p.addELF(real, dest)
 		return
 	}
 	if !strings.HasPrefix(interp, "/") {
@@ -274,6 +301,15 @@ func (p *planner) realPath(path string) (string, error) {
 	return full, nil
 }
 
+// addELF collects the host ELF file h, installed at dest, for library
+// resolution, remembering the manifest item that brought it.
+func (p *planner) addELF(h, dest string) {
+	if _, ok := p.elfs[h]; ok {
+		return
+	}
+	p.elfs[h], p.elfAt[h] = dest, p.es.at
+}
+
 // libraries resolves every ELF collected and installs what they load.
 func (p *planner) libraries() {
 	hosts := make([]string, 0, len(p.elfs))
@@ -283,7 +319,7 @@ func (p *planner) libraries() {
 	sort.Strings(hosts)
 	deps, err := p.r.Resolve(hosts)
 	if err != nil {
-		p.errs = append(p.errs, err)
+		p.es.errs = append(p.es.errs, err)
 	}
 	var libc string
 	for _, h := range hosts {
@@ -291,6 +327,7 @@ func (p *planner) libraries() {
 		if d == nil {
 			continue
 		}
+		p.es.at = p.elfAt[h]
 		dest := p.elfs[h]
 		for _, miss := range d.Missing {
 			p.errorf("%s needed by %s: not found (install it on the host, or add its directory to the binary's RUNPATH)", miss, h)
@@ -305,6 +342,7 @@ func (p *planner) libraries() {
 			}
 		}
 	}
+	p.es.at = manifest.Pos{}
 	if libc != "" && (len(p.m.Users) > 0 || len(p.m.Groups) > 0) && !nssFilesInLibc(libc) {
 		nss := filepath.Join(filepath.Dir(libc), "libnss_files.so.2")
 		p.installLib(nss, false, "libnss_files.so.2: user names on glibc before 2.34 (loaded with dlopen)")
@@ -386,14 +424,14 @@ func (p *planner) copyFile(real, dest, why string) {
 // way to it too. The ELF files copied are resolved with the binaries.
 func (p *planner) file(f manifest.File, why string) {
 	if f.Content != nil {
-		mode := os.FileMode(0o644)
+		e := Entry{Dest: f.Dest, Kind: KindFile, Content: []byte(*f.Content), Mode: 0o644, Why: why}
 		if f.Mode.Set {
-			mode = f.Mode.Perm
+			e.Mode, e.fixed = f.Mode.Perm, fixedMode
 		}
 		if !f.AllowSetuid {
-			mode &^= os.ModeSetuid | os.ModeSetgid
+			e.Mode &^= os.ModeSetuid | os.ModeSetgid
 		}
-		p.es.add(Entry{Dest: f.Dest, Kind: KindFile, Content: []byte(*f.Content), Mode: mode, Why: why})
+		p.es.add(e)
 		return
 	}
 	o := hostOpts{allowSetuid: f.AllowSetuid}

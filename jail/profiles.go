@@ -160,16 +160,17 @@ func (p *planner) profiles() {
 	for _, pr := range p.m.Profiles {
 		def := profiles[pr.Name]
 		why := fmt.Sprintf("profile %s (%s)", pr.Name, where(pr.Pos))
+		p.es.at = pr.Pos
 		for _, dest := range sortedKeys(def.content) {
 			p.es.add(Entry{Dest: dest, Kind: KindFile, Content: []byte(def.content[dest]), Mode: 0o644, Why: why})
 		}
 		paths, required, err := def.paths()
 		if err != nil {
-			p.errorf("%s: profile %s: %w (apt-get install %s)", pr.Pos, pr.Name, err, def.install)
+			p.errorf("profile %s: %w (apt-get install %s)", pr.Name, err, def.install)
 			continue
 		}
 		if len(paths) == 0 && len(def.content) == 0 {
-			p.errorf("%s: profile %s found nothing to copy on the host (apt-get install %s)", pr.Pos, pr.Name, def.install)
+			p.errorf("profile %s found nothing to copy on the host (apt-get install %s)", pr.Name, def.install)
 		}
 		o := hostOpts{skip: def.skip}
 		for _, pp := range paths {
@@ -186,9 +187,9 @@ func (p *planner) profiles() {
 			case err == nil:
 			case errors.Is(err, fs.ErrNotExist) && !required[pp.src]:
 			case errors.Is(err, fs.ErrNotExist):
-				p.errorf("%s: profile %s needs %s on the host: %w (apt-get install %s)", pr.Pos, pr.Name, pp.src, err, def.install)
+				p.errorf("profile %s needs %s on the host: %w (apt-get install %s)", pr.Name, pp.src, err, def.install)
 			default:
-				p.errorf("%s: profile %s: copy %s: %w", pr.Pos, pr.Name, pp.src, err)
+				p.errorf("profile %s: copy %s: %w", pr.Name, pp.src, err)
 			}
 		}
 	}

@@ -31,9 +31,15 @@ const (
 type Error struct {
 	Pos Pos
 	Msg string
+	// Err is the cause, when the problem came from one (a host file
+	// missing, say), so that errors.Is sees through the position.
+	Err error
 }
 
 func (e *Error) Error() string { return e.Pos.String() + ": " + e.Msg }
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
 
 // decoder turns a yaml.Node tree into Go values, strictly: unknown fields and
 // wrong types are errors that keep the node's line and column. yaml.v3's own
@@ -66,30 +72,39 @@ var (
 // parseDocument decodes data (the contents of file) into v, which must be a
 // pointer to a struct. It returns every problem found, joined.
 func parseDocument(file string, data []byte, v any) error {
+	_, err := decodeDocument(file, data, v)
+	return err
+}
+
+// decodeDocument is parseDocument that also says whether v was decoded:
+// when it was, the errors are about single fields and v holds everything
+// else, so that validation can report its problems in the same pass; when
+// it was not (a YAML syntax error, an empty file), v is untouched.
+func decodeDocument(file string, data []byte, v any) (decoded bool, err error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
-			return &Error{Pos: Pos{File: file, Line: 1, Col: 1}, Msg: "manifest is empty (start it with `version: 1`)"}
+			return false, &Error{Pos: Pos{File: file, Line: 1, Col: 1}, Msg: "manifest is empty (start it with `version: 1`)"}
 		}
-		return syntaxError(file, data, err)
+		return false, syntaxError(file, data, err)
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
-		return &Error{Pos: Pos{File: file, Line: extra.Line, Col: extra.Column}, Msg: "a manifest is one YAML document (remove the second document and its `---`)"}
+		return false, &Error{Pos: Pos{File: file, Line: extra.Line, Col: extra.Column}, Msg: "a manifest is one YAML document (remove the second document and its `---`)"}
 	} else if !errors.Is(err, io.EOF) {
-		return syntaxError(file, data, err)
+		return false, syntaxError(file, data, err)
 	}
 	root := &doc
 	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
 		root = root.Content[0]
 	}
 	if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
-		return &Error{Pos: Pos{File: file, Line: 1, Col: 1}, Msg: "manifest is empty (start it with `version: 1`)"}
+		return false, &Error{Pos: Pos{File: file, Line: 1, Col: 1}, Msg: "manifest is empty (start it with `version: 1`)"}
 	}
 	d := &decoder{file: file}
 	d.decode(root, reflect.ValueOf(v).Elem(), "manifest")
-	return errors.Join(d.errs...)
+	return root.Kind == yaml.MappingNode, errors.Join(d.errs...)
 }
 
 var yamlLine = lazyRegexp(`^yaml: line (\d+): (.*)$`)
@@ -223,9 +238,16 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, what string) {
 			d.errorf(n, "%s must be a list, not %s", what, kindName(n))
 			return
 		}
-		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+		s := reflect.MakeSlice(v.Type(), 0, len(n.Content))
 		for i, c := range n.Content {
-			d.decode(c, s.Index(i), fmt.Sprintf("%s item %d", what, i+1))
+			item := reflect.New(v.Type().Elem()).Elem()
+			before := len(d.errs)
+			d.decode(c, item, fmt.Sprintf("%s item %d", what, i+1))
+			// An item with a decoding problem is left out, so that
+			// validation does not report the same mistake again.
+			if len(d.errs) == before {
+				s = reflect.Append(s, item)
+			}
 		}
 		v.Set(s)
 	case reflect.Map:

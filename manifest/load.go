@@ -19,32 +19,80 @@ const maxManifestSize = 4 << 20
 // validates it against the host and normalises it. A returned error lists
 // every problem found, one per line, each as FILE:LINE:COL: message.
 func Load(path string) (*Manifest, error) {
-	m, err := Parse(path)
-	if err != nil {
-		return nil, err
+	m, perr := parse(path)
+	if m == nil {
+		return nil, perr
 	}
 	SetDefaults(m)
-	if err := Validate(m); err != nil {
-		return nil, err
+	verr := Validate(m)
+	if perr == nil && verr == nil {
+		return m, nil
 	}
-	return m, nil
+	return nil, joinSorted(perr, verr)
 }
 
 // Parse reads the manifest at path and merges its includes, without
 // defaults or validation beyond the syntax and types.
 func Parse(path string) (*Manifest, error) {
+	m, err := parse(path)
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// parse is Parse that also returns what could be decoded when some fields
+// could not, so that Load reports their errors and the validation's at once.
+func parse(path string) (*Manifest, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("manifest %s: %w", path, err)
 	}
 	l := &loader{done: map[string]bool{}}
 	m, err := l.load(path, abs, nil, Pos{File: path})
-	if err != nil {
-		return nil, err
+	if m != nil {
+		m.Path = abs
+		m.Sources = l.order
 	}
-	m.Path = abs
-	m.Sources = l.order
-	return m, nil
+	return m, err
+}
+
+// joinSorted joins the problems of both errors, ordered by position; a
+// validation problem on a line that already has a decoding problem is left
+// out, as it is most likely the same mistake seen twice (a uid that is not
+// a number is also a missing uid).
+func joinSorted(decoding, validation error) error {
+	var all []error
+	lines := map[string]bool{}
+	for _, e := range flatten(decoding) {
+		all = append(all, e)
+		if me, ok := e.(*Error); ok {
+			lines[fmt.Sprintf("%s:%d", me.Pos.File, me.Pos.Line)] = true
+		}
+	}
+	for _, e := range flatten(validation) {
+		if me, ok := e.(*Error); ok && lines[fmt.Sprintf("%s:%d", me.Pos.File, me.Pos.Line)] {
+			continue
+		}
+		all = append(all, e)
+	}
+	sortByPos(all)
+	return errors.Join(all...)
+}
+
+// flatten lists the errors joined in err.
+func flatten(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, flatten(e)...)
+		}
+		return out
+	}
+	return []error{err}
 }
 
 type loader struct {
@@ -65,7 +113,8 @@ func (l *loader) load(name, abs string, stack []string, from Pos) (*Manifest, er
 	l.done[abs] = true
 	l.order = append(l.order, abs)
 	var m Manifest
-	if err := parseDocument(name, data, &m); err != nil {
+	decoded, err := decodeDocument(name, data, &m)
+	if !decoded {
 		return nil, err
 	}
 	m.Pos = Pos{File: name, Line: 1, Col: 1}
@@ -74,11 +123,18 @@ func (l *loader) load(name, abs string, stack []string, from Pos) (*Manifest, er
 		if m.Version != 0 {
 			msg = fmt.Sprintf("unsupported version %d (this jailer reads version %d)", m.Version, Version)
 		}
-		return nil, &Error{Pos: fieldPos(m.Fields, "version", m.Pos), Msg: msg}
+		if _, written := m.Fields["version"]; written && err != nil {
+			return nil, err // the version's own decoding error says it
+		}
+		return nil, errors.Join(err, &Error{Pos: fieldPos(m.Fields, "version", m.Pos), Msg: msg})
 	}
 	stack = append(stack, abs)
 	merged := &Manifest{}
 	var errs []error
+	broken := false // an include could not be read at all
+	if err != nil {
+		errs = append(errs, err)
+	}
 	for _, inc := range m.Include {
 		if inc.Path == "" {
 			errs = append(errs, &Error{Pos: inc.Pos, Msg: "include needs a path"})
@@ -108,17 +164,20 @@ func (l *loader) load(name, abs string, stack []string, from Pos) (*Manifest, er
 		sub, err := l.load(incName, incAbs, stack, inc.Pos)
 		if err != nil {
 			errs = append(errs, err)
-			continue
 		}
-		merge(reflect.ValueOf(merged).Elem(), reflect.ValueOf(sub).Elem())
+		if sub != nil {
+			merge(reflect.ValueOf(merged).Elem(), reflect.ValueOf(sub).Elem())
+		} else {
+			broken = true
+		}
 	}
-	if len(errs) > 0 {
+	if broken {
 		return nil, errors.Join(errs...)
 	}
 	merge(reflect.ValueOf(merged).Elem(), reflect.ValueOf(&m).Elem())
 	merged.Pos = m.Pos
 	merged.Version = m.Version
-	return merged, nil
+	return merged, errors.Join(errs...)
 }
 
 func readManifest(path string) ([]byte, error) {

@@ -105,14 +105,31 @@ func Validate(m *Manifest) error {
 	}
 	v.accounts(m)
 	v.enter(m)
-	sort.SliceStable(v.errs, func(i, j int) bool {
-		a, b := v.errs[i].(*Error).Pos, v.errs[j].(*Error).Pos
-		if a.File != b.File {
+	sortByPos(v.errs)
+	return errors.Join(v.errs...)
+}
+
+// sortByPos orders problems by file, line and column; errors without a
+// position keep their order, after those with one.
+func sortByPos(errs []error) {
+	pos := func(e error) (Pos, bool) {
+		var me *Error
+		if errors.As(e, &me) {
+			return me.Pos, true
+		}
+		return Pos{}, false
+	}
+	sort.SliceStable(errs, func(i, j int) bool {
+		a, aok := pos(errs[i])
+		b, bok := pos(errs[j])
+		switch {
+		case !aok || !bok:
+			return aok && !bok
+		case a.File != b.File:
 			return a.File < b.File
 		}
 		return a.Line < b.Line || a.Line == b.Line && a.Col < b.Col
 	})
-	return errors.Join(v.errs...)
 }
 
 // dests records which item claims each jail path, to catch two items that
@@ -281,8 +298,66 @@ func (v *validator) file(f *File, d *dests) {
 	d.add(f.Dest, f.Host, f.Pos)
 }
 
+// sameAccounts drops a user or group declared again exactly as before (in
+// an include and in the top file, say): one account, wherever it is written.
+// Declarations that differ stay, and accounts reports them with what differs.
+func (v *validator) sameAccounts(m *Manifest) {
+	var users []User
+	for _, u := range m.Users {
+		if i := slices.IndexFunc(users, func(prev User) bool { return prev.Name == u.Name }); i >= 0 && userDiff(users[i], u) == "" {
+			continue
+		}
+		users = append(users, u)
+	}
+	m.Users = users
+	var groups []Group
+	for _, g := range m.Groups {
+		i := slices.IndexFunc(groups, func(prev Group) bool { return prev.Name == g.Name })
+		if i >= 0 && eqID(groups[i].GID, g.GID) {
+			for _, mem := range g.Members {
+				if !slices.Contains(groups[i].Members, mem) {
+					groups[i].Members = append(groups[i].Members, mem)
+				}
+			}
+			continue
+		}
+		groups = append(groups, g)
+	}
+	m.Groups = groups
+}
+
+// userDiff says how two declarations of one user differ, "" when they do not.
+func userDiff(a, b User) string {
+	var d []string
+	if !eqID(a.UID, b.UID) {
+		d = append(d, fmt.Sprintf("uid %s there, %s here", idString(a.UID), idString(b.UID)))
+	}
+	if !eqID(a.GID, b.GID) {
+		d = append(d, fmt.Sprintf("gid %s there, %s here", idString(a.GID), idString(b.GID)))
+	}
+	for _, f := range []struct{ name, a, b string }{
+		{"home", path.Clean(a.Home), path.Clean(b.Home)}, {"shell", path.Clean(a.Shell), path.Clean(b.Shell)}, {"gecos", a.Gecos, b.Gecos},
+	} {
+		if f.a != f.b {
+			d = append(d, fmt.Sprintf("%s %q there, %q here", f.name, f.a, f.b))
+		}
+	}
+	return strings.Join(d, "; ")
+}
+
+func eqID(a, b *int) bool { return (a == nil) == (b == nil) && (a == nil || *a == *b) }
+
+func idString(id *int) string {
+	if id == nil {
+		return "unset"
+	}
+	return strconv.Itoa(*id)
+}
+
 func (v *validator) accounts(m *Manifest) {
+	v.sameAccounts(m)
 	names, uids := map[string]Pos{}, map[int]Pos{}
+	declared := map[string]User{}
 	for i := range m.Users {
 		u := &m.Users[i]
 		if !userName().MatchString(u.Name) {
@@ -293,19 +368,18 @@ func (v *validator) accounts(m *Manifest) {
 			continue
 		}
 		if p, ok := names[u.Name]; ok {
-			v.errorf(u.Pos, "user %s is declared twice (also at %s)", u.Name, p)
-		}
-		if p, ok := uids[*u.UID]; ok {
+			v.errorf(u.Pos, "user %s is declared twice, differently (also at %s): %s (make them agree, or keep one)", u.Name, p, userDiff(declared[u.Name], *u))
+		} else if p, ok := uids[*u.UID]; ok {
 			v.errorf(u.Pos, "uid %d is declared twice (also at %s)", *u.UID, p)
 		}
 		if (u.Name == "root") != (*u.UID == 0) {
 			v.errorf(u.Pos, "root must have uid 0 and uid 0 must be root (root is always present)")
 		}
-		names[u.Name], uids[*u.UID] = u.Pos, u.Pos
+		names[u.Name], uids[*u.UID], declared[u.Name] = u.Pos, u.Pos, *u
 		u.Home = v.jailPath(u.Pos, "user "+u.Name+" home", u.Home)
 		u.Shell = v.jailPath(u.Pos, "user "+u.Name+" shell", u.Shell)
 	}
-	gnames, gids := map[string]Pos{}, map[int]Pos{}
+	gnames, gids, gidOf := map[string]Pos{}, map[int]Pos{}, map[string]int{}
 	for _, g := range m.Groups {
 		if !userName().MatchString(g.Name) {
 			v.errorf(g.Pos, "group name %q is not valid (lowercase letters, digits, _ . -)", g.Name)
@@ -315,15 +389,14 @@ func (v *validator) accounts(m *Manifest) {
 			continue
 		}
 		if p, ok := gnames[g.Name]; ok {
-			v.errorf(g.Pos, "group %s is declared twice (also at %s)", g.Name, p)
-		}
-		if p, ok := gids[*g.GID]; ok {
+			v.errorf(g.Pos, "group %s is declared twice, differently (also at %s): gid %d there, %d here (make them agree, or keep one)", g.Name, p, gidOf[g.Name], *g.GID)
+		} else if p, ok := gids[*g.GID]; ok {
 			v.errorf(g.Pos, "gid %d is declared twice (also at %s)", *g.GID, p)
 		}
 		if (g.Name == "root") != (*g.GID == 0) {
 			v.errorf(g.Pos, "group root must have gid 0 and gid 0 must be root (root is always present)")
 		}
-		gnames[g.Name], gids[*g.GID] = g.Pos, g.Pos
+		gnames[g.Name], gids[*g.GID], gidOf[g.Name] = g.Pos, g.Pos, *g.GID
 		for _, mem := range g.Members {
 			if _, ok := names[mem]; !ok && mem != "root" {
 				v.errorf(g.Pos, "group %s member %q is not a declared user", g.Name, mem)
@@ -475,12 +548,49 @@ func ResolveUser(m *Manifest, s string) (uid, gid int, err error) {
 					gid = *g.GID
 				}
 			}
+			if gid < 0 {
+				gid = implicitGroup(m, group)
+			}
 		}
 		if gid < 0 {
-			return 0, 0, fmt.Errorf("%q is not a declared group or a gid", group)
+			return 0, 0, fmt.Errorf("%q is not a declared group or a gid (declare it under groups:)", group)
 		}
 	}
 	return uid, gid, nil
+}
+
+// implicitGroup returns the gid of the group jailer creates for a user
+// whose primary group nobody declared, or -1 when there is no such group.
+func implicitGroup(m *Manifest, name string) int {
+	for _, g := range ImplicitGroups(m) {
+		if g.Name == name {
+			return *g.GID
+		}
+	}
+	return -1
+}
+
+// ImplicitGroups are the groups written to /etc/group besides the declared
+// ones: like useradd, a user whose primary group nobody declared gets a
+// group of its own name, so that id and ls -l show a name for it.
+func ImplicitGroups(m *Manifest) []Group {
+	gids, names := map[int]bool{0: true}, map[string]bool{}
+	for _, g := range m.Groups {
+		if g.GID != nil {
+			gids[*g.GID] = true
+		}
+		names[g.Name] = true
+	}
+	var out []Group
+	for _, u := range m.Users {
+		if u.GID == nil || gids[*u.GID] || names[u.Name] {
+			continue
+		}
+		gid := *u.GID
+		out = append(out, Group{Name: u.Name, GID: &gid, Pos: u.Pos})
+		gids[gid], names[u.Name] = true, true
+	}
+	return out
 }
 
 func sortedKeys[V any](m map[string]V) []string {

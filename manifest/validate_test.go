@@ -76,7 +76,8 @@ func TestValidateRefusals(t *testing.T) {
 		{"package name invalid", lines("version: 1", "packages: [Bad_Name]"), []wantErr{{"2:12", `package Bad_Name: "Bad_Name" is not a Debian package name`}}},
 		{"package without name", lines("version: 1", "packages: [{depends: true}]"), []wantErr{{"2:12", "package needs a name"}}},
 
-		{"duplicate user names", lines("version: 1", "users:", "  - {name: a, uid: 1000}", "  - {name: a, uid: 1001}"), []wantErr{{"4:5", "user a is declared twice (also at "}}},
+		{"duplicate user names", lines("version: 1", "users:", "  - {name: a, uid: 1000}", "  - {name: a, uid: 1001}"), []wantErr{{"4:5", "user a is declared twice, differently (also at "}}},
+		{"same user twice, one a different shell", lines("version: 1", "users:", "  - {name: a, uid: 1000}", "  - {name: a, uid: 1000, shell: /bin/bash}"), []wantErr{{"4:5", `: shell "/bin/sh" there, "/bin/bash" here (make them agree, or keep one)`}}},
 		{"duplicate uids", lines("version: 1", "users:", "  - {name: a, uid: 1000}", "  - {name: b, uid: 1000}"), []wantErr{{"4:5", "uid 1000 is declared twice (also at "}}},
 		{"user without uid", lines("version: 1", "users: [{name: a}]"), []wantErr{{"2:9", "user a needs a uid"}}},
 		{"user name invalid", lines("version: 1", "users: [{name: Bad Name, uid: 5}]"), []wantErr{{"2:9", `user name "Bad Name" is not valid`}}},
@@ -84,7 +85,7 @@ func TestValidateRefusals(t *testing.T) {
 		{"uid 0 not root", lines("version: 1", "users: [{name: toor, uid: 0}]"), []wantErr{{"2:9", "root must have uid 0 and uid 0 must be root"}}},
 		{"user home relative", lines("version: 1", "users: [{name: a, uid: 5, home: home/a}]"), []wantErr{{"2:9", `user a home: "home/a" is relative`}}},
 		{"user shell relative", lines("version: 1", "users: [{name: a, uid: 5, shell: sh}]"), []wantErr{{"2:9", `user a shell: "sh" is relative`}}},
-		{"duplicate group names", lines("version: 1", "groups:", "  - {name: g, gid: 100}", "  - {name: g, gid: 101}"), []wantErr{{"4:5", "group g is declared twice (also at "}}},
+		{"duplicate group names", lines("version: 1", "groups:", "  - {name: g, gid: 100}", "  - {name: g, gid: 101}"), []wantErr{{"4:5", "group g is declared twice, differently (also at "}}},
 		{"duplicate gids", lines("version: 1", "groups:", "  - {name: g, gid: 100}", "  - {name: h, gid: 100}"), []wantErr{{"4:5", "gid 100 is declared twice (also at "}}},
 		{"group without gid", lines("version: 1", "groups: [{name: g}]"), []wantErr{{"2:10", "group g needs a gid"}}},
 		{"group root with another gid", lines("version: 1", "groups: [{name: root, gid: 3}]"), []wantErr{{"2:10", "group root must have gid 0"}}},
@@ -217,7 +218,12 @@ func TestResolveUser(t *testing.T) {
 		{in: "tester:", err: `"" is not a declared group or a gid`},
 		{in: "tester:wheel", err: `"wheel" is not a declared group or a gid`},
 		{in: "tester:-1", err: `"-1" is not a declared group or a gid`},
-		{in: "tester:tester", err: `"tester" is not a declared group or a gid`},
+		// jailer writes a group "tester" for tester, whose gid 1000 no
+		// group declares; alice's primary group is users, so there is no
+		// group "alice".
+		{in: "tester:tester", uid: 1000, gid: 1000},
+		{in: "root:tester", uid: 0, gid: 1000},
+		{in: "alice:alice", err: `"alice" is not a declared group or a gid`},
 		// Ids beyond 2^31-1 are refused, as they are for users: (a uid of
 		// 4294967296 would become 0, root, once made a uint32).
 		{in: "4294967296", err: `"4294967296" is not a declared user or a uid`},

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/urfave/cli/v2"
 
 	"github.com/jailer-dev/jailer/jail"
@@ -25,6 +27,9 @@ func planCommand() *cli.Command {
 			p, err := jail.NewPlan(m)
 			if err != nil {
 				return err
+			}
+			for _, w := range p.Warnings {
+				fmt.Fprintln(c.App.ErrWriter, "jailer: warning: "+w)
 			}
 			if wantJSON(c) {
 				return p.JSON(c.App.Writer)

@@ -29,6 +29,9 @@ func runCommand() *cli.Command {
 			if err != nil {
 				return exitError{code: jail.ExitSetupFailed, err: err}
 			}
+			for _, w := range sum.Warnings {
+				fmt.Fprintln(c.App.ErrWriter, "jailer: warning: "+w)
+			}
 			if !wantQuiet(c) && !sum.UpToDate {
 				fmt.Fprintln(c.App.ErrWriter, "jailer: "+sum.String())
 			}

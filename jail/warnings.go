@@ -1,0 +1,134 @@
+package jail
+
+// Plan warnings: what a build would do as written but that will not work
+// as the manifest surely meant.
+
+import (
+	"bufio"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/jailer-dev/jailer/manifest"
+)
+
+// DefaultPATH is the PATH of a jail whose manifest sets none.
+const DefaultPATH = "/bin:/usr/bin:/sbin:/usr/sbin"
+
+// systemPATH is where a system's own programs are, as Debian's login PATH
+// has it: where a program a version manager shims has its system copy.
+var systemPATH = []string{"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"}
+
+// versionManagers are the directories of version managers that put
+// programs first in PATH: shims (pyenv, rbenv, nodenv, asdf) are scripts
+// that run a program they pick from the user's home at run time, and
+// nvm's and volta's programs live there too.
+var versionManagers = []string{"/.pyenv/", "/.rbenv/", "/.nodenv/", "/.asdf/", "/.nvm/", "/.volta/"}
+
+// fromPath warns when PATH lookup of a binaries: item landed on a script
+// in a home directory or a version manager's directory: the jail gets the
+// shim, which fails there (the program it runs is not in the jail).
+func (p *planner) fromPath(b manifest.Binary) {
+	if strings.Contains(b.Src, "/") {
+		return
+	}
+	_, _, isScript, err := shebang(b.Host)
+	if err != nil || !isScript {
+		return
+	}
+	where := ""
+	for _, vm := range versionManagers {
+		if strings.Contains(b.Host, vm) {
+			where = "a " + strings.Trim(vm, "/.") + " shim"
+		}
+	}
+	if where == "" {
+		for _, h := range homeDirs() {
+			if strings.HasPrefix(b.Host, h+"/") {
+				where = "a script in the home directory " + h
+			}
+		}
+	}
+	if where == "" {
+		return
+	}
+	instead := "give the absolute path of the system program"
+	if sys := systemProgram(path.Base(b.Src)); sys != "" {
+		instead = "use " + sys
+	}
+	p.warnf("binary %s: PATH finds %s, %s; the jail gets the script, which will fail there (%s)", b.Src, b.Host, where, instead)
+}
+
+// systemProgram finds name in the system's own directories, or "".
+func systemProgram(name string) string {
+	for _, dir := range systemPATH {
+		f := filepath.Join(dir, name)
+		if fi, err := os.Stat(f); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0 {
+			return f
+		}
+	}
+	return ""
+}
+
+// homeDirs are the home directories of the host's people (root and uids
+// from 1000, as Debian numbers them) and of the caller: system accounts'
+// homes (/bin, /usr/sbin, /var/lib/...) hold system programs.
+func homeDirs() []string {
+	var homes []string
+	if h, err := os.UserHomeDir(); err == nil && h != "/" {
+		homes = append(homes, filepath.Clean(h))
+	}
+	f, err := os.Open("/etc/passwd")
+	if err != nil {
+		return homes
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Split(sc.Text(), ":")
+		if len(fields) < 7 {
+			continue
+		}
+		uid, err := strconv.Atoi(fields[2])
+		home := filepath.Clean(fields[5])
+		if err != nil || uid != 0 && (uid < 1000 || uid >= 65534) || home == "/" || slices.Contains(homes, home) {
+			continue
+		}
+		homes = append(homes, home)
+	}
+	return homes
+}
+
+// checkCommand warns when the manifest's enter.command names a program
+// that the jail will not have.
+func (p *planner) checkCommand() {
+	e := p.m.Enter
+	if len(e.Command) == 0 || e.Command[0] == "" {
+		return
+	}
+	p.es.at = e.Fields["command"]
+	defer func() { p.es.at = manifest.Pos{} }()
+	prog := e.Command[0]
+	if strings.Contains(prog, "/") {
+		if !path.IsAbs(prog) {
+			return // relative to the workdir: known only when entered
+		}
+		if t, ok := p.es.resolve(path.Clean(prog)); !ok || t.Kind != KindFile {
+			p.warnf("enter.command %s is not in the jail (add it under binaries:)", prog)
+		}
+		return
+	}
+	pathVar, ok := e.Env["PATH"]
+	if !ok {
+		pathVar = DefaultPATH
+	}
+	for _, dir := range filepath.SplitList(pathVar) {
+		if t, ok := p.es.resolve(path.Join("/", dir, prog)); ok && t.Kind == KindFile {
+			return
+		}
+	}
+	p.warnf("enter.command %s is not in the jail's PATH (%s) (add it under binaries:)", prog, pathVar)
+}
