@@ -347,7 +347,11 @@ func describe(e Entry) string {
 	case e.Source != "":
 		return string(e.Kind) + " from " + e.Source
 	case e.Kind == KindFile:
-		return "generated content"
+		c := string(e.Content)
+		if len(c) > 24 {
+			c = c[:24] + "..."
+		}
+		return fmt.Sprintf("generated content %q", c)
 	}
 	return "a " + string(e.Kind)
 }

@@ -227,6 +227,10 @@ func (p *planner) binary(host, dest string, allowSetuid bool, why string, depth 
 		p.errorf("binary %s: its #! interpreter %q is not an absolute path", host, interp)
 		return
 	}
+	if _, err := os.Stat(interp); err != nil {
+		p.errorf("binary %s: its #! interpreter %s is not on the host: %w (install it, or fix the #! line)", host, interp, unwrapPath(err))
+		return
+	}
 	iwhy := "#! interpreter of " + dest
 	p.binary(interp, path.Clean(interp), false, iwhy, depth+1)
 	if path.Base(interp) == "env" && len(args) > 0 {
@@ -450,4 +454,14 @@ func (p *planner) file(f manifest.File, why string) {
 	if err != nil {
 		p.errorf("%s: copy %s: %w", why, f.Src, err)
 	}
+}
+
+// unwrapPath drops the path from a *fs.PathError whose message names the
+// path already.
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
 }

@@ -61,6 +61,11 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 	}
 	for _, c := range app.Commands {
 		c.HideHelpCommand = true // no `jailer build help`; --help is enough
+		name := c.Name
+		// A bad flag is one line with a hint, not the whole help text.
+		c.OnUsageError = func(_ *cli.Context, err error, _ bool) error {
+			return usagef("%v (see jailer %s --help)", err, name)
+		}
 	}
 	return app
 }
@@ -68,7 +73,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 // run is the whole program, so that tests drive exactly what users run.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	app := newApp(stdout, stderr)
-	err := app.RunContext(ctx, interspersed(args, app.Commands))
+	err := app.RunContext(ctx, interspersed(args, app))
 	if err == nil {
 		return exitOK
 	}

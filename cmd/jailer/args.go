@@ -14,7 +14,8 @@ import (
 // arguments start. Everything from a second positional argument on (the
 // command of enter, run and trace) is left alone, so `enter JAIL ls -l`
 // passes -l to ls.
-func interspersed(args []string, commands []*cli.Command) []string {
+func interspersed(args []string, app *cli.App) []string {
+	commands := app.Commands
 	i := 1
 	for i < len(args) && strings.HasPrefix(args[i], "-") {
 		i++ // global flags
@@ -31,8 +32,11 @@ func interspersed(args []string, commands []*cli.Command) []string {
 	if cmd == nil {
 		return args
 	}
-	takesValue := map[string]bool{}
+	takesValue, own := map[string]bool{}, map[string]bool{}
 	for _, f := range cmd.Flags {
+		for _, n := range f.Names() {
+			own[n] = true
+		}
 		if _, isBool := f.(*cli.BoolFlag); isBool {
 			continue
 		}
@@ -40,7 +44,17 @@ func interspersed(args []string, commands []*cli.Command) []string {
 			takesValue[n] = true
 		}
 	}
-	var flags, positional, rest []string
+	// Global flags (-v, --json, -q) the command does not define itself
+	// are moved before it, so `jailer build -v m.yaml` works.
+	global := map[string]bool{}
+	for _, f := range app.Flags {
+		if _, isBool := f.(*cli.BoolFlag); isBool {
+			for _, n := range f.Names() {
+				global[n] = !own[n]
+			}
+		}
+	}
+	var globals, flags, positional, rest []string
 	tail := args[i+1:]
 	for j := 0; j < len(tail); j++ {
 		tok := tail[j]
@@ -48,6 +62,8 @@ func interspersed(args []string, commands []*cli.Command) []string {
 		case tok == "--":
 			rest = tail[j+1:]
 			j = len(tail)
+		case strings.HasPrefix(tok, "-") && len(positional) < 2 && global[strings.TrimLeft(tok, "-")]:
+			globals = append(globals, tok)
 		case strings.HasPrefix(tok, "-") && len(tok) > 1 && len(positional) < 2:
 			flags = append(flags, tok)
 			name := strings.TrimLeft(tok, "-")
@@ -62,7 +78,7 @@ func interspersed(args []string, commands []*cli.Command) []string {
 			j = len(tail)
 		}
 	}
-	out := append([]string{}, args[:i+1]...)
+	out := append(append(append([]string{}, args[:i]...), globals...), args[i])
 	out = append(out, flags...)
 	if len(positional) == 0 && len(rest) == 0 {
 		return out

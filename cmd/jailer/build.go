@@ -31,6 +31,9 @@ func buildCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			if l := c.String("link"); l != jail.LinkCopy && l != jail.LinkHardlink {
+				return usagef("--link %q: use copy or hardlink", l)
+			}
 			m, err := manifest.Load(path)
 			if err != nil {
 				return err

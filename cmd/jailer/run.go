@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/urfave/cli/v2"
@@ -26,7 +27,11 @@ func runCommand() *cli.Command {
 				return err
 			}
 			sum, err := jail.Build(c.Context, m, jail.BuildOptions{Output: c.String("output")})
-			if err != nil {
+			var me *manifest.Error
+			switch {
+			case errors.As(err, &me):
+				return err // found when planning: a manifest error like any other (exit 2)
+			case err != nil:
 				return exitError{code: jail.ExitSetupFailed, err: err}
 			}
 			for _, w := range sum.Warnings {

@@ -32,7 +32,12 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"plan"}, 2, "plan takes one manifest"},
 		{[]string{"plan", "--no-such-flag", ok}, 2, "flag provided but not defined"},
 		{[]string{"build", "-o", notJail, ok}, 1, "not a jailer jail"},
-		{[]string{"build", "--link", "rsync", "-o", filepath.Join(dir, "j"), ok}, 1, "unknown link mode"},
+		{[]string{"build", "--link", "rsync", "-o", filepath.Join(dir, "j"), ok}, 2, `jailer: --link "rsync": use copy or hardlink`},
+		{[]string{"build", "--no-such-flag", ok}, 2, "jailer: flag provided but not defined: -no-such-flag (see jailer build --help)\n"},
+		{[]string{"enter", "--pids", "many", notJail}, 2, "(see jailer enter --help)\n"},
+		{[]string{"-v", "build", "-q", "-o", filepath.Join(dir, "v1"), ok}, 0, ""},
+		{[]string{"build", "-v", "-q", "-o", filepath.Join(dir, "v2"), ok}, 0, ""},
+		{[]string{"build", "-o", filepath.Join(dir, "v3"), ok, "-v", "--json"}, 0, ""},
 		{[]string{"check", notJail}, 1, "not a jailer jail"},
 		{[]string{"build", "-q", "-o", filepath.Join(dir, "j"), ok}, 0, ""},
 		{[]string{"check", filepath.Join(dir, "j")}, 0, ""},
@@ -43,6 +48,9 @@ func TestExitCodes(t *testing.T) {
 		if code != tt.code {
 			t.Errorf("jailer %v = exit %d, want %d (stderr %q)", tt.args, code, tt.code, stderr.String())
 		}
+		if tt.code == exitUsage && strings.Count(stderr.String(), "\n") != 1 {
+			t.Errorf("jailer %v stderr = %q, want one line", tt.args, stderr.String())
+		}
 		if !strings.Contains(stderr.String(), tt.wantStderr) {
 			t.Errorf("jailer %v stderr = %q, want it to contain %q", tt.args, stderr.String(), tt.wantStderr)
 		}
@@ -50,7 +58,7 @@ func TestExitCodes(t *testing.T) {
 }
 
 func TestInterspersed(t *testing.T) {
-	cmds := newApp(nil, nil).Commands
+	app := newApp(nil, nil)
 	tests := []struct{ in, want string }{
 		{"jailer run m.yaml --bind .:/src:ro -- /bin/sh -c x", "jailer run --bind .:/src:ro -- m.yaml /bin/sh -c x"},
 		{"jailer run --ro m.yaml", "jailer run --ro -- m.yaml"},
@@ -62,10 +70,16 @@ func TestInterspersed(t *testing.T) {
 		{"jailer export ./jail -o x.tar --format tar", "jailer export -o x.tar --format tar -- ./jail"},
 		{"jailer --json plan m.yaml", "jailer --json plan -- m.yaml"},
 		{"jailer version", "jailer version"},
+		// Global flags after the command move before it, unless the
+		// command has a flag of that name itself.
+		{"jailer build -v m.yaml", "jailer -v build -- m.yaml"},
+		{"jailer build m.yaml -v -o x", "jailer -v build -o x -- m.yaml"},
+		{"jailer enter ./jail -v ls -v", "jailer -v enter -- ./jail ls -v"},
+		{"jailer plan --json m.yaml", "jailer plan --json -- m.yaml"},
 		{"jailer graph --f --generate-bash-completion", "jailer graph --f --generate-bash-completion"},
 	}
 	for _, tt := range tests {
-		got := strings.Join(interspersed(strings.Fields(tt.in), cmds), " ")
+		got := strings.Join(interspersed(strings.Fields(tt.in), app), " ")
 		if got != tt.want {
 			t.Errorf("interspersed(%q) = %q, want %q", tt.in, got, tt.want)
 		}
