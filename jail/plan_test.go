@@ -101,7 +101,10 @@ func TestPlanFlatBinaries(t *testing.T) {
 		source string
 	}{
 		{"/bin/bash", KindFile, bash},
-		{"/bin/sh", KindFile, dash}, // a symlinked binary runs under its listed name
+		// A symlinked binary is installed under its own name, the listed
+		// name a link to it, as on the host (programs read /proc/self/exe).
+		{"/bin/sh", KindSymlink, ""}, // -> the name below
+		{"/bin/" + filepath.Base(dash), KindFile, dash},
 		{"/lib64/ld-linux-x86-64.so.2", KindFile, ""},
 		{"/lib/libc.so.6", KindFile, ""},
 		{"/lib/libtinfo.so.6", "", ""},

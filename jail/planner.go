@@ -211,6 +211,14 @@ func (p *planner) binary(host, dest string, allowSetuid bool, why string, depth 
 	}
 	if p.m.Layout == "preserve" && dest == host {
 		p.hostPath(host, allowSetuid, why)
+	} else if alias := p.linkedName(host, real, dest); alias != "" {
+		// python3 -> python3.11, gp-archive -> x86_64-linux-gnu-gp-archive:
+		// the program is installed under its own name with the listed
+		// name a link to it, as on the host, since programs read their
+		// name from /proc/self/exe.
+		p.es.add(Entry{Dest: alias, Kind: KindFile, Source: real, Mode: hostMode(fi, allowSetuid), Why: why})
+		p.es.add(Entry{Dest: dest, Kind: KindSymlink, Target: path.Base(alias), Mode: 0o777, Why: why})
+		dest = alias
 	} else {
 		p.es.add(Entry{Dest: dest, Kind: KindFile, Source: real, Mode: hostMode(fi, allowSetuid), Why: why})
 	}
@@ -251,6 +259,21 @@ func (p *planner) binary(host, dest string, allowSetuid bool, why string, depth 
 		}
 		p.binary(found, pdest, false, fmt.Sprintf("run by #!%s %s in %s", interp, prog, dest), depth+1)
 	}
+}
+
+// linkedName returns where a flat jail puts the program real that the
+// host reaches through the symlink host, when it is to be installed at
+// dest: beside dest under real's own name, unless dest was given in the
+// manifest or that name is taken by another file.
+func (p *planner) linkedName(host, real, dest string) string {
+	if p.m.Layout != "flat" || path.Base(real) == path.Base(dest) || dest != "/bin/"+path.Base(host) {
+		return ""
+	}
+	alias := path.Join(path.Dir(dest), path.Base(real))
+	if e, ok := p.es.m[alias]; ok && (e.Kind != KindFile || e.Source != real) {
+		return ""
+	}
+	return alias
 }
 
 // shebang reads a #! line: the interpreter and its arguments. ELF
