@@ -408,6 +408,7 @@ func TestTraceAppendSuggestions(t *testing.T) {
 	os.WriteFile(y, nil, 0o644)
 	sugs := []Suggestion{{Field: "files", Path: x, Why: "openat"}, {Field: "files", Path: y, Why: "stat"}}
 	add := "  - " + x + "  # jailer trace: openat\n  - '" + y + "'  # jailer trace: stat\n"
+	flowNotes := "# jailer trace: " + x + ": openat\n# jailer trace: '" + y + "': stat\n"
 	tests := []struct{ name, in, want string }{
 		{"block list with comments", "version: 1 # v\n\n# the files\nfiles:\n  - /etc/hostname   # first\n  # a comment in the list\n  - { dest: /motd, content: \"hi\\n\" }\n\n# users next\nusers: []\n",
 			"version: 1 # v\n\n# the files\nfiles:\n  - /etc/hostname   # first\n  # a comment in the list\n  - { dest: /motd, content: \"hi\\n\" }\n" + add + "\n# users next\nusers: []\n"},
@@ -415,11 +416,12 @@ func TestTraceAppendSuggestions(t *testing.T) {
 			"version: 1\nfiles:\n- /etc/hostname\n" + strings.ReplaceAll(add, "  - ", "- ")},
 		{"multi-line item", "version: 1\nfiles:\n  - src: /etc/hostname\n    dest: /h\ndirs: [/d]\n",
 			"version: 1\nfiles:\n  - src: /etc/hostname\n    dest: /h\n" + add + "dirs: [/d]\n"},
-		{"flow list", "version: 1\nfiles: [/etc/hostname]  # flow\n",
-			"version: 1\nfiles: [/etc/hostname, " + x + ", '" + y + "']  # flow\n"},
-		{"empty flow list", "version: 1\nfiles: []\n", "version: 1\nfiles: [" + x + ", '" + y + "']\n"},
+		// A flow list takes the items; their comments follow it, a line each.
+		{"flow list", "version: 1\nfiles: [/etc/hostname]  # flow\ndirs: [/d]\n",
+			"version: 1\nfiles: [/etc/hostname, " + x + ", '" + y + "']  # flow\n" + flowNotes + "dirs: [/d]\n"},
+		{"empty flow list, no final newline", "version: 1\nfiles: []", "version: 1\nfiles: [" + x + ", '" + y + "']\n" + flowNotes},
 		{"multi-line flow list", "version: 1\nfiles: [\n  /etc/hostname,  # h\n  \"/etc/passwd\"\n]\n",
-			"version: 1\nfiles: [\n  /etc/hostname,  # h\n  \"/etc/passwd\", " + x + ", '" + y + "'\n]\n"},
+			"version: 1\nfiles: [\n  /etc/hostname,  # h\n  \"/etc/passwd\", " + x + ", '" + y + "'\n]\n" + flowNotes},
 		{"empty key", "version: 1\nfiles:\ndirs: [/d]\n", "version: 1\nfiles:\n" + add + "dirs: [/d]\n"},
 		{"no key", "version: 1\n# the end\n", "version: 1\n# the end\nfiles:\n" + add},
 	}

@@ -126,7 +126,7 @@ func appendToList(text []byte, key string, items []Suggestion) ([]byte, error) {
 	case v.Kind != yaml.SequenceNode:
 		return nil, fmt.Errorf("%s: is not a list", key)
 	case v.Style&yaml.FlowStyle != 0:
-		return appendToFlowList(lines, v, items)
+		return appendToFlowList(lines, k, v, items)
 	}
 	first := lines[v.Content[0].Line-1]
 	indent := first[:len(first)-len(strings.TrimLeft(first, " "))]
@@ -151,8 +151,10 @@ func appendToList(text []byte, key string, items []Suggestion) ([]byte, error) {
 	return insert(end, block(indent)), nil
 }
 
-// appendToFlowList adds items before the closing bracket of [a, b].
-func appendToFlowList(lines []string, v *yaml.Node, items []Suggestion) ([]byte, error) {
+// appendToFlowList adds items before the closing bracket of [a, b], and
+// their comments as lines of their own after the line the list ends on,
+// at the key's indentation (a comment cannot go inside a one-line list).
+func appendToFlowList(lines []string, k, v *yaml.Node, items []Suggestion) ([]byte, error) {
 	text := strings.Join(lines, "")
 	off := 0
 	for i := 0; i < v.Line-1; i++ {
@@ -183,9 +185,11 @@ func appendToFlowList(lines []string, v *yaml.Node, items []Suggestion) ([]byte,
 		case c == ']' || c == '}':
 			depth--
 			if depth == 0 {
-				var add []string
+				var add, comments []string
+				indent := strings.Repeat(" ", k.Column-1)
 				for _, s := range items {
 					add = append(add, s.Item())
+					comments = append(comments, indent+"# jailer trace: "+s.Item()+": "+s.Why+"\n")
 				}
 				sep := ", "
 				switch text[last-1] {
@@ -194,7 +198,14 @@ func appendToFlowList(lines []string, v *yaml.Node, items []Suggestion) ([]byte,
 				case ',':
 					sep = " "
 				}
-				return []byte(text[:last] + sep + strings.Join(add, ", ") + text[last:]), nil
+				eol := strings.IndexByte(text[i:], '\n')
+				rest, after := text[i:], ""
+				if eol >= 0 {
+					rest, after = text[i:i+eol+1], text[i+eol+1:]
+				} else {
+					rest += "\n"
+				}
+				return []byte(text[:last] + sep + strings.Join(add, ", ") + text[last:i] + rest + strings.Join(comments, "") + after), nil
 			}
 		}
 		last = i + 1
