@@ -17,8 +17,9 @@ import (
 	"github.com/jailer-dev/jailer/manifest"
 )
 
-// WriteSuggestions prints suggestions as manifest lines, one list per field.
-func WriteSuggestions(w io.Writer, sugs []Suggestion) error {
+// WriteSuggestions prints suggestions as manifest lines, one list per
+// field, then the notes as YAML comments, one line each.
+func WriteSuggestions(w io.Writer, sugs []Suggestion, notes []Note) error {
 	var b strings.Builder
 	field := ""
 	for _, s := range sugs {
@@ -28,13 +29,18 @@ func WriteSuggestions(w io.Writer, sugs []Suggestion) error {
 		}
 		fmt.Fprintf(&b, "  - %s  # %s\n", s.Item(), s.Why)
 	}
+	for _, n := range notes {
+		fmt.Fprintf(&b, "# %s: %s\n", n.Subject, n.Text)
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
 
 // AppendSuggestions adds suggestions to the manifest at file: each to the
-// end of its top-level list (binaries, files, dirs), which is created at
-// the end of the file when missing. The file is edited as text, so its
+// end of its top-level list (binaries, packages, profiles, files, dirs),
+// which is created at the end of the file when missing; each addition
+// carries a "# jailer trace:" comment (after a flow list, a line of its
+// own). The file is edited as text, so its
 // comments, blank lines and layout stay as they were; the result must
 // load, else the file is left unchanged.
 func AppendSuggestions(file string, sugs []Suggestion) error {
@@ -43,7 +49,7 @@ func AppendSuggestions(file string, sugs []Suggestion) error {
 		return err
 	}
 	text := old
-	for _, field := range []string{"binaries", "files", "dirs"} {
+	for _, field := range []string{"binaries", "packages", "profiles", "files", "dirs"} {
 		var items []Suggestion
 		for _, s := range sugs {
 			if s.Field == field {
