@@ -34,8 +34,12 @@ package jail
 //     waitid(WNOWAIT) first so that an unrelated child of this thread is
 //     never reaped by mistake.
 //
+// Meanwhile the command's stderr passes through a watcher that keeps the
+// imports a Python or Perl interpreter says failed (trace_modules_linux.go).
+//
 // Suggest then turns the lookups into manifest items: a path that the jail
-// lacks and the host has, or a profile; and into notes on what it leaves out (a host user's files, the
+// lacks and the host has, a profile, or the package that ships a missing
+// module; and into notes on what it leaves out (a host user's files, the
 // host's account files, directories too big to copy). AppendSuggestions
 // adds the items to a manifest as text, so comments and formatting stay.
 // Trace runs the rounds: build, trace, suggest, write, again.
@@ -619,7 +623,20 @@ func Trace(ctx context.Context, file string, o TraceOptions) ([]TraceRound, erro
 		for _, mnt := range opts.Mounts {
 			skip = append(skip, path.Clean(mnt.Target))
 		}
-		r.Status, err = Enter(ctx, sum.Output, opts, o.Stdio)
+		// The command's stderr (all its output, on a terminal) goes
+		// through a watcher that keeps the imports it says failed.
+		stdio := o.Stdio
+		watched := &stdio.Err
+		if opts.Interactive {
+			watched = &stdio.Out
+		}
+		watcher, err := watchOutput(*watched)
+		if err != nil {
+			return rounds, err
+		}
+		*watched = watcher.w
+		r.Status, err = Enter(ctx, sum.Output, opts, stdio)
+		modules := watcher.finish(time.Second)
 		if ctx.Err() != nil {
 			return rounds, ctx.Err() // interrupted: write nothing
 		}
@@ -635,7 +652,7 @@ func Trace(ctx context.Context, file string, o TraceOptions) ([]TraceRound, erro
 		case err != nil:
 			r.Err = err.Error()
 		}
-		sugs, notes := Suggest(sum.Output, lookups, SuggestOptions{Manifest: m, Skip: skip, Private: private})
+		sugs, notes := Suggest(sum.Output, lookups, SuggestOptions{Manifest: m, Skip: skip, Private: private, Modules: modules})
 		for _, s := range sugs {
 			if !added[s.key()] {
 				r.Missing = append(r.Missing, s)

@@ -112,6 +112,11 @@ type SuggestOptions struct {
 	Skip []string
 	// Private are host directories nothing is suggested from (HostPrivateDirs).
 	Private []PrivateDir
+	// Modules are the imports the command's output says failed.
+	Modules []MissingModule
+	// Dpkg is dpkg's database, searched for the packages that ship
+	// Modules; default manifest.DpkgDir.
+	Dpkg string
 }
 
 // candidate is a missing path that the host has.
@@ -135,6 +140,11 @@ type suggester struct {
 	provides []providedPath
 	loaded   bool
 	named    map[string]bool // profiles the manifest names
+	// hits are the files of installed packages that are the missing
+	// modules, by "lang name" (moduleHits).
+	hits    map[string][]moduleHit
+	hitsErr error
+
 	// Set aside by collect: the first lookup of each account file, what
 	// was looked for in each private directory, the lookups of the paths
 	// each profile provides.
@@ -166,7 +176,8 @@ type providedPath struct {
 // one such as /tmp or holds the jail; two or more missing files of one
 // small directory that the jail lacks become that directory. Programs
 // (executed, or ELF executables and scripts) go under binaries:, the rest
-// under files:. The result is sorted by field, then path or
+// under files:. A module the command failed to import becomes the Debian
+// package that ships it, and the interpreter's probes for it are dropped. The result is sorted by field, then path or
 // name; the notes by subject.
 func Suggest(root string, lookups []Lookup, o SuggestOptions) ([]Suggestion, []Note) {
 	if r, err := filepath.EvalSymlinks(root); err == nil {
@@ -191,7 +202,9 @@ func Suggest(root string, lookups []Lookup, o SuggestOptions) ([]Suggestion, []N
 		}
 		out = append(out, Suggestion{Field: "profiles", Name: name, Why: why})
 	}
-	notes := s.leftOut(out, nil, tooBig)
+	pkgs, notes := s.moduleSuggestions(out)
+	out = append(out, pkgs...)
+	notes = s.leftOut(out, notes, tooBig)
 	sort.SliceStable(out, func(a, b int) bool {
 		if fieldOrder[out[a].Field] != fieldOrder[out[b].Field] {
 			return fieldOrder[out[a].Field] < fieldOrder[out[b].Field]
@@ -235,6 +248,9 @@ func (s *suggester) collect(lookups []Lookup) []*candidate {
 			if !slices.Contains(s.private[d], l.Path) {
 				s.private[d] = append(s.private[d], l.Path)
 			}
+			continue
+		}
+		if s.isModuleProbe(l.Path) {
 			continue
 		}
 		if name, named, ok := s.profileFor(l.Path); ok {

@@ -247,3 +247,109 @@ func TestTraceSuggestAccounts(t *testing.T) {
 		t.Errorf("with the profiles in the manifest, Suggest = %+v, %+v; want nothing", sugs, notes)
 	}
 }
+
+// TestTraceParseMissingModules checks which lines are failed imports.
+func TestTraceParseMissingModules(t *testing.T) {
+	out := strings.Join([]string{
+		"Traceback (most recent call last):",
+		`  File "<string>", line 1, in <module>`,
+		"ModuleNotFoundError: No module named 'six'",
+		"E   ModuleNotFoundError: No module named 'attr'", // pytest
+		"ImportError: No module named yaml",               // Python 2
+		"ModuleNotFoundError: No module named 'a.b'; 'a' is not a package",
+		"ModuleNotFoundError: No module named 'six'", // again
+		"ImportError: cannot import name 'x' from 'y'",
+		"Can't locate JSON.pm in @INC (you may need to install the JSON module) (@INC contains: /etc/perl) at -e line 1.",
+		"Can't locate Text/Wrap.pm in @INC (you may need to install the Text::Wrap module)",
+		"Can't locate object method \"new\" via package \"Foo\"",
+	}, "\n")
+	var got []string
+	for _, m := range ParseMissingModules(strings.NewReader(out)) {
+		got = append(got, m.Lang+" "+m.Name)
+	}
+	want := []string{"python six", "python attr", "python yaml", "python a.b", "perl JSON", "perl Text::Wrap"}
+	if !slices.Equal(got, want) {
+		t.Errorf("ParseMissingModules = %q, want %q", got, want)
+	}
+}
+
+// owner asks dpkg which package ships a path: the oracle for findModules.
+func owner(t *testing.T, p string) string {
+	t.Helper()
+	out, err := exec.Command("dpkg", "-S", p).Output()
+	if err != nil {
+		t.Fatalf("dpkg -S %s: %v", p, err)
+	}
+	name, _, _ := strings.Cut(string(out), ": ")
+	name, arch, _ := strings.Cut(name, ":")
+	if arch != "" && arch != manifest.NativeArch() {
+		name += ":" + arch
+	}
+	return name
+}
+
+// TestTraceSuggestModules: a failed import becomes the Debian package
+// that ships the module, with depends: true when the jail lacks what the
+// package needs; a module no package ships is a note; a module that a
+// suggested profile brings needs no package.
+func TestTraceSuggestModules(t *testing.T) {
+	const six = "/usr/lib/python3/dist-packages/six.py" // python3-six, installed by .ci/run
+	out, perr := exec.Command("/usr/bin/perl", "-MText::Wrap", "-e", `print $INC{"Text/Wrap.pm"}`).Output()
+	if _, err := os.Stat(six); err != nil || perr != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("CI=true and the host lacks %s or perl's Text::Wrap (.ci/run installs python3-six and perl): %v %v", six, err, perr)
+		}
+		t.Skipf("no %s or perl", six)
+	}
+	wrap := string(out)
+	root := t.TempDir()
+	mods := []MissingModule{
+		{Lang: "python", Name: "six", Message: "ModuleNotFoundError: No module named 'six'"},
+		{Lang: "perl", Name: "Text::Wrap", Message: "Can't locate Text/Wrap.pm in @INC"},
+		{Lang: "python", Name: "no_such_module_anywhere", Message: "ModuleNotFoundError: No module named 'no_such_module_anywhere'"},
+	}
+	sugs, notes := Suggest(root, nil, SuggestOptions{Modules: mods})
+	got, gotNotes := texts(sugs, notes)
+	want := []string{"packages { name: " + owner(t, wrap) + ", depends: true }", "packages { name: python3-six, depends: true }"}
+	if !slices.Equal(got, want) {
+		t.Errorf("Suggest = %q, want %q", got, want)
+	}
+	for _, s := range sugs {
+		if s.Name == "python3-six" && s.Why != "Python module six: "+six+" (ModuleNotFoundError: No module named 'six'); it needs python3, which the jail lacks" {
+			t.Errorf("why = %q", s.Why)
+		}
+	}
+	if !hasNote(notes, "Python module no_such_module_anywhere", "no installed Debian package ships it") || len(notes) != 1 {
+		t.Errorf("notes %q, want one saying no package ships no_such_module_anywhere", gotNotes)
+	}
+
+	// A jail that has every file of python3 (six's one dependency) needs
+	// no depends: true.
+	list, err := exec.Command("dpkg", "-L", "python3").Output()
+	if err != nil {
+		t.Fatalf("dpkg -L python3: %v", err)
+	}
+	for _, p := range strings.Split(strings.TrimSpace(string(list)), "\n") {
+		if fi, err := os.Lstat(p); err == nil && !fi.IsDir() {
+			os.MkdirAll(filepath.Join(root, filepath.Dir(p)), 0o755)
+			os.WriteFile(filepath.Join(root, p), nil, 0o644)
+		}
+	}
+	sugs, _ = Suggest(root, nil, SuggestOptions{Modules: mods[:1]})
+	if got, _ := texts(sugs, nil); !slices.Equal(got, []string{"packages python3-six"}) {
+		t.Errorf("with python3 in the jail, Suggest = %q, want python3-six without depends", got)
+	}
+
+	// The standard library's encodings, when the jail lacks the whole
+	// standard library: the python profile brings it, no package needed.
+	enc, err := exec.Command(pythonPath, "-I", "-S", "-c", "import encodings, os; print(os.path.dirname(encodings.__path__[0]))").Output()
+	if err != nil {
+		t.Fatalf("%s: %v", pythonPath, err)
+	}
+	stdlib := strings.TrimSpace(string(enc))
+	sugs, notes = Suggest(t.TempDir(), []Lookup{{Path: stdlib, Syscall: "newfstatat"}},
+		SuggestOptions{Modules: []MissingModule{{Lang: "python", Name: "encodings", Message: "No module named 'encodings'"}}})
+	if got, gotNotes := texts(sugs, notes); !slices.Equal(got, []string{"profiles python"}) || len(notes) != 0 {
+		t.Errorf("Suggest of %s and encodings = %q, notes %q; want the python profile alone", stdlib, got, gotNotes)
+	}
+}
