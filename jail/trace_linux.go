@@ -34,10 +34,15 @@ package jail
 //     waitid(WNOWAIT) first so that an unrelated child of this thread is
 //     never reaped by mistake.
 //
+// Meanwhile the command's stderr passes through a watcher that keeps the
+// imports a Python or Perl interpreter says failed (trace_modules_linux.go).
+//
 // Suggest then turns the lookups into manifest items: a path that the jail
-// lacks and the host has. AppendSuggestions adds them to a manifest as
-// text, so comments and formatting stay. Trace runs the rounds: build,
-// trace, suggest, write, again.
+// lacks and the host has, a profile, or the package that ships a missing
+// module; and into notes on what it leaves out (a host user's files, the
+// host's account files, directories too big to copy). AppendSuggestions
+// adds the items to a manifest as text, so comments and formatting stay.
+// Trace runs the rounds: build, trace, suggest, write, again.
 
 import (
 	"bytes"
@@ -563,6 +568,9 @@ type TraceRound struct {
 	Err string `json:"error,omitempty"`
 	// Missing are the paths it looked for that the jail lacks.
 	Missing []Suggestion `json:"missing"`
+	// Notes say what was left out and why, and what the manifest should
+	// say instead.
+	Notes []Note `json:"notes,omitempty"`
 	// Written says they were added to the manifest.
 	Written bool `json:"written,omitempty"`
 }
@@ -579,6 +587,7 @@ func Trace(ctx context.Context, file string, o TraceOptions) ([]TraceRound, erro
 	}
 	var rounds []TraceRound
 	added := map[string]bool{}
+	private := HostPrivateDirs()
 	for n := 1; ; n++ {
 		m, err := manifest.Load(file)
 		if err != nil {
@@ -614,7 +623,20 @@ func Trace(ctx context.Context, file string, o TraceOptions) ([]TraceRound, erro
 		for _, mnt := range opts.Mounts {
 			skip = append(skip, path.Clean(mnt.Target))
 		}
-		r.Status, err = Enter(ctx, sum.Output, opts, o.Stdio)
+		// The command's stderr (all its output, on a terminal) goes
+		// through a watcher that keeps the imports it says failed.
+		stdio := o.Stdio
+		watched := &stdio.Err
+		if opts.Interactive {
+			watched = &stdio.Out
+		}
+		watcher, err := watchOutput(*watched)
+		if err != nil {
+			return rounds, err
+		}
+		*watched = watcher.w
+		r.Status, err = Enter(ctx, sum.Output, opts, stdio)
+		modules := watcher.finish(time.Second)
 		if ctx.Err() != nil {
 			return rounds, ctx.Err() // interrupted: write nothing
 		}
@@ -630,18 +652,20 @@ func Trace(ctx context.Context, file string, o TraceOptions) ([]TraceRound, erro
 		case err != nil:
 			r.Err = err.Error()
 		}
-		for _, s := range Suggest(sum.Output, m.Layout, lookups, skip) {
-			if !added[s.Field+" "+s.Path] {
+		sugs, notes := Suggest(sum.Output, lookups, SuggestOptions{Manifest: m, Skip: skip, Private: private, Modules: modules})
+		for _, s := range sugs {
+			if !added[s.key()] {
 				r.Missing = append(r.Missing, s)
 			}
 		}
+		r.Notes = notes
 		if o.Write && r.Status != 0 && len(r.Missing) > 0 {
 			if err := AppendSuggestions(file, r.Missing); err != nil {
 				return append(rounds, r), err
 			}
 			r.Written = true
 			for _, s := range r.Missing {
-				added[s.Field+" "+s.Path] = true
+				added[s.key()] = true
 			}
 		}
 		rounds = append(rounds, r)

@@ -217,8 +217,9 @@ files:
 
 // TestTracePython starts from a jail with nothing but Debian's python3.11
 // and traces `import json` of a module from PYTHONPATH until it runs: the
-// standard library and the module's directory are found, the loop stops
-// when the command succeeds, and the manifest keeps its comments.
+// python profile (for the standard library) and the module's directory
+// are found, the loop stops when the command succeeds, and the manifest
+// keeps its comments.
 func TestTracePython(t *testing.T) {
 	requireRoot(t)
 	const python = "/usr/bin/python3.11" // not python3 in PATH: a pyenv shim on these machines
@@ -264,11 +265,14 @@ enter:
 	for _, r := range rounds {
 		for _, s := range r.Missing {
 			if r.Written {
-				written = append(written, s.Field+" "+s.Path)
+				written = append(written, s.Field+" "+s.Path+s.Name)
 			}
 		}
 	}
-	for _, want := range []string{"files /usr/lib/python3.11", "files " + mods} {
+	// The standard library comes with the python profile, not as a copy
+	// of the directory python looked for (too big, and the profile knows
+	// what is in it).
+	for _, want := range []string{"profiles python", "files " + mods} {
 		if !slices.Contains(written, want) {
 			t.Errorf("written %q, want %q among them", written, want)
 		}
@@ -276,7 +280,7 @@ enter:
 	text, _ := os.ReadFile(m)
 	for _, want := range []string{"layout: preserve   # python finds its library next to itself\n",
 		"# the interpreter alone: trace finds the rest\n", "# the module lives here\n",
-		"  - /usr/lib/python3.11  # jailer trace: directory, "} {
+		"\n  - python  # jailer trace: /usr/lib/python3.11: "} {
 		if !strings.Contains(string(text), want) {
 			t.Errorf("manifest after trace:\n%s\nwant it to contain %q", text, want)
 		}
@@ -288,6 +292,12 @@ enter:
 	if !slices.ContainsFunc(lock.Entries, func(e LockEntry) bool { return e.Dest == "/usr/lib/python3.11/json/__init__.py" }) {
 		t.Errorf("the jail has no /usr/lib/python3.11/json/__init__.py")
 	}
+}
+
+// suggestIn is Suggest for a manifest that says only its layout.
+func suggestIn(root, layout string, lookups []Lookup, skip []string) []Suggestion {
+	sugs, _ := Suggest(root, lookups, SuggestOptions{Manifest: &manifest.Manifest{Layout: layout}, Skip: skip})
+	return sugs
 }
 
 // TestTraceSuggest checks which lookups become which manifest items, on a
@@ -338,7 +348,7 @@ func TestTraceSuggest(t *testing.T) {
 		{Path: filepath.Join(root, "x"), Syscall: "openat"},                     // the jail itself
 		{Path: bin, Syscall: "execve", Exec: true},
 	}
-	got := Suggest(root, "flat", lookups, nil)
+	got := suggestIn(root, "flat", lookups, nil)
 	var texts []string
 	for _, s := range got {
 		texts = append(texts, s.Field+" "+s.Item())
@@ -362,24 +372,24 @@ func TestTraceSuggest(t *testing.T) {
 	}
 	// A top-level directory, or one that holds the jail, is created, not copied.
 	empty := t.TempDir()
-	if got := Suggest(empty, "flat", []Lookup{{Path: "/tmp"}}, nil); len(got) != 1 || got[0].Field+" "+got[0].Item() != `dirs { path: /tmp, mode: "1777" }` {
+	if got := suggestIn(empty, "flat", []Lookup{{Path: "/tmp"}}, nil); len(got) != 1 || got[0].Field+" "+got[0].Item() != `dirs { path: /tmp, mode: "1777" }` {
 		t.Errorf("Suggest of /tmp = %+v, want it under dirs: with its mode", got)
 	}
-	if got := Suggest(empty, "flat", []Lookup{{Path: "/tmp"}, {Path: filepath.Dir(empty)}}, nil); len(got) != 1 || got[0].Field != "dirs" || got[0].Path != filepath.Dir(empty) {
+	if got := suggestIn(empty, "flat", []Lookup{{Path: "/tmp"}, {Path: filepath.Dir(empty)}}, nil); len(got) != 1 || got[0].Field != "dirs" || got[0].Path != filepath.Dir(empty) {
 		t.Errorf("Suggest of /tmp and the jail's parent = %+v, want the parent alone under dirs: (it makes /tmp)", got)
 	}
 	// A link in the jail to a file it lacks: the file is suggested.
 	target := mk("real/cfg.txt", 0o644, "x")
 	os.MkdirAll(filepath.Join(root, host, "links"), 0o755)
 	os.Symlink(target, filepath.Join(root, host, "links", "cfg"))
-	if got := Suggest(root, "flat", []Lookup{{Path: filepath.Join(host, "links", "cfg")}}, nil); len(got) != 1 || got[0].Path != target {
+	if got := suggestIn(root, "flat", []Lookup{{Path: filepath.Join(host, "links", "cfg")}}, nil); len(got) != 1 || got[0].Path != target {
 		t.Errorf("Suggest of a dangling link in the jail = %+v, want %s", got, target)
 	}
 	// The loader stats a search directory once; a library it never finds
 	// is suggested from the first such directory the host has it in.
 	lib := mk("libdir2/libz9.so.1", 0o644, "x")
 	mk("libdir3/libz9.so.1", 0o644, "y")
-	got = Suggest(root, "flat", []Lookup{
+	got = suggestIn(root, "flat", []Lookup{
 		{Path: filepath.Join(host, "nolibs"), Syscall: "newfstatat", Loader: true},
 		{Path: filepath.Join(host, "libdir2"), Syscall: "newfstatat", Loader: true},
 		{Path: filepath.Join(host, "libdir3"), Syscall: "newfstatat", Loader: true},
@@ -390,11 +400,11 @@ func TestTraceSuggest(t *testing.T) {
 		t.Errorf("Suggest of a library search = %+v, want %s alone", got, lib)
 	}
 	// preserve keeps a program's path: no dest.
-	if got := Suggest(root, "preserve", []Lookup{{Path: tool, Exec: true}}, nil); len(got) != 1 || got[0].Item() != tool {
+	if got := suggestIn(root, "preserve", []Lookup{{Path: tool, Exec: true}}, nil); len(got) != 1 || got[0].Item() != tool {
 		t.Errorf("Suggest preserve = %+v, want %s alone", got, tool)
 	}
 	// Paths under a mount target are the mount's business.
-	if got := Suggest(root, "flat", []Lookup{{Path: conf}}, []string{filepath.Dir(conf)}); len(got) != 0 {
+	if got := suggestIn(root, "flat", []Lookup{{Path: conf}}, []string{filepath.Dir(conf)}); len(got) != 0 {
 		t.Errorf("Suggest under a mount target = %+v, want nothing", got)
 	}
 }
@@ -408,6 +418,7 @@ func TestTraceAppendSuggestions(t *testing.T) {
 	os.WriteFile(y, nil, 0o644)
 	sugs := []Suggestion{{Field: "files", Path: x, Why: "openat"}, {Field: "files", Path: y, Why: "stat"}}
 	add := "  - " + x + "  # jailer trace: openat\n  - '" + y + "'  # jailer trace: stat\n"
+	flowNotes := "# jailer trace: " + x + ": openat\n# jailer trace: '" + y + "': stat\n"
 	tests := []struct{ name, in, want string }{
 		{"block list with comments", "version: 1 # v\n\n# the files\nfiles:\n  - /etc/hostname   # first\n  # a comment in the list\n  - { dest: /motd, content: \"hi\\n\" }\n\n# users next\nusers: []\n",
 			"version: 1 # v\n\n# the files\nfiles:\n  - /etc/hostname   # first\n  # a comment in the list\n  - { dest: /motd, content: \"hi\\n\" }\n" + add + "\n# users next\nusers: []\n"},
@@ -415,11 +426,12 @@ func TestTraceAppendSuggestions(t *testing.T) {
 			"version: 1\nfiles:\n- /etc/hostname\n" + strings.ReplaceAll(add, "  - ", "- ")},
 		{"multi-line item", "version: 1\nfiles:\n  - src: /etc/hostname\n    dest: /h\ndirs: [/d]\n",
 			"version: 1\nfiles:\n  - src: /etc/hostname\n    dest: /h\n" + add + "dirs: [/d]\n"},
-		{"flow list", "version: 1\nfiles: [/etc/hostname]  # flow\n",
-			"version: 1\nfiles: [/etc/hostname, " + x + ", '" + y + "']  # flow\n"},
-		{"empty flow list", "version: 1\nfiles: []\n", "version: 1\nfiles: [" + x + ", '" + y + "']\n"},
+		// A flow list takes the items; their comments follow it, a line each.
+		{"flow list", "version: 1\nfiles: [/etc/hostname]  # flow\ndirs: [/d]\n",
+			"version: 1\nfiles: [/etc/hostname, " + x + ", '" + y + "']  # flow\n" + flowNotes + "dirs: [/d]\n"},
+		{"empty flow list, no final newline", "version: 1\nfiles: []", "version: 1\nfiles: [" + x + ", '" + y + "']\n" + flowNotes},
 		{"multi-line flow list", "version: 1\nfiles: [\n  /etc/hostname,  # h\n  \"/etc/passwd\"\n]\n",
-			"version: 1\nfiles: [\n  /etc/hostname,  # h\n  \"/etc/passwd\", " + x + ", '" + y + "'\n]\n"},
+			"version: 1\nfiles: [\n  /etc/hostname,  # h\n  \"/etc/passwd\", " + x + ", '" + y + "'\n]\n" + flowNotes},
 		{"empty key", "version: 1\nfiles:\ndirs: [/d]\n", "version: 1\nfiles:\n" + add + "dirs: [/d]\n"},
 		{"no key", "version: 1\n# the end\n", "version: 1\n# the end\nfiles:\n" + add},
 	}
@@ -443,6 +455,19 @@ func TestTraceAppendSuggestions(t *testing.T) {
 	err := AppendSuggestions(p, []Suggestion{{Field: "dirs", Path: "/tmp", Mode: "1777", Why: "stat"}, {Field: "binaries", Path: "/usr/bin/env", Why: "execve"}})
 	got, _ := os.ReadFile(p)
 	want := "version: 1\nbinaries:\n  - /bin/sh\n  - /usr/bin/env  # jailer trace: execve\ndirs:\n  - { path: /tmp, mode: \"1777\" }  # jailer trace: stat\n"
+	if err != nil || string(got) != want {
+		t.Errorf("AppendSuggestions = %v, manifest\n%s\nwant\n%s", err, got, want)
+	}
+	// Profiles and packages, to a flow list and to a new block list.
+	p = writeManifest(t, dir, "m.yaml", "version: 1\nprofiles: [locale]\n")
+	err = AppendSuggestions(p, []Suggestion{
+		{Field: "profiles", Name: "hosts", Why: "/etc/hosts: openat"},
+		{Field: "packages", Name: "python3-six", Depends: true, Why: "Python module six"},
+		{Field: "packages", Name: "libc-bin", Why: "x"},
+	})
+	got, _ = os.ReadFile(p)
+	want = "version: 1\nprofiles: [locale, hosts]\n# jailer trace: hosts: /etc/hosts: openat\n" +
+		"packages:\n  - { name: python3-six, depends: true }  # jailer trace: Python module six\n  - libc-bin  # jailer trace: x\n"
 	if err != nil || string(got) != want {
 		t.Errorf("AppendSuggestions = %v, manifest\n%s\nwant\n%s", err, got, want)
 	}

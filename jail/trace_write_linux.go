@@ -17,8 +17,9 @@ import (
 	"github.com/jailer-dev/jailer/manifest"
 )
 
-// WriteSuggestions prints suggestions as manifest lines, one list per field.
-func WriteSuggestions(w io.Writer, sugs []Suggestion) error {
+// WriteSuggestions prints suggestions as manifest lines, one list per
+// field, then the notes as YAML comments, one line each.
+func WriteSuggestions(w io.Writer, sugs []Suggestion, notes []Note) error {
 	var b strings.Builder
 	field := ""
 	for _, s := range sugs {
@@ -28,13 +29,18 @@ func WriteSuggestions(w io.Writer, sugs []Suggestion) error {
 		}
 		fmt.Fprintf(&b, "  - %s  # %s\n", s.Item(), s.Why)
 	}
+	for _, n := range notes {
+		fmt.Fprintf(&b, "# %s: %s\n", n.Subject, n.Text)
+	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
 
 // AppendSuggestions adds suggestions to the manifest at file: each to the
-// end of its top-level list (binaries, files, dirs), which is created at
-// the end of the file when missing. The file is edited as text, so its
+// end of its top-level list (binaries, packages, profiles, files, dirs),
+// which is created at the end of the file when missing; each addition
+// carries a "# jailer trace:" comment (after a flow list, a line of its
+// own). The file is edited as text, so its
 // comments, blank lines and layout stay as they were; the result must
 // load, else the file is left unchanged.
 func AppendSuggestions(file string, sugs []Suggestion) error {
@@ -43,7 +49,7 @@ func AppendSuggestions(file string, sugs []Suggestion) error {
 		return err
 	}
 	text := old
-	for _, field := range []string{"binaries", "files", "dirs"} {
+	for _, field := range []string{"binaries", "packages", "profiles", "files", "dirs"} {
 		var items []Suggestion
 		for _, s := range sugs {
 			if s.Field == field {
@@ -126,7 +132,7 @@ func appendToList(text []byte, key string, items []Suggestion) ([]byte, error) {
 	case v.Kind != yaml.SequenceNode:
 		return nil, fmt.Errorf("%s: is not a list", key)
 	case v.Style&yaml.FlowStyle != 0:
-		return appendToFlowList(lines, v, items)
+		return appendToFlowList(lines, k, v, items)
 	}
 	first := lines[v.Content[0].Line-1]
 	indent := first[:len(first)-len(strings.TrimLeft(first, " "))]
@@ -151,8 +157,10 @@ func appendToList(text []byte, key string, items []Suggestion) ([]byte, error) {
 	return insert(end, block(indent)), nil
 }
 
-// appendToFlowList adds items before the closing bracket of [a, b].
-func appendToFlowList(lines []string, v *yaml.Node, items []Suggestion) ([]byte, error) {
+// appendToFlowList adds items before the closing bracket of [a, b], and
+// their comments as lines of their own after the line the list ends on,
+// at the key's indentation (a comment cannot go inside a one-line list).
+func appendToFlowList(lines []string, k, v *yaml.Node, items []Suggestion) ([]byte, error) {
 	text := strings.Join(lines, "")
 	off := 0
 	for i := 0; i < v.Line-1; i++ {
@@ -183,9 +191,11 @@ func appendToFlowList(lines []string, v *yaml.Node, items []Suggestion) ([]byte,
 		case c == ']' || c == '}':
 			depth--
 			if depth == 0 {
-				var add []string
+				var add, comments []string
+				indent := strings.Repeat(" ", k.Column-1)
 				for _, s := range items {
 					add = append(add, s.Item())
+					comments = append(comments, indent+"# jailer trace: "+s.Item()+": "+s.Why+"\n")
 				}
 				sep := ", "
 				switch text[last-1] {
@@ -194,7 +204,14 @@ func appendToFlowList(lines []string, v *yaml.Node, items []Suggestion) ([]byte,
 				case ',':
 					sep = " "
 				}
-				return []byte(text[:last] + sep + strings.Join(add, ", ") + text[last:]), nil
+				eol := strings.IndexByte(text[i:], '\n')
+				rest, after := text[i:], ""
+				if eol >= 0 {
+					rest, after = text[i:i+eol+1], text[i+eol+1:]
+				} else {
+					rest += "\n"
+				}
+				return []byte(text[:last] + sep + strings.Join(add, ", ") + text[last:i] + rest + strings.Join(comments, "") + after), nil
 			}
 		}
 		last = i + 1

@@ -63,7 +63,7 @@ func traceCommand() *cli.Command {
 					}
 					say("%s; %s missing from the jail", msg, paths(len(r.Missing)))
 					if !asJSON {
-						jail.WriteSuggestions(stdout, r.Missing)
+						jail.WriteSuggestions(stdout, r.Missing, r.Notes)
 					}
 					if r.Written {
 						say("added %s to %s", paths(len(r.Missing)), file)
@@ -82,6 +82,8 @@ func traceCommand() *cli.Command {
 			switch {
 			case asJSON:
 				json.NewEncoder(stdout).Encode(map[string]any{"rounds": rounds})
+			case len(last.Missing) == 0 && len(last.Notes) > 0:
+				say("nothing to add from the host; the notes above say what was left out and why")
 			case len(last.Missing) == 0:
 				say("nothing the command looked for is missing from the jail")
 			case !c.Bool("write"):
