@@ -4,12 +4,9 @@ package jail
 // as the manifest surely meant.
 
 import (
-	"bufio"
 	"os"
 	"path"
 	"path/filepath"
-	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/jailer-dev/jailer/manifest"
@@ -46,9 +43,10 @@ func (p *planner) fromPath(b manifest.Binary) {
 		}
 	}
 	if where == "" {
-		for _, h := range homeDirs() {
-			if strings.HasPrefix(b.Host, h+"/") {
-				where = "a script in the home directory " + h
+		for _, d := range HostPrivateDirs() {
+			if strings.HasPrefix(b.Host, d.Path+"/") {
+				where = "a script in " + d.Why
+				break
 			}
 		}
 	}
@@ -71,35 +69,6 @@ func systemProgram(name string) string {
 		}
 	}
 	return ""
-}
-
-// homeDirs are the home directories of the host's people (root and uids
-// from 1000, as Debian numbers them) and of the caller: system accounts'
-// homes (/bin, /usr/sbin, /var/lib/...) hold system programs.
-func homeDirs() []string {
-	var homes []string
-	if h, err := os.UserHomeDir(); err == nil && h != "/" {
-		homes = append(homes, filepath.Clean(h))
-	}
-	f, err := os.Open("/etc/passwd")
-	if err != nil {
-		return homes
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Split(sc.Text(), ":")
-		if len(fields) < 7 {
-			continue
-		}
-		uid, err := strconv.Atoi(fields[2])
-		home := filepath.Clean(fields[5])
-		if err != nil || uid != 0 && (uid < 1000 || uid >= 65534) || home == "/" || slices.Contains(homes, home) {
-			continue
-		}
-		homes = append(homes, home)
-	}
-	return homes
 }
 
 // checkCommand warns when the manifest's enter.command names a program
