@@ -195,7 +195,7 @@ func (p *planner) maybeELF(h, dest string) error {
 		return err
 	}
 	if ok {
-		p.addELF(h, dest)
+		p.addELF(h, dest, true)
 	}
 	return nil
 }

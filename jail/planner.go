@@ -26,6 +26,9 @@ type planner struct {
 	r     *Resolver
 	elfs  map[string]string       // host path of each ELF to resolve -> its path in the jail
 	elfAt map[string]manifest.Pos // host path of each ELF -> the manifest item that brought it
+	found map[string]bool         // ELF files found in copied trees, not listed as programs
+	// dataELFs counts the found ELF files copied as data.
+	dataELFs int
 	libs  map[string]bool         // libraries installed already (most programs share them)
 	dirs  map[string]string       // host directory -> its real path
 	warns []string
@@ -80,6 +83,9 @@ func NewPlanWith(m *manifest.Manifest, r *Resolver) (*Plan, error) {
 	// profiles, is resolved in one batch.
 	p.libraries()
 	p.es.at = manifest.Pos{}
+	if p.dataELFs > 0 {
+		p.warnf("%d ELF files among the copied files are not programs this machine can load, or need libraries it lacks: copied as data, their libraries not added (jailer plan says which)", p.dataELFs)
+	}
 	p.usrLinks()
 	p.dropAliases()
 	sorted := p.es.sorted()
@@ -143,7 +149,7 @@ func (es *entries) resolve(p string) (Entry, bool) {
 
 func newPlanner(m *manifest.Manifest, r *Resolver) *planner {
 	return &planner{m: m, es: newEntries(), r: r, elfs: map[string]string{}, elfAt: map[string]manifest.Pos{},
-		libs: map[string]bool{}, dirs: map[string]string{}}
+		found: map[string]bool{}, libs: map[string]bool{}, dirs: map[string]string{}}
 }
 
 // where names a manifest position briefly and independently of how the
@@ -228,7 +234,7 @@ func (p *planner) binary(host, dest string, allowSetuid bool, why string, depth 
 		return
 	}
 	if !isScript {
-		p.addELF(real, dest)
+		p.addELF(real, dest, false)
 		return
 	}
 	if !strings.HasPrefix(interp, "/") {
@@ -329,12 +335,21 @@ func (p *planner) realPath(path string) (string, error) {
 }
 
 // addELF collects the host ELF file h, installed at dest, for library
-// resolution, remembering the manifest item that brought it.
-func (p *planner) addELF(h, dest string) {
+// resolution, remembering the manifest item that brought it. A file
+// listed as a program must resolve; one found in a copied tree (found)
+// may be test data, firmware or another system's object, copied as data
+// when it does not.
+func (p *planner) addELF(h, dest string, found bool) {
 	if _, ok := p.elfs[h]; ok {
+		if !found {
+			delete(p.found, h) // listed too: it must resolve
+		}
 		return
 	}
 	p.elfs[h], p.elfAt[h] = dest, p.es.at
+	if found {
+		p.found[h] = true
+	}
 }
 
 // libraries resolves every ELF collected and installs what they load.
@@ -344,17 +359,24 @@ func (p *planner) libraries() {
 		hosts = append(hosts, h)
 	}
 	sort.Strings(hosts)
-	deps, err := p.r.Resolve(hosts)
-	if err != nil {
-		p.es.errs = append(p.es.errs, err)
-	}
+	deps, failed := p.r.ResolveEach(hosts)
 	var libc string
 	for _, h := range hosts {
-		d := deps[h]
-		if d == nil {
+		p.es.at = p.elfAt[h]
+		d, err := deps[h], failed[h]
+		switch {
+		case p.found[h] && err != nil:
+			p.asData(h, err.Error())
+			continue
+		case p.found[h] && d != nil && len(d.Missing) > 0:
+			p.asData(h, "needs "+strings.Join(d.Missing, ", ")+", not on this host")
+			continue
+		case err != nil:
+			p.errorf("%w", err)
+			continue
+		case d == nil:
 			continue
 		}
-		p.es.at = p.elfAt[h]
 		dest := p.elfs[h]
 		for _, miss := range d.Missing {
 			p.errorf("%s needed by %s: not found (install it on the host, or add its directory to the binary's RUNPATH)", miss, h)
@@ -374,6 +396,18 @@ func (p *planner) libraries() {
 		nss := filepath.Join(filepath.Dir(libc), "libnss_files.so.2")
 		p.installLib(nss, false, "libnss_files.so.2: user names on glibc before 2.34 (loaded with dlopen)")
 	}
+}
+
+// asData notes in the plan that the ELF file h, found in a copied tree,
+// is copied as data: it is not a program this machine can load (test data,
+// a damaged or foreign object) or needs what the host lacks.
+func (p *planner) asData(h, why string) {
+	dest, ok := p.es.canonical(p.elfs[h])
+	if e, found := p.es.m[dest]; ok && found {
+		e.Why += "; copied as data, not resolved: " + why
+		p.es.m[dest] = e
+	}
+	p.dataELFs++
 }
 
 // installLib puts a library (or the ELF interpreter) into the jail: at its

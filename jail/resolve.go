@@ -87,9 +87,22 @@ func CheckLoader(interp string) error {
 // are left out of the result. A file that needs a missing library is not
 // an error: its ELFDeps.Missing says which.
 func (r *Resolver) Resolve(paths []string) (map[string]*ELFDeps, error) {
+	out, failed := r.ResolveEach(paths)
+	errs := make([]error, 0, len(failed))
+	for _, err := range failed {
+		errs = append(errs, err)
+	}
+	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
+	return out, errors.Join(errs...)
+}
+
+// ResolveEach is Resolve with the error of each file that could not be
+// resolved kept apart, keyed by path, so that a caller can tell a listed
+// program that must resolve from a file that merely looks like one.
+func (r *Resolver) ResolveEach(paths []string) (map[string]*ELFDeps, map[string]error) {
 	out := make(map[string]*ELFDeps, len(paths))
+	failed := map[string]error{}
 	var mu sync.Mutex
-	var errs []error
 	sem := make(chan struct{}, max(2, runtime.NumCPU()*2))
 	var wg sync.WaitGroup
 	for _, p := range paths {
@@ -101,15 +114,14 @@ func (r *Resolver) Resolve(paths []string) (map[string]*ELFDeps, error) {
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
-				errs = append(errs, err)
+				failed[p] = err
 			} else if d != nil {
 				out[p] = d
 			}
 		}()
 	}
 	wg.Wait()
-	sort.Slice(errs, func(i, j int) bool { return errs[i].Error() < errs[j].Error() })
-	return out, errors.Join(errs...)
+	return out, failed
 }
 
 func (r *Resolver) one(path string) (*ELFDeps, error) {
