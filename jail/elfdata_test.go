@@ -82,3 +82,58 @@ func TestELFDataInCopiedTrees(t *testing.T) {
 }
 
 func isNativeX86_64() bool { return nativeELF().machine == 0x3e }
+
+// TestExclude: a project copied without its .git and every testdata
+// directory at any depth, as a user writes it; plan says what was left
+// out and why; the build has none of it.
+func TestExclude(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	for _, f := range []string{"proj/main.go", "proj/.git/HEAD", "proj/.git/objects/ab/cd", "proj/pkg/testdata/big.bin",
+		"proj/pkg/x.go", "proj/pkg/x.o", "proj/testdata/y", "proj/docs/.git-keep"} {
+		os.MkdirAll(filepath.Dir(filepath.Join(dir, f)), 0o755)
+		os.WriteFile(filepath.Join(dir, f), []byte(f), 0o644)
+	}
+	writeManifest(t, dir, "m.yaml", "version: 1\nfiles:\n  - { src: ./proj, dest: /src, exclude: [.git, \"**/testdata\", \"**/*.o\"] }\n")
+	p, err := NewPlan(load(t, "m.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	es := entryMap(p)
+	for _, keep := range []string{"/src/main.go", "/src/pkg/x.go", "/src/docs/.git-keep"} {
+		if _, ok := es[keep]; !ok {
+			t.Errorf("plan has no %s", keep)
+		}
+	}
+	var left []string
+	for _, x := range p.Excluded {
+		left = append(left, x.Dest+" "+x.Pattern)
+		if x.Why != "files (m.yaml:3)" || x.Source != filepath.Join(dir, "proj", strings.TrimPrefix(x.Dest, "/src/")) {
+			t.Errorf("exclusion %+v: want the host path and files (m.yaml:3)", x)
+		}
+	}
+	want := "/src/.git .git,/src/pkg/testdata **/testdata,/src/pkg/x.o **/*.o,/src/testdata **/testdata"
+	if strings.Join(left, ",") != want {
+		t.Errorf("Excluded = %s, want %s", strings.Join(left, ","), want)
+	}
+	for dest := range es {
+		if strings.Contains(dest, "testdata") || strings.Contains(dest, "/.git/") || strings.HasSuffix(dest, ".o") {
+			t.Errorf("plan has %s, which exclude leaves out", dest)
+		}
+	}
+	var text strings.Builder
+	p.Text(&text)
+	if !regexp.MustCompile(`(?m)^/src/\.git +left out +< \S+/proj/\.git  \[exclude "\.git" of files \(m\.yaml:3\)\]$`).MatchString(text.String()) {
+		t.Errorf("plan text does not say what was left out:\n%s", text.String())
+	}
+	for _, c := range []struct{ text, want string }{
+		{"version: 1\nfiles:\n  - { src: ./proj/main.go, exclude: [x] }\n", `m.yaml:3:5: file ./proj/main.go: exclude is for directories`},
+		{"version: 1\nfiles:\n  - { src: ./proj, dest: /src, exclude: [\"[\"] }\n", `m.yaml:3:5: file ./proj: exclude "[" is not a glob relative to the directory`},
+		{"version: 1\nfiles:\n  - { src: ./proj, dest: /src, exclude: [/abs] }\n", `exclude "/abs" is not a glob relative`},
+	} {
+		writeManifest(t, dir, "m.yaml", c.text)
+		if _, err := manifest.Load("m.yaml"); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("Load(%q) = %v, want %s", c.text, err, c.want)
+		}
+	}
+}

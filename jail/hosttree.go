@@ -20,6 +20,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"github.com/bmatcuk/doublestar/v4"
 )
 
 // hostOpts say how a host path is copied.
@@ -34,6 +36,9 @@ type hostOpts struct {
 	mode *os.FileMode
 	// skip lists base-name patterns of directories left out of a copied tree.
 	skip []string
+	// exclude lists the manifest's glob patterns of paths, relative to the
+	// copied directory, left out of it; the plan says what each left out.
+	exclude []string
 }
 
 // modeOf is the mode the entry for the host file fi gets.
@@ -150,6 +155,13 @@ func (p *planner) copyTree(root, dest string, o hostOpts, why string) error {
 		}
 		rel, _ := filepath.Rel(root, hp)
 		jp := path.Join(dest, filepath.ToSlash(rel))
+		if pat := excluded(filepath.ToSlash(rel), o.exclude); pat != "" && hp != root {
+			p.excluded = append(p.excluded, Exclusion{Dest: jp, Source: hp, Pattern: pat, Why: why})
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
 		fi, err := d.Info()
 		if err != nil {
 			return err
@@ -173,6 +185,17 @@ func (p *planner) copyTree(root, dest string, o hostOpts, why string) error {
 		}
 		return nil
 	})
+}
+
+// excluded returns the first pattern that matches rel, a path relative to
+// a copied directory, or "".
+func excluded(rel string, patterns []string) string {
+	for _, pat := range patterns {
+		if ok, _ := doublestar.Match(pat, rel); ok {
+			return pat
+		}
+	}
+	return ""
 }
 
 func skipped(name string, patterns []string) bool {

@@ -82,10 +82,25 @@ type Plan struct {
 	Enter manifest.Enter `json:"enter"`
 	// Sources are the manifest files the plan was made from.
 	Sources []string `json:"sources"`
+	// Excluded are the paths of copied directories that exclude: patterns
+	// left out, in path order (a directory left out stands for all in it).
+	Excluded []Exclusion `json:"excluded,omitempty"`
 	// Warnings are what the build will do but probably not what the
 	// manifest meant (a program found in PATH that is a version manager's
 	// shim, a command that is not in the jail), each with its position.
 	Warnings []string `json:"warnings,omitempty"`
+}
+
+// Exclusion is a path of a copied directory that the manifest left out.
+type Exclusion struct {
+	// Dest is where it would have been in the jail.
+	Dest string `json:"dest"`
+	// Source is the host path left out.
+	Source string `json:"source"`
+	// Pattern is the exclude: pattern that matched it.
+	Pattern string `json:"pattern"`
+	// Why names the files: item.
+	Why string `json:"why"`
 }
 
 // ModeString formats a mode as four octal digits, as chmod takes it.
@@ -109,6 +124,9 @@ func (p *Plan) Text(w io.Writer) error {
 	for _, e := range p.Entries {
 		width = max(width, len(e.Dest))
 	}
+	for _, x := range p.Excluded {
+		width = max(width, len(x.Dest))
+	}
 	var b bytes.Buffer
 	for _, e := range p.Entries {
 		from := ""
@@ -127,6 +145,9 @@ func (p *Plan) Text(w io.Writer) error {
 			owner = fmt.Sprintf(" %d:%d", e.UID, e.GID)
 		}
 		fmt.Fprintf(&b, "%-*s  %-7s %s%s  %s  [%s]\n", width, e.Dest, e.Kind, ModeString(e.Mode), owner, from, e.Why)
+	}
+	for _, x := range p.Excluded {
+		fmt.Fprintf(&b, "%-*s  %-7s       < %s  [exclude %q of %s]\n", width, x.Dest, "left out", x.Source, x.Pattern, x.Why)
 	}
 	_, err := w.Write(b.Bytes())
 	return err

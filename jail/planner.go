@@ -29,6 +29,8 @@ type planner struct {
 	found map[string]bool         // ELF files found in copied trees, not listed as programs
 	// dataELFs counts the found ELF files copied as data.
 	dataELFs int
+	// excluded are the paths exclude: patterns left out.
+	excluded []Exclusion
 	libs  map[string]bool         // libraries installed already (most programs share them)
 	dirs  map[string]string       // host directory -> its real path
 	warns []string
@@ -89,6 +91,7 @@ func NewPlanWith(m *manifest.Manifest, r *Resolver) (*Plan, error) {
 	p.usrLinks()
 	p.dropAliases()
 	sorted := p.es.sorted()
+	sort.SliceStable(p.excluded, func(i, j int) bool { return pathLess(p.excluded[i].Dest, p.excluded[j].Dest) })
 	if len(p.es.errs) > 0 {
 		return nil, errors.Join(p.es.errs...)
 	}
@@ -99,7 +102,7 @@ func NewPlanWith(m *manifest.Manifest, r *Resolver) (*Plan, error) {
 	}
 	return &Plan{
 		Name: m.Name, Manifest: m.Path, Output: filepath.Clean(out), Layout: m.Layout,
-		Entries: sorted, Enter: m.Enter, Sources: m.Sources, Warnings: p.warns,
+		Entries: sorted, Enter: m.Enter, Sources: m.Sources, Warnings: p.warns, Excluded: p.excluded,
 	}, nil
 }
 
@@ -495,7 +498,7 @@ func (p *planner) file(f manifest.File, why string) {
 		p.es.add(e)
 		return
 	}
-	o := hostOpts{allowSetuid: f.AllowSetuid}
+	o := hostOpts{allowSetuid: f.AllowSetuid, exclude: f.Exclude}
 	if f.Mode.Set {
 		o.mode = &f.Mode.Perm
 	}

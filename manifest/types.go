@@ -134,6 +134,8 @@ type File struct {
 	Mode Mode `yaml:"mode,omitempty"`
 	// AllowSetuid keeps setuid and setgid bits, which are stripped otherwise.
 	AllowSetuid bool `yaml:"allow_setuid,omitempty"`
+	// Exclude lists glob patterns (** matches any depth) of paths in a copied directory, relative to it, that are left out.
+	Exclude []string `yaml:"exclude,omitempty"`
 
 	// Host is the absolute host path of Src (set by Validate).
 	Host string `yaml:"-"`

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/bmatcuk/doublestar/v4"
 )
 
 // Devices are the device nodes a manifest may ask for, by name.
@@ -270,6 +272,9 @@ func (v *validator) file(f *File, d *dests) {
 		v.errorf(f.Pos, "file has both src and content (keep one)")
 		return
 	case f.Content != nil:
+		if len(f.Exclude) > 0 {
+			v.errorf(f.Pos, "file with content has nothing to exclude (remove exclude)")
+		}
 		if f.Dest == "" {
 			v.errorf(f.Pos, "file with content needs a dest")
 			return
@@ -286,6 +291,16 @@ func (v *validator) file(f *File, d *dests) {
 	if _, err := os.Lstat(f.Host); err != nil {
 		v.errorf(f.Pos, "file %s: %v (check the path; it is relative to the manifest)", f.Src, unwrapPath(err))
 		return
+	}
+	if len(f.Exclude) > 0 {
+		if fi, err := os.Stat(f.Host); err != nil || !fi.IsDir() {
+			v.errorf(f.Pos, "file %s: exclude is for directories, and %s is not one (remove exclude)", f.Src, f.Src)
+		}
+		for _, pat := range f.Exclude {
+			if pat == "" || strings.HasPrefix(pat, "/") || !doublestar.ValidatePattern(pat) {
+				v.errorf(f.Pos, "file %s: exclude %q is not a glob relative to the directory (such as .git, **/testdata or *.o)", f.Src, pat)
+			}
+		}
 	}
 	if f.Dest == "" {
 		if !filepath.IsAbs(f.Src) {
