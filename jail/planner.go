@@ -31,9 +31,9 @@ type planner struct {
 	dataELFs int
 	// excluded are the paths exclude: patterns left out.
 	excluded []Exclusion
-	libs  map[string]bool         // libraries installed already (most programs share them)
-	dirs  map[string]string       // host directory -> its real path
-	warns []string
+	libs     map[string]bool   // libraries installed already (most programs share them)
+	dirs     map[string]string // host directory -> its real path
+	warns    []string
 }
 
 // NewPlan works out every path a build of m creates, where each comes from
