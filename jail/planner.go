@@ -31,9 +31,11 @@ type planner struct {
 	dataELFs int
 	// excluded are the paths exclude: patterns left out.
 	excluded []Exclusion
-	libs     map[string]bool   // libraries installed already (most programs share them)
-	dirs     map[string]string // host directory -> its real path
-	warns    []string
+	// dpkgDir is dpkg's database, manifest.DpkgDir but in tests.
+	dpkgDir string
+	libs    map[string]bool   // libraries installed already (most programs share them)
+	dirs    map[string]string // host directory -> its real path
+	warns   []string
 }
 
 // NewPlan works out every path a build of m creates, where each comes from
@@ -152,7 +154,7 @@ func (es *entries) resolve(p string) (Entry, bool) {
 
 func newPlanner(m *manifest.Manifest, r *Resolver) *planner {
 	return &planner{m: m, es: newEntries(), r: r, elfs: map[string]string{}, elfAt: map[string]manifest.Pos{},
-		found: map[string]bool{}, libs: map[string]bool{}, dirs: map[string]string{}}
+		found: map[string]bool{}, libs: map[string]bool{}, dirs: map[string]string{}, dpkgDir: manifest.DpkgDir}
 }
 
 // where names a manifest position briefly and independently of how the
