@@ -114,7 +114,7 @@ type checker struct {
 	problems   []Problem
 	candidates map[string]candidateResult // by jail path; see candidate
 	parsed     map[fileID]parseResult     // see parse
-	elves      []treeELF                  // the loadable ELF files of the tree
+	elves      []treeELF                  // the loadable ELF files of the tree without PT_INTERP
 	loaded     map[fileID]bool            // the files some program's start maps
 }
 
@@ -128,19 +128,12 @@ func newChecker(root *jailRoot) *checker {
 	}
 }
 
-// checkLibraries checks, once every ELF file of the tree is parsed, that
-// each program finds its interpreter and libraries as the loader would
-// (see elfload.go), then that each library no program maps finds its own.
+// checkLibraries checks, once every program's start has been emulated
+// (by readELF), that each library no program maps finds its own libraries.
 func (c *checker) checkLibraries() {
-	var progs, libs []func()
+	var libs []func()
 	for _, e := range c.elves {
-		if e.deps.interp != "" {
-			progs = append(progs, func() { c.loadProgram(e.path, e.deps) })
-		}
-	}
-	parallel(progs)
-	for _, e := range c.elves {
-		if e.deps.interp == "" && !c.loaded[e.file] {
+		if !c.loaded[e.file] {
 			libs = append(libs, func() { c.checkAlone(e.path, e.deps) })
 		}
 	}
@@ -226,8 +219,9 @@ func (c *checker) checkFile(p string, want *LockEntry) {
 	}
 }
 
-// readELF parses the ELF file at the jail path p, open as f, for
-// checkLibraries, and reports it when it is corrupt.
+// readELF parses the ELF file at the jail path p, open as f, and reports it
+// when it is corrupt. A program's start is emulated at once (see
+// elfload.go); a library is kept for checkLibraries.
 func (c *checker) readELF(p string, f *os.File) {
 	id, err := fileIDOf(f)
 	if err != nil {
@@ -239,7 +233,11 @@ func (c *checker) readELF(p string, f *os.File) {
 		c.add(p, "unresolved", fmt.Sprintf("corrupt ELF file, its interpreter and libraries cannot be checked: %v (rebuild, or remove it)", err))
 		return
 	}
-	if d.loadable {
+	switch {
+	case !d.loadable:
+	case d.interp != "":
+		c.loadProgram(p, d)
+	default:
 		c.mu.Lock()
 		c.elves = append(c.elves, treeELF{path: p, file: id, deps: d})
 		c.mu.Unlock()
