@@ -45,12 +45,14 @@ func (p Problem) String() string { return p.Path + ": " + p.Msg }
 // Check inspects the jail at dir without executing anything from it, and
 // returns its problems sorted by path:
 //
-//   - every loadable ELF file whose PT_INTERP, or one of whose DT_NEEDED
-//     libraries, is not found inside the jail (kinds "interpreter" and
-//     "unresolved"), searching as the loader would once chrooted there:
-//     DT_RUNPATH (or DT_RPATH without it) with $ORIGIN expanded, then the
-//     default directories, counting only ELF files of the same class and
-//     machine; a corrupt ELF file is "unresolved" too;
+//   - every program (an ELF file with PT_INTERP) whose interpreter, or one
+//     of the libraries its start loads, is not found inside the jail (kinds
+//     "interpreter" and "unresolved"), searching as glibc's loader would
+//     once chrooted there (see elfload.go), counting only ELF files of the
+//     program's class and machine;
+//   - every shared library no program loads that does not find one of its
+//     DT_NEEDED libraries through its own RUNPATH or RPATH and the default
+//     directories ("unresolved"); a corrupt ELF file is "unresolved" too;
 //   - every lock entry missing from the tree ("missing"), of another kind
 //     ("unexpected-type"), or whose size, sha256 or symlink target differs
 //     ("modified"); devices are checked only for existence and type;
@@ -81,7 +83,7 @@ func Check(dir string) ([]Problem, error) {
 	if err != nil {
 		return nil, fmt.Errorf("check: %w", err)
 	}
-	c := &checker{root: root, candidates: map[string]candidateResult{}}
+	c := newChecker(root)
 	hash, sources := c.compareLock(lock, tree)
 	var jobs []func()
 	for _, p := range tree.files {
@@ -91,6 +93,7 @@ func Check(dir string) ([]Problem, error) {
 		jobs = append(jobs, func() { c.checkSource(e) })
 	}
 	parallel(jobs)
+	c.checkLibraries()
 	slices.SortFunc(c.problems, func(a, b Problem) int {
 		if a.Path != b.Path {
 			if pathLess(a.Path, b.Path) {
@@ -110,6 +113,31 @@ type checker struct {
 	mu         sync.Mutex
 	problems   []Problem
 	candidates map[string]candidateResult // by jail path; see candidate
+	parsed     map[fileID]parseResult     // see parse
+	elves      []treeELF                  // the loadable ELF files of the tree without PT_INTERP
+	loaded     map[fileID]bool            // the files some program's start maps
+}
+
+// newChecker returns a checker of the jail open as root.
+func newChecker(root *jailRoot) *checker {
+	return &checker{
+		root:       root,
+		candidates: map[string]candidateResult{},
+		parsed:     map[fileID]parseResult{},
+		loaded:     map[fileID]bool{},
+	}
+}
+
+// checkLibraries checks, once every program's start has been emulated
+// (by readELF), that each library no program maps finds its own libraries.
+func (c *checker) checkLibraries() {
+	var libs []func()
+	for _, e := range c.elves {
+		if !c.loaded[e.file] {
+			libs = append(libs, func() { c.checkAlone(e.path, e.deps) })
+		}
+	}
+	parallel(libs)
 }
 
 // add records a problem of the jail path p.
@@ -187,7 +215,32 @@ func (c *checker) checkFile(p string, want *LockEntry) {
 		}
 	}
 	if hasELFMagic(f) {
-		c.checkELF(p, f)
+		c.readELF(p, f)
+	}
+}
+
+// readELF parses the ELF file at the jail path p, open as f, and reports it
+// when it is corrupt. A program's start is emulated at once (see
+// elfload.go); a library is kept for checkLibraries.
+func (c *checker) readELF(p string, f *os.File) {
+	id, err := fileIDOf(f)
+	if err != nil {
+		c.add(p, "unresolved", fmt.Sprintf("cannot be checked: %v", err))
+		return
+	}
+	d, err := c.parse(f, id)
+	if err != nil {
+		c.add(p, "unresolved", fmt.Sprintf("corrupt ELF file, its interpreter and libraries cannot be checked: %v (rebuild, or remove it)", err))
+		return
+	}
+	switch {
+	case !d.loadable:
+	case d.interp != "":
+		c.loadProgram(p, d)
+	default:
+		c.mu.Lock()
+		c.elves = append(c.elves, treeELF{path: p, file: id, deps: d})
+		c.mu.Unlock()
 	}
 }
 
@@ -333,7 +386,9 @@ func (r *jailRoot) host(p string) string { return filepath.Join(r.dir, p) }
 // openat2 opens the jail path p from the root, retrying when the kernel asks
 // to (a concurrent rename makes RESOLVE_IN_ROOT return EAGAIN).
 func (r *jailRoot) openat2(p string, how *unix.OpenHow) (int, error) {
-	rel := strings.TrimLeft(path.Clean("/"+p), "/")
+	// Not cleaned: RESOLVE_IN_ROOT takes ".." after a symlink where a
+	// chrooted process would go, and never above the root.
+	rel := strings.TrimLeft(p, "/")
 	if rel == "" {
 		rel = "."
 	}

@@ -217,10 +217,13 @@ func TestCheckJail(t *testing.T) {
 		{
 			name:  "interpreter left out",
 			build: func(j *testJail) { j.remove("/lib64/ld-linux-x86-64.so.2") },
+			// libc has a PT_INTERP (it runs) and names the loader in
+			// DT_NEEDED, which only the mapped interpreter satisfies.
 			want: []wantProblem{
 				{"/bin/bash", "interpreter", "interpreter /lib64/ld-linux-x86-64.so.2 not found"},
+				{"/bin/bash", "unresolved", "ld-linux-x86-64.so.2 needed by /lib/libc.so.6 but not found"},
 				{"/lib/libc.so.6", "interpreter", "interpreter /lib64/ld-linux-x86-64.so.2 not found"},
-				{"/lib/libc.so.6", "unresolved", "ld-linux-x86-64.so.2 needed but not found"}, // libc names the loader in DT_NEEDED too
+				{"/lib/libc.so.6", "unresolved", "ld-linux-x86-64.so.2 needed but not found"},
 			},
 		},
 		{

@@ -13,8 +13,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path"
+	"os"
 	"strings"
+	"syscall"
 )
 
 // elfID is what the loader matches a library against the program loading
@@ -76,10 +77,35 @@ type elfDeps struct {
 	interp string
 	// needed are the DT_NEEDED names, in order.
 	needed []string
+	// soname is DT_SONAME, "" when there is none: the loader takes an
+	// object it has loaded as the library of that name too.
+	soname string
 	// searchTag is "RUNPATH" or "RPATH", whichever search says applies.
 	searchTag string
-	// search is DT_RUNPATH, or DT_RPATH when there is no RUNPATH, split on ':'.
+	// search is DT_RUNPATH, or DT_RPATH when there is no RUNPATH, split on
+	// ':'; nil when there is neither. The loader ignores DT_RPATH beside a
+	// DT_RUNPATH, even when it searches the RPATHs of a chain of loaders.
 	search []string
+	// nodeflib is DF_1_NODEFLIB: the default dirs are not searched for
+	// the libraries this file needs.
+	nodeflib bool
+}
+
+// runpath returns the DT_RUNPATH entries, nil when there is no RUNPATH.
+func (d *elfDeps) runpath() []string {
+	if d == nil || d.searchTag != "RUNPATH" {
+		return nil
+	}
+	return d.search
+}
+
+// rpath returns the DT_RPATH entries the loader uses: nil when there is no
+// RPATH or when there is a RUNPATH.
+func (d *elfDeps) rpath() []string {
+	if d == nil || d.searchTag != "RPATH" {
+		return nil
+	}
+	return d.search
 }
 
 // Limits on what a malformed file can make readELFDeps allocate.
@@ -132,7 +158,8 @@ func readELFDeps(r io.ReaderAt) (d *elfDeps, err error) {
 	return d, readDynamic(f, r, dyn, d)
 }
 
-// readDynamic fills d's needed and search fields from the PT_DYNAMIC segment.
+// readDynamic fills d's needed, soname, search and nodeflib fields from the
+// PT_DYNAMIC segment.
 func readDynamic(f *elf.File, r io.ReaderAt, dyn *elf.Prog, d *elfDeps) error {
 	b, err := readAtMost(dyn.Open(), maxDynamicLen)
 	if err != nil {
@@ -144,7 +171,7 @@ func readDynamic(f *elf.File, r io.ReaderAt, dyn *elf.Prog, d *elfDeps) error {
 	}
 	var needed []uint64
 	var strtab, strsz uint64
-	runpath, rpath := int64(-1), int64(-1)
+	runpath, rpath, soname := int64(-1), int64(-1), int64(-1)
 dynamic:
 	for ; len(b) >= size; b = b[size:] {
 		var tag, val uint64
@@ -166,9 +193,13 @@ dynamic:
 			runpath = int64(val)
 		case elf.DT_RPATH:
 			rpath = int64(val)
+		case elf.DT_SONAME:
+			soname = int64(val)
+		case elf.DT_FLAGS_1:
+			d.nodeflib = val&uint64(elf.DF_1_NODEFLIB) != 0
 		}
 	}
-	if len(needed) == 0 && runpath < 0 && rpath < 0 {
+	if len(needed) == 0 && runpath < 0 && rpath < 0 && soname < 0 {
 		return nil
 	}
 	strs, err := readStrtab(f, r, strtab, strsz)
@@ -200,6 +231,11 @@ dynamic:
 			return err
 		}
 		d.search = strings.Split(s, ":")
+	}
+	if soname >= 0 {
+		if d.soname, err = str(uint64(soname)); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -293,87 +329,77 @@ func defaultLibDirs(id elfID) []string {
 	return dirs
 }
 
-// checkELF reports the problems of the ELF file at the jail path p, open as f.
-func (c *checker) checkELF(p string, f io.ReaderAt) {
-	d, err := readELFDeps(f)
-	if err != nil {
-		c.add(p, "unresolved", fmt.Sprintf("corrupt ELF file, its interpreter and libraries cannot be checked: %v (rebuild, or remove it)", err))
-		return
-	}
-	if !d.loadable {
-		return
-	}
-	if d.interp != "" {
-		switch id, ok := c.candidate(d.interp); {
-		case !ok:
-			c.add(p, "interpreter", fmt.Sprintf("interpreter %s not found in the jail (rebuild, or add it to the manifest)", d.interp))
-		case id != d.id:
-			c.add(p, "interpreter", fmt.Sprintf("interpreter %s is a %s ELF, not %s (rebuild)", d.interp, id, d.id))
-		}
-	}
-	for _, name := range d.needed {
-		if msg := c.findLib(p, d, name); msg != "" {
-			c.add(p, "unresolved", msg)
-		}
-	}
-}
-
-// findLib looks for the library name needed by the ELF at the jail path p as
-// the loader would, and returns "" when it is found or else what is wrong.
-func (c *checker) findLib(p string, d *elfDeps, name string) string {
-	var dirs []string
-	if strings.Contains(name, "/") {
-		dirs = []string{""} // a path, not searched for
-	} else {
-		for _, dir := range d.search {
-			if dir = expandOrigin(dir, path.Dir(p)); path.IsAbs(dir) {
-				dirs = append(dirs, dir) // relative entries are relative to an unknown cwd
-			}
-		}
-		dirs = append(dirs, defaultLibDirs(d.id)...)
-	}
-	other := ""
-	for _, dir := range dirs {
-		cand := path.Join("/", dir, name)
-		id, ok := c.candidate(cand)
-		if ok && id == d.id {
-			return ""
-		}
-		if ok && other == "" {
-			other = fmt.Sprintf("%s is a %s ELF, not %s", cand, id, d.id)
-		}
-	}
-	where := ""
-	if len(d.search) > 0 {
-		where = fmt.Sprintf("searched %s %s and the default dirs; ", d.searchTag, strings.Join(d.search, ":"))
-	}
-	if other != "" {
-		return fmt.Sprintf("%s needed but not found in the jail: %s (%srebuild, or add the right one to the manifest)", name, other, where)
-	}
-	return fmt.Sprintf("%s needed but not found in the jail (%srebuild, or add it to the manifest)", name, where)
-}
-
-// candidate returns the identity of the ELF file at the jail path p,
-// following symlinks inside the jail; ok is false when there is none.
-func (c *checker) candidate(p string) (elfID, bool) {
+// candidate returns what the jail path p is as a library: whether it is an
+// ELF file, of which identity, which file, and its dependencies. Symlinks
+// are followed inside the jail, and ".." after one goes where the kernel
+// takes a chrooted loader.
+func (c *checker) candidate(p string) candidateResult {
 	c.mu.Lock()
 	res, done := c.candidates[p]
 	c.mu.Unlock()
 	if done {
-		return res.id, res.ok
+		return res
 	}
 	if f, err := c.root.openFile(p, true); err == nil {
-		res.id, res.ok = readELFID(f)
+		if res.id, res.ok = readELFID(f); res.ok {
+			if res.file, err = fileIDOf(f); err == nil {
+				res.deps, _ = c.parse(f, res.file)
+			} else {
+				res.ok = false
+			}
+		}
 		f.Close()
 	}
 	c.mu.Lock()
 	c.candidates[p] = res
 	c.mu.Unlock()
-	return res.id, res.ok
+	return res
 }
 
 // candidateResult is a cached answer of candidate.
 type candidateResult struct {
-	id elfID
-	ok bool
+	id   elfID
+	ok   bool     // p is an ELF file the loader would consider
+	file fileID   // which file p is
+	deps *elfDeps // nil when it cannot be parsed
+}
+
+// fileID identifies a file by device and inode, as the loader does to
+// notice that it has already loaded a library found under another name.
+type fileID struct{ dev, ino uint64 }
+
+// fileIDOf returns which file f is.
+func fileIDOf(f *os.File) (fileID, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return fileID{}, err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return fileID{}, fmt.Errorf("stat %s: no inode number", f.Name())
+	}
+	return fileID{uint64(st.Dev), st.Ino}, nil
+}
+
+// parse returns the dependencies of f, which is the file id, or why it is a
+// corrupt ELF file. Each file is parsed once per check: the walk parses every
+// regular ELF file in the tree, so that a library loaded by many programs
+// costs one parse.
+func (c *checker) parse(f io.ReaderAt, id fileID) (*elfDeps, error) {
+	c.mu.Lock()
+	res, done := c.parsed[id]
+	c.mu.Unlock()
+	if !done {
+		res.deps, res.err = readELFDeps(f)
+		c.mu.Lock()
+		c.parsed[id] = res
+		c.mu.Unlock()
+	}
+	return res.deps, res.err
+}
+
+// parseResult is a cached answer of parse.
+type parseResult struct {
+	deps *elfDeps
+	err  error
 }

@@ -152,7 +152,8 @@ func TestReadELFDeps(t *testing.T) {
 }
 
 // TestReadELFDepsMalformed feeds truncated and corrupted ELF files to
-// readELFDeps and checkELF: they must return, not panic.
+// readELFDeps, and jails of corrupted programs and libraries to Check: they
+// must return, not panic.
 func TestReadELFDepsMalformed(t *testing.T) {
 	bash, err := os.ReadFile(realPath(t, "/bin/bash"))
 	if err != nil {
@@ -163,7 +164,6 @@ func TestReadELFDepsMalformed(t *testing.T) {
 			t.Errorf("readELFDeps(bash truncated to %d bytes) = nil error, want one", n)
 		}
 	}
-	c := &checker{root: &jailRoot{fd: -1}, candidates: map[string]candidateResult{}}
 	rng := rand.New(rand.NewPCG(1, 2))
 	for range 2000 {
 		data := slices.Clone(bash[:64<<10])
@@ -171,7 +171,48 @@ func TestReadELFDepsMalformed(t *testing.T) {
 			data[rng.IntN(4096)] = byte(rng.IntN(256))
 		}
 		readELFDeps(bytes.NewReader(data))
-		c.checkELF("/bin/x", bytes.NewReader(data))
+	}
+
+	// The program and the libraries it loads are corrupted where the
+	// loader emulation reads: the headers, the dynamic section and the
+	// dynamic strings (needed names, RPATH, RUNPATH, SONAME).
+	j := newBashJail(t)
+	j.writeLock()
+	files := []string{"/bin/bash", "/lib/libtinfo.so.6.4", "/lib/libc.so.6"}
+	orig := map[string][]byte{}
+	spans := map[string][][2]int{}
+	for _, f := range files {
+		data, err := os.ReadFile(j.path(f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		orig[f] = data
+		spans[f] = append(spans[f], [2]int{0, 4096})
+		ef, err := elf.NewFile(bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range ef.Progs {
+			if p.Type == elf.PT_DYNAMIC {
+				spans[f] = append(spans[f], [2]int{int(p.Off), int(p.Filesz)})
+			}
+		}
+		if s := ef.Section(".dynstr"); s != nil {
+			spans[f] = append(spans[f], [2]int{int(s.Offset), int(s.Size)})
+		}
+	}
+	for range 50 {
+		for _, f := range files {
+			data := slices.Clone(orig[f])
+			for range 1 + rng.IntN(8) {
+				s := spans[f][rng.IntN(len(spans[f]))]
+				data[s[0]+rng.IntN(s[1])] = byte(rng.IntN(256))
+			}
+			j.write(f, data)
+		}
+		if _, err := Check(j.dir); err != nil {
+			t.Fatalf("Check(corrupted jail) = %v", err)
+		}
 	}
 }
 
