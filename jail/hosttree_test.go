@@ -107,13 +107,21 @@ func TestPlanFilesResolveELF(t *testing.T) {
 }
 
 // TestPlanFilesMissingLibrary: an ELF file in a copied directory whose
-// library is missing fails the plan, naming it.
+// library the host lacks is copied as data, and the plan says so; listed
+// as a binary, the same file is an error naming the library.
 func TestPlanFilesMissingLibrary(t *testing.T) {
 	dir := t.TempDir()
 	tree := elfTree(t, dir)
 	os.Remove(filepath.Join(tree, "lib", "libfoo.so.1"))
-	msg := planErr(t, dir, "version: 1\nfiles: [{src: ./tree/plugins, dest: /plugins}]\n")
-	if want := "libfoo.so.1 needed by " + filepath.Join(tree, "plugins", "plugin.so") + ": not found"; !strings.Contains(msg, want) {
+	p := mustPlan(t, dir, "version: 1\nfiles: [{src: ./tree/plugins, dest: /plugins}]\n")
+	if e := entryMap(p)["/plugins/plugin.so"]; e.Kind != KindFile || !strings.HasSuffix(e.Why, "copied as data, not resolved: needs libfoo.so.1, not on this host") {
+		t.Errorf("/plugins/plugin.so = %+v, want it copied as data, saying which library the host lacks", e)
+	}
+	if len(p.Warnings) != 1 {
+		t.Errorf("Warnings = %q, want one", p.Warnings)
+	}
+	msg := planErr(t, dir, "version: 1\nbinaries: [./tree/bin/prog]\n")
+	if want := "libfoo.so.1 needed by " + filepath.Join(tree, "bin", "prog") + ": not found"; !strings.Contains(msg, want) {
 		t.Errorf("error %q does not say %q", msg, want)
 	}
 }
