@@ -1,9 +1,14 @@
 package jail
 
 import (
+	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
+	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -115,4 +120,85 @@ files:
 	if problems, err := Check(out); err != nil || len(problems) > 0 {
 		t.Errorf("Check = %v, %v; want a clean jail", problems, err)
 	}
+}
+
+// TestForeignSuite runs CPython's own test suite (a suite nobody here
+// wrote, from Debian's libpython3.11-testsuite) in the jail of
+// testdata/examples/cpython-tests.yaml and on the host, as the same user
+// with the same environment, and requires every test's outcome (ok, FAIL,
+// ERROR, skipped and why) to be the same: dlopen through ctypes, locales,
+// threads and /proc behave in the jail as on the host.
+func TestForeignSuite(t *testing.T) {
+	requireRoot(t)
+	requireHostFile(t, pythonPath)
+	for _, pkg := range []string{"libpython3.11-testsuite", "gcc-12", "libc6-dev", "libgl1", "libglu1-mesa"} {
+		requirePackage(t, pkg)
+	}
+	man := filepath.Join("..", "testdata", "examples", "cpython-tests.yaml")
+	m := load(t, man)
+	out := filepath.Join(t.TempDir(), "cpython-tests.jail")
+	build(t, man, BuildOptions{Output: out})
+	_, jailOut := runExample(t, out, nil)
+
+	// The host run: the same command, user, environment and a fresh
+	// working directory.
+	work, err := os.MkdirTemp("", "jailer-host-suite-") // t.TempDir's parents are closed to uid 1000
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(work) })
+	os.Chown(work, 1000, 1000)
+	cmd := exec.Command(m.Enter.Command[0], m.Enter.Command[1:]...)
+	cmd.Dir = work
+	cmd.Env = []string{"PATH=" + m.Enter.Env["PATH"], "HOME=" + work, "LC_ALL=" + m.Enter.Env["LC_ALL"]}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 1000, Gid: 1000, Groups: []uint32{}}}
+	hostOut, herr := cmd.CombinedOutput()
+
+	host, jail := unittestOutcomes(string(hostOut)), unittestOutcomes(jailOut)
+	if len(host) < 1000 {
+		t.Fatalf("the host run has %d test outcomes, want over 1000 (%v):\n%s", len(host), herr, hostOut)
+	}
+	var diffs []string
+	for id, h := range host {
+		if j := jail[id]; j != h {
+			diffs = append(diffs, fmt.Sprintf("%s: host %q, jail %q", id, h, j))
+		}
+	}
+	for id, j := range jail {
+		if _, ok := host[id]; !ok {
+			diffs = append(diffs, fmt.Sprintf("%s: only in the jail, %q", id, j))
+		}
+	}
+	sort.Strings(diffs)
+	if len(diffs) > 0 {
+		t.Errorf("%d of %d tests differ between the host and the jail:\n%s", len(diffs), len(host), strings.Join(diffs, "\n"))
+	}
+	t.Logf("%d tests, the same outcome on the host and in the jail", len(host))
+}
+
+var (
+	unittestLine    = regexp.MustCompile(`^(test\w*) \(([\w.]+)\) \.\.\. ?(.*)$`)
+	unittestOutcome = regexp.MustCompile(`^(ok|FAIL|ERROR|skipped .*|expected failure|unexpected success)$`)
+)
+
+// unittestOutcomes reads the outcome of every test in unittest's verbose
+// output ("test_x (mod.Class.test_x) ... ok"); a test that prints puts
+// its outcome on a later line of its own.
+func unittestOutcomes(out string) map[string]string {
+	res := map[string]string{}
+	lines := strings.Split(out, "\n")
+	for i, l := range lines {
+		m := unittestLine.FindStringSubmatch(l)
+		if m == nil {
+			continue
+		}
+		outcome := strings.TrimSpace(m[3])
+		for j := i + 1; !unittestOutcome.MatchString(outcome) && j < len(lines) && j < i+20; j++ {
+			outcome = strings.TrimSpace(lines[j])
+		}
+		if unittestOutcome.MatchString(outcome) {
+			res[m[2]] = outcome
+		}
+	}
+	return res
 }

@@ -137,6 +137,10 @@ func TestPlanFlatBinaries(t *testing.T) {
 			break
 		}
 	}
+	// glibc loads libgcc_s with dlopen when a thread exits: no ldd sees it.
+	if e := es["/lib/libgcc_s.so.1"]; e.Kind != KindFile || !strings.Contains(e.Why, "dlopen by libc for pthread_exit") {
+		t.Errorf("/lib/libgcc_s.so.1 = %+v, want it for pthread_exit", e)
+	}
 	if !strings.Contains(es["/lib/libc.so.6"].Why, "needed by /bin/") {
 		t.Errorf("libc Why = %q, want it to name the binary", es["/lib/libc.so.6"].Why)
 	}

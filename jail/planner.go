@@ -397,6 +397,15 @@ func (p *planner) libraries() {
 		}
 	}
 	p.es.at = manifest.Pos{}
+	if libc != "" {
+		// glibc loads libgcc_s with dlopen to unwind a thread in
+		// pthread_exit or pthread_cancel, and aborts when it is missing
+		// ("libgcc_s.so.1 must be installed for pthread_exit to work").
+		gccS := filepath.Join(filepath.Dir(libc), "libgcc_s.so.1")
+		if _, err := os.Stat(gccS); err == nil {
+			p.installLib(gccS, false, "libgcc_s.so.1: loaded with dlopen by libc for pthread_exit and pthread_cancel")
+		}
+	}
 	if libc != "" && (len(p.m.Users) > 0 || len(p.m.Groups) > 0) && !nssFilesInLibc(libc) {
 		nss := filepath.Join(filepath.Dir(libc), "libnss_files.so.2")
 		p.installLib(nss, false, "libnss_files.so.2: user names on glibc before 2.34 (loaded with dlopen)")
