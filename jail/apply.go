@@ -6,7 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
+	"hash"
 	"os"
 	"path"
 	"runtime"
@@ -131,15 +131,27 @@ func mknod(root *os.Root, rel string, e Entry) error {
 	return root.Chmod(rel, e.Mode) // mknod's mode is masked by the umask
 }
 
-// copyFiles writes every file entry, several at once.
+// copyFiles writes every file entry, several at once. An interrupt (ctx
+// done) stops each copy within a chunk and the build with an error wrapping
+// the context's.
 func copyFiles(ctx context.Context, root *os.Root, p *Plan, idx []int, lock *Lock, opts BuildOptions, total int64, sum *Summary, cache *hostCache) error {
 	var (
 		wg       sync.WaitGroup
 		mu       sync.Mutex
 		firstErr error
-		done     atomic.Int64
+		bytes    atomic.Int64
+		progress atomic.Int64
 		linked   atomic.Int64
 	)
+	var report func(int64)
+	if opts.Progress != nil {
+		report = func(n int64) {
+			done := progress.Add(n)
+			mu.Lock()
+			opts.Progress(done, total)
+			mu.Unlock()
+		}
+	}
 	work := make(chan int)
 	workers := max(4, 2*runtime.NumCPU())
 	for w := 0; w < workers; w++ {
@@ -150,7 +162,7 @@ func copyFiles(ctx context.Context, root *os.Root, p *Plan, idx []int, lock *Loc
 			for i := range work {
 				e := p.Entries[i]
 				le := &lock.Entries[i]
-				wasLinked, err := writeFile(root, e, le, opts.Link == LinkHardlink, buf, cache)
+				wasLinked, err := writeFile(ctx, root, e, le, opts.Link == LinkHardlink, buf, cache, report)
 				if err != nil {
 					mu.Lock()
 					if firstErr == nil {
@@ -162,15 +174,11 @@ func copyFiles(ctx context.Context, root *os.Root, p *Plan, idx []int, lock *Loc
 				if wasLinked {
 					linked.Add(1)
 				}
-				n := done.Add(le.Size)
-				if opts.Progress != nil {
-					mu.Lock()
-					opts.Progress(n, total)
-					mu.Unlock()
-				}
+				bytes.Add(le.Size)
 			}
 		}()
 	}
+dispatch:
 	for _, i := range idx {
 		if ctx.Err() != nil {
 			break
@@ -181,19 +189,24 @@ func copyFiles(ctx context.Context, root *os.Root, p *Plan, idx []int, lock *Loc
 		if failed {
 			break
 		}
-		work <- i
+		select {
+		case work <- i:
+		case <-ctx.Done():
+			break dispatch
+		}
 	}
 	close(work)
 	wg.Wait()
-	if firstErr == nil && ctx.Err() != nil {
-		firstErr = fmt.Errorf("build interrupted: %w", ctx.Err())
+	if ctx.Err() != nil {
+		// Whatever each copy said, the build stopped because it was told to.
+		return fmt.Errorf("build interrupted: %w", ctx.Err())
 	}
 	if firstErr != nil {
 		return firstErr
 	}
 	sum.Files = len(idx)
 	sum.Linked = int(linked.Load())
-	sum.Bytes = done.Load()
+	sum.Bytes = bytes.Load()
 	if opts.Link == LinkHardlink && sum.Linked < sum.Files {
 		sum.Warnings = append(sum.Warnings, fmt.Sprintf("%d of %d files were copied, not hardlinked (generated, another filesystem, or their mode or owner differs from the host's)", sum.Files-sum.Linked, sum.Files))
 	}
@@ -203,10 +216,17 @@ func copyFiles(ctx context.Context, root *os.Root, p *Plan, idx []int, lock *Loc
 // writeFile creates one file entry in root, recording its size, sha256 and
 // stats in le. With hardlink set it links the host file instead of copying
 // when that gives the same file (same mode and owner, same filesystem).
-func writeFile(root *os.Root, e Entry, le *LockEntry, hardlink bool, buf []byte, cache *hostCache) (linked bool, err error) {
+// report, when not nil, is told of the bytes done as they are done.
+func writeFile(ctx context.Context, root *os.Root, e Entry, le *LockEntry, hardlink bool, buf []byte, cache *hostCache, report func(int64)) (linked bool, err error) {
 	rel := relPath(e.Dest)
 	if e.Source == "" {
-		return false, writeContent(root, rel, e, le)
+		if err := writeContent(root, rel, e, le); err != nil {
+			return false, err
+		}
+		if report != nil {
+			report(le.Size)
+		}
+		return false, nil
 	}
 	src, err := os.Open(e.Source)
 	if err != nil {
@@ -222,12 +242,19 @@ func writeFile(root *os.Root, e Entry, le *LockEntry, hardlink bool, buf []byte,
 	}
 	le.SourceStat = statOf(fi)
 	cached, haveSum := cache.sha(e.Source, le.SourceStat)
+	var h hash.Hash
+	if !haveSum {
+		h = sha256.New()
+	}
 	if hardlink && canHardlink(fi, e) {
 		if err := linkInto(root, rel, e.Source); err == nil {
 			le.Size, le.SHA256, le.Linked = fi.Size(), cached, true
-			if !haveSum {
-				h := sha256.New()
-				if _, err := io.CopyBuffer(h, onlyReader{src}, buf); err != nil {
+			if haveSum {
+				if report != nil {
+					report(fi.Size())
+				}
+			} else {
+				if err := copyContent(ctx, nil, src, fi, h, buf, report); err != nil {
 					return false, fmt.Errorf("hash %s: %w", e.Source, err)
 				}
 				le.SHA256 = hex.EncodeToString(h.Sum(nil))
@@ -245,16 +272,8 @@ func writeFile(root *os.Root, e Entry, le *LockEntry, hardlink bool, buf []byte,
 	if err != nil {
 		return false, fmt.Errorf("copy %s to %s: %w", e.Source, e.Dest, err)
 	}
-	var n int64
-	h := sha256.New()
-	if haveSum {
-		// The content is known: let the kernel copy (copy_file_range).
-		if n, err = io.Copy(dst, src); err == nil && n != fi.Size() {
-			err = errors.New("the source changed while it was copied")
-		}
-	} else {
-		n, err = copyHashing(dst, src, h, buf)
-	}
+	// With the sum known (h nil) the kernel copies the data alone.
+	err = copyContent(ctx, dst, src, fi, h, buf, report)
 	if err == nil {
 		err = finish(dst, e, le)
 	}
@@ -264,37 +283,12 @@ func writeFile(root *os.Root, e Entry, le *LockEntry, hardlink bool, buf []byte,
 	if err != nil {
 		return false, fmt.Errorf("copy %s to %s: %w", e.Source, e.Dest, err)
 	}
-	le.Size, le.SHA256 = n, cached
+	le.Size, le.SHA256 = fi.Size(), cached
 	if !haveSum {
 		le.SHA256 = hex.EncodeToString(h.Sum(nil))
 		cache.putSHA(e.Source, le.SourceStat, le.SHA256)
 	}
 	return false, nil
-}
-
-// onlyReader hides an *os.File's WriterTo, so io.CopyBuffer uses our buffer.
-type onlyReader struct{ io.Reader }
-
-// copyHashing copies src to dst and feeds the same bytes to h, reading the
-// source once.
-func copyHashing(dst io.Writer, src io.Reader, h io.Writer, buf []byte) (int64, error) {
-	var n int64
-	for {
-		k, rerr := src.Read(buf)
-		if k > 0 {
-			h.Write(buf[:k])
-			if _, err := dst.Write(buf[:k]); err != nil {
-				return n, err
-			}
-			n += int64(k)
-		}
-		if rerr == io.EOF {
-			return n, nil
-		}
-		if rerr != nil {
-			return n, rerr
-		}
-	}
 }
 
 // finish sets owner and mode of a freshly written file (owner first: chown

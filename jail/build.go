@@ -37,8 +37,8 @@ type BuildOptions struct {
 	Force bool
 	// Link is LinkCopy (default) or LinkHardlink.
 	Link string
-	// Progress, when set, is called after each file with the bytes done and
-	// the bytes to do in all.
+	// Progress, when set, is called after each file, and every few MiB of
+	// a large one, with the bytes done and the bytes to do in all.
 	Progress func(done, total int64)
 	// Waiting, when set, is called once if another build holds the jail.
 	Waiting func()
@@ -159,6 +159,11 @@ func Build(ctx context.Context, m *manifest.Manifest, opts BuildOptions) (*Summa
 	lock, staging, err := apply(ctx, plan, out, opts, sum, r.cache)
 	if err != nil {
 		return nil, err
+	}
+	if ctx.Err() != nil {
+		// Interrupted after the last copy: the old jail stays.
+		removeAll(staging)
+		return nil, fmt.Errorf("build interrupted: %w", ctx.Err())
 	}
 	lock.Digest, lock.Manifest, lock.Name, lock.Layout, lock.Link = digest, m.Path, m.Name, m.Layout, opts.Link
 	lock.Enter = m.Enter
