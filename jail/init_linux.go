@@ -20,7 +20,8 @@ package jail
 //     sets rlimits;
 //  6. makes itself non-dumpable (so /proc/1/exe, /proc/1/root and ptrace of
 //     it are closed to the jail), sets no_new_privs, drops capabilities from
-//     the bounding set and installs a small seccomp deny list;
+//     the bounding set and installs a small seccomp deny list (ptrace is
+//     allowed among the jail's own processes when it has a PID namespace);
 //  7. forks the command in a new session with the requested user, groups,
 //     directory and environment, and reports on fd 4 that it started;
 //  8. as PID 1, forwards signals to the command, reaps every zombie, and
@@ -372,7 +373,7 @@ func setupProcess(cfg *initConfig) error {
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("prctl(PR_SET_NO_NEW_PRIVS): %w", err)
 	}
-	return installSeccomp()
+	return installSeccomp(cfg.PID)
 }
 
 // keptCaps are what root inside the jail may still hold: enough to own
