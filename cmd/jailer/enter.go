@@ -35,7 +35,7 @@ func enterFlags() []cli.Flag {
 		&cli.Float64Flag{Name: "cpus", Usage: "CPU time limit in CPUs, such as 1.5"},
 		&cli.IntFlag{Name: "nofile", Usage: "most open files per process"},
 		&cli.IntFlag{Name: "nproc", Usage: "most processes per user (RLIMIT_NPROC)"},
-		&cli.DurationFlag{Name: "timeout", Usage: "kill the jail after this long (exit 124)"},
+		&cli.StringFlag{Name: "timeout", Usage: "kill the jail after this long, in seconds (30, 1.5) or as a duration (10m); exit 124"},
 		&cli.BoolFlag{Name: "no-tty", Usage: "do not give the command a terminal even when run on one"},
 	}
 }
@@ -109,7 +109,11 @@ func applyEnterFlags(c *cli.Context, o *jail.EnterOptions) error {
 		o.Limits.Nproc = c.Int("nproc")
 	}
 	if c.IsSet("timeout") {
-		o.Limits.Timeout = c.Duration("timeout")
+		d, err := manifest.ParseTimeout(c.String("timeout"))
+		if err != nil {
+			return usagef("--timeout: %v", err)
+		}
+		o.Limits.Timeout = d
 	}
 	o.Interactive = !c.Bool("no-tty") && term.IsTerminal(int(os.Stdin.Fd())) && term.IsTerminal(int(os.Stdout.Fd()))
 	return nil
