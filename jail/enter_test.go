@@ -108,7 +108,7 @@ func TestEnterExitStatus(t *testing.T) {
 		{"a read-only jail gets no new mount targets", []string{"true"}, func(o *EnterOptions) {
 			o.Readonly = true
 			o.Mounts = append(o.Mounts, mountTmpfs("/made/by/enter"))
-		}, ExitSetupFailed, "/made/by/enter"},
+		}, ExitSetupFailed, "mount target /made/by/enter: no such directory in the jail, and a read-only jail gets no new ones (add it under dirs: and rebuild)"},
 		{"no pid namespace: no /proc", []string{"true"}, func(o *EnterOptions) { o.Namespaces = []string{"mount", "uts"} }, ExitSetupFailed, "without a PID namespace"},
 	}
 	for _, tt := range tests {
