@@ -13,7 +13,9 @@ package jail
 //  3. makes all mounts private, bind-mounts the jail onto itself, mounts
 //     /proc (only with a PID namespace), a minimal /dev, the tmpfs and bind
 //     mounts; every target is opened component by component without
-//     following symlinks and mounted through its fd;
+//     following symlinks and mounted through its fd (targets the tree
+//     lacks were made by the parent, which removes them after the run:
+//     see targets_linux.go; the init makes only those inside its mounts);
 //  4. makes the root read-only if asked, pivot_roots into the jail, detaches
 //     the old root, and checks that "/" is the jail;
 //  5. sets the hostname, brings up loopback in a new network namespace, and
