@@ -83,7 +83,7 @@ func ParseLimits(l manifest.Limits) (Limits, error) {
 		}
 	}
 	if l.Timeout != "" {
-		if out.Timeout, err = time.ParseDuration(l.Timeout); err != nil {
+		if out.Timeout, err = manifest.ParseTimeout(l.Timeout); err != nil {
 			return out, fmt.Errorf("timeout: %w", err)
 		}
 	}

@@ -57,6 +57,15 @@ func Enter(ctx context.Context, dir string, opts EnterOptions, stdio Stdio) (int
 	if err != nil {
 		return ExitSetupFailed, err
 	}
+	if !opts.NoNamespaces {
+		// Missing mount targets are made now and removed once the init is
+		// gone (deferred first, so it runs last): the tree stays as built.
+		targets, err := claimTargets(root, treeTargets(mountTargets(cfg)), !opts.Readonly)
+		if err != nil {
+			return ExitSetupFailed, err
+		}
+		defer targets.release()
+	}
 	cg, err := newCgroup(opts.Limits)
 	if err != nil {
 		return ExitSetupFailed, err

@@ -97,12 +97,18 @@ func TestEnterExitStatus(t *testing.T) {
 		{"timeout", []string{"sleep", "30"}, func(o *EnterOptions) { o.Limits.Timeout = 300 * time.Millisecond }, ExitTimeout, "timed out"},
 		{"unknown user", []string{"true"}, func(o *EnterOptions) { o.User = "nobody-here" }, ExitSetupFailed, "not in the jail's /etc/passwd"},
 		{"unknown group", []string{"true"}, func(o *EnterOptions) { o.User = "tester:no-such-group" }, ExitSetupFailed, "not in the jail's /etc/group"},
+		{"workdir missing", []string{"true"}, func(o *EnterOptions) { o.Workdir = "/nope" }, ExitSetupFailed, "workdir /nope: no such directory in the jail"},
+		{"workdir is a file", []string{"true"}, func(o *EnterOptions) { o.Workdir = "/bin/true" }, ExitSetupFailed, "workdir /bin/true: not a directory in the jail"},
+		{"workdir missing in a plain chroot", []string{"true"}, func(o *EnterOptions) {
+			o.NoNamespaces = true
+			o.Workdir = "/nope"
+		}, ExitSetupFailed, "workdir /nope: no such directory in the jail"},
 		{"relative command from the workdir", []string{"./true"}, func(o *EnterOptions) { o.Workdir = "/bin" }, 0, ""},
 		{"no mount namespace", []string{"true"}, func(o *EnterOptions) { o.Namespaces = []string{"pid"} }, ExitSetupFailed, "mount namespace"},
 		{"a read-only jail gets no new mount targets", []string{"true"}, func(o *EnterOptions) {
 			o.Readonly = true
 			o.Mounts = append(o.Mounts, mountTmpfs("/made/by/enter"))
-		}, ExitSetupFailed, "/made/by/enter"},
+		}, ExitSetupFailed, "mount target /made/by/enter: no such directory in the jail, and a read-only jail gets no new ones (add it under dirs: and rebuild)"},
 		{"no pid namespace: no /proc", []string{"true"}, func(o *EnterOptions) { o.Namespaces = []string{"mount", "uts"} }, ExitSetupFailed, "without a PID namespace"},
 	}
 	for _, tt := range tests {

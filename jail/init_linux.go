@@ -13,7 +13,9 @@ package jail
 //  3. makes all mounts private, bind-mounts the jail onto itself, mounts
 //     /proc (only with a PID namespace), a minimal /dev, the tmpfs and bind
 //     mounts; every target is opened component by component without
-//     following symlinks and mounted through its fd;
+//     following symlinks and mounted through its fd (targets the tree
+//     lacks were made by the parent, which removes them after the run:
+//     see targets_linux.go; the init makes only those inside its mounts);
 //  4. makes the root read-only if asked, pivot_roots into the jail, detaches
 //     the old root, and checks that "/" is the jail;
 //  5. sets the hostname, brings up loopback in a new network namespace, and
@@ -22,8 +24,10 @@ package jail
 //     it are closed to the jail), sets no_new_privs, drops capabilities from
 //     the bounding set and installs a small seccomp deny list (ptrace is
 //     allowed among the jail's own processes when it has a PID namespace);
-//  7. forks the command in a new session with the requested user, groups,
-//     directory and environment, and reports on fd 4 that it started;
+//  7. checks that the working directory is one (a missing one would
+//     otherwise read as a missing command), forks the command in a new
+//     session with the requested user, groups, directory and environment,
+//     and reports on fd 4 that it started;
 //  8. as PID 1, forwards signals to the command, reaps every zombie, and
 //     exits with the command's status (128+N when signal N killed it); the
 //     kernel then kills whatever else is left in the PID namespace.
@@ -111,6 +115,9 @@ func RunInit() int {
 	}
 	unix.Umask(0)
 	if err := setupRoot(&cfg); err != nil {
+		return fail(ExitSetupFailed, err)
+	}
+	if err := checkWorkdir(cfg.Workdir); err != nil {
 		return fail(ExitSetupFailed, err)
 	}
 	if err := setupProcess(&cfg); err != nil {
@@ -426,6 +433,22 @@ func loopbackUp() error {
 	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP | unix.IFF_RUNNING)
 	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
 		return fmt.Errorf("bring up loopback: %w", err)
+	}
+	return nil
+}
+
+// checkWorkdir says what is wrong with the working directory (we are
+// inside the jail now, its mounts made): the command's start would fail on
+// it with an error that reads as if the command were missing.
+func checkWorkdir(dir string) error {
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ENOTDIR):
+		return fmt.Errorf("workdir %s: no such directory in the jail (create it with dirs:, or pick another)", dir)
+	case err != nil:
+		return fmt.Errorf("workdir %s: %w", dir, errors.Unwrap(err))
+	case !fi.IsDir():
+		return fmt.Errorf("workdir %s: not a directory in the jail (pick a directory)", dir)
 	}
 	return nil
 }

@@ -55,9 +55,13 @@ func openDirIn(root int, p string, mkdir bool) (int, error) {
 	return fd, nil
 }
 
-// mountAt mounts onto the directory p below root (see openDirIn).
+// mountAt mounts onto the directory p below root (see openDirIn); mkdir
+// is false in a read-only jail, where a missing target cannot be made.
 func mountAt(root int, p, source, fstype string, flags uintptr, data string, mkdir bool) error {
 	fd, err := openDirIn(root, p, mkdir)
+	if !mkdir && errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("mount target %s: no such directory in the jail, and a read-only jail gets no new ones (add it under dirs: and rebuild)", p)
+	}
 	if err != nil {
 		return err
 	}

@@ -52,7 +52,8 @@ func TestMain(m *testing.M) {
 }
 
 // testEnterMain is `jailer enter DIR CMD...` for tests that need a real
-// process to signal: the command follows "--" in the arguments.
+// process to signal: the command follows "--" in the arguments;
+// JAILER_TEST_BIND=SRC:DST adds a bind mount.
 func testEnterMain(dir string) int {
 	var argv []string
 	for i, a := range os.Args {
@@ -69,6 +70,10 @@ func testEnterMain(dir string) int {
 	opts.Command = argv
 	opts.Interactive = term.IsTerminal(0)
 	opts.NoNamespaces = os.Getenv("JAILER_TEST_NONS") != ""
+	if b := os.Getenv("JAILER_TEST_BIND"); b != "" {
+		src, dst, _ := strings.Cut(b, ":")
+		opts.Mounts = append(opts.Mounts, manifest.Mount{Type: "bind", Source: src, Target: dst})
+	}
 	code, err := Enter(context.Background(), dir, opts, Stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

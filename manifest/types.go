@@ -247,7 +247,7 @@ type Limits struct {
 	CPU float64 `yaml:"cpu,omitempty" json:"cpu,omitempty"`
 	// Nofile is the most open files per process.
 	Nofile int `yaml:"nofile,omitempty" json:"nofile,omitempty"`
-	// Timeout kills the jail after this long, such as 10m.
+	// Timeout kills the jail after this long: seconds, such as 30 or 1.5, or a duration, such as 10m; 0 means none.
 	Timeout string `yaml:"timeout,omitempty" json:"timeout,omitempty"`
 
 	// Fields maps each key written to its position.

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path"
@@ -48,6 +49,8 @@ var Profiles = map[string]string{
 var (
 	userName = lazyRegexp(`^[a-z_][a-z0-9_.-]{0,31}$`)
 	envName  = lazyRegexp(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	// seconds is a timeout given as a bare number of seconds.
+	seconds = lazyRegexp(`^[-+]?[0-9]+(\.[0-9]+)?$`)
 )
 
 // validator collects every problem, so a user fixes a manifest in one pass.
@@ -496,10 +499,37 @@ func (v *validator) enter(m *Manifest) {
 		v.errorf(lat("cpu"), "limits.cpu %v must be between 0 and 1024 CPUs", l.CPU)
 	}
 	if l.Timeout != "" {
-		if d, err := time.ParseDuration(l.Timeout); err != nil || d <= 0 {
-			v.errorf(lat("timeout"), "limits.timeout %q is not a duration such as 30s or 10m", l.Timeout)
+		if _, err := ParseTimeout(l.Timeout); err != nil {
+			v.errorf(lat("timeout"), "limits.timeout: %v", err)
 		}
 	}
+}
+
+// ParseTimeout reads a timeout: a bare number is seconds ("30", "1.5"),
+// anything else a Go duration ("10s", "5m", "1h30m"). 0 means no timeout,
+// as for timeout(1). A negative or unreadable value is an error that
+// quotes it and says what to write.
+func ParseTimeout(s string) (time.Duration, error) {
+	t := strings.TrimSpace(s)
+	negative := fmt.Errorf("%q is negative (use seconds, such as 30, or a duration, such as 5m; 0 means no timeout)", s)
+	if seconds().MatchString(t) {
+		f, err := strconv.ParseFloat(t, 64)
+		switch {
+		case err == nil && f < 0:
+			return 0, negative
+		case err != nil || f*float64(time.Second) >= float64(math.MaxInt64):
+			return 0, fmt.Errorf("%q is longer than a timeout can be (at most about 290 years)", s)
+		}
+		return time.Duration(math.Ceil(f * float64(time.Second))), nil // never 0 (none) for a tiny positive value
+	}
+	d, err := time.ParseDuration(t)
+	if err != nil {
+		return 0, fmt.Errorf("%q is not a timeout (use seconds, such as 30 or 1.5, or a duration, such as 10s or 5m)", s)
+	}
+	if d < 0 {
+		return 0, negative
+	}
+	return d, nil
 }
 
 // ParseSize reads a size such as 512M, 64k, 2G or 1048576 (bytes).

@@ -3,6 +3,7 @@ package manifest
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 // validateSetup adds the host files the validation cases refer to.
@@ -110,8 +111,9 @@ func TestValidateRefusals(t *testing.T) {
 		{"tmpfs bad size", lines("version: 1", "enter: {mounts: [{type: tmpfs, target: /t, size: 64MB}]}"), []wantErr{{"2:18", `tmpfs size: "64MB" is not a size such as 64M, 512K or 2G`}}},
 
 		{"memory 12Q", lines("version: 1", "enter:", "  limits: {memory: 12Q}"), []wantErr{{"3:20", `limits.memory: "12Q" is not a size such as 64M, 512K or 2G`}}},
-		{"timeout forever", lines("version: 1", "enter:", "  limits:", "    timeout: forever"), []wantErr{{"4:14", `limits.timeout "forever" is not a duration such as 30s or 10m`}}},
-		{"timeout negative", lines("version: 1", "enter: {limits: {timeout: -5s}}"), []wantErr{{"2:27", `limits.timeout "-5s" is not a duration`}}},
+		{"timeout forever", lines("version: 1", "enter:", "  limits:", "    timeout: forever"), []wantErr{{"4:14", `limits.timeout: "forever" is not a timeout (use seconds, such as 30 or 1.5, or a duration, such as 10s or 5m)`}}},
+		{"timeout negative", lines("version: 1", "enter: {limits: {timeout: -5s}}"), []wantErr{{"2:27", `limits.timeout: "-5s" is negative`}}},
+		{"timeout negative seconds", lines("version: 1", "enter: {limits: {timeout: -5}}"), []wantErr{{"2:27", `limits.timeout: "-5" is negative`}}},
 		{"cpu too many", lines("version: 1", "enter: {limits: {cpu: 2000}}"), []wantErr{{"2:23", "limits.cpu 2000 must be between 0 and 1024 CPUs"}}},
 		{"cpu negative", lines("version: 1", "enter: {limits: {cpu: -0.5}}"), []wantErr{{"2:23", "limits.cpu -0.5 must be between 0 and 1024 CPUs"}}},
 
@@ -177,6 +179,55 @@ func TestParseSize(t *testing.T) {
 			t.Errorf("ParseSize(%q) = %d, want an error", c.in, got)
 		case !c.ok && err.Error() != `"`+c.in+`" is not a size such as 64M, 512K or 2G`:
 			t.Errorf("ParseSize(%q) = error %q, want it to quote the input", c.in, err)
+		}
+	}
+}
+
+func TestParseTimeout(t *testing.T) {
+	const hint = " (use seconds, such as 30 or 1.5, or a duration, such as 10s or 5m)"
+	for _, c := range []struct {
+		in      string
+		want    time.Duration
+		wantErr string
+	}{
+		{"5", 5 * time.Second, ""},
+		{"1.5", 1500 * time.Millisecond, ""},
+		{"0.2", 200 * time.Millisecond, ""},
+		{" 30 ", 30 * time.Second, ""},
+		{"0", 0, ""}, // no timeout, as for timeout(1)
+		{"0.0000000001", time.Nanosecond, ""},
+		{"5m", 5 * time.Minute, ""},
+		{"10s", 10 * time.Second, ""},
+		{"1h30m", 90 * time.Minute, ""},
+		{"200ms", 200 * time.Millisecond, ""},
+		{"0s", 0, ""},
+		{"9223372036", 9223372036 * time.Second, ""},
+		{"9223372037", 0, `"9223372037" is longer than a timeout can be`},
+		{"99999999999999999999999", 0, `"99999999999999999999999" is longer than a timeout can be`},
+		{"-5", 0, `"-5" is negative`},
+		{"-1.5", 0, `"-1.5" is negative`},
+		{"-5s", 0, `"-5s" is negative`},
+		{"-99999999999999999999999", 0, `"-99999999999999999999999" is negative`},
+		{"+2", 2 * time.Second, ""},
+		{"forever", 0, `"forever" is not a timeout` + hint},
+		{"", 0, `"" is not a timeout`},
+		{"5 s", 0, `"5 s" is not a timeout`},
+		{"1.", 0, `"1." is not a timeout`},
+		{".5", 0, `".5" is not a timeout`},
+		{"1e3", 0, `"1e3" is not a timeout`},
+		{"0x10", 0, `"0x10" is not a timeout`},
+		{"NaN", 0, `"NaN" is not a timeout`},
+		{"Inf", 0, `"Inf" is not a timeout`},
+		{"5x", 0, `"5x" is not a timeout`},
+	} {
+		got, err := ParseTimeout(c.in)
+		switch {
+		case c.wantErr == "" && (err != nil || got != c.want):
+			t.Errorf("ParseTimeout(%q) = %v, %v, want %v", c.in, got, err, c.want)
+		case c.wantErr != "" && err == nil:
+			t.Errorf("ParseTimeout(%q) = %v, want an error", c.in, got)
+		case c.wantErr != "" && !strings.HasPrefix(err.Error(), c.wantErr):
+			t.Errorf("ParseTimeout(%q) = error %q, want one starting %q", c.in, err, c.wantErr)
 		}
 	}
 }

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -35,7 +38,7 @@ func enterFlags() []cli.Flag {
 		&cli.Float64Flag{Name: "cpus", Usage: "CPU time limit in CPUs, such as 1.5"},
 		&cli.IntFlag{Name: "nofile", Usage: "most open files per process"},
 		&cli.IntFlag{Name: "nproc", Usage: "most processes per user (RLIMIT_NPROC)"},
-		&cli.DurationFlag{Name: "timeout", Usage: "kill the jail after this long (exit 124)"},
+		&cli.StringFlag{Name: "timeout", Usage: "kill the jail after this long, in seconds (30, 1.5) or as a duration (10m); exit 124"},
 		&cli.BoolFlag{Name: "no-tty", Usage: "do not give the command a terminal even when run on one"},
 	}
 }
@@ -109,7 +112,11 @@ func applyEnterFlags(c *cli.Context, o *jail.EnterOptions) error {
 		o.Limits.Nproc = c.Int("nproc")
 	}
 	if c.IsSet("timeout") {
-		o.Limits.Timeout = c.Duration("timeout")
+		d, err := manifest.ParseTimeout(c.String("timeout"))
+		if err != nil {
+			return usagef("--timeout: %v", err)
+		}
+		o.Limits.Timeout = d
 	}
 	o.Interactive = !c.Bool("no-tty") && term.IsTerminal(int(os.Stdin.Fd())) && term.IsTerminal(int(os.Stdout.Fd()))
 	return nil
@@ -174,6 +181,9 @@ func enterCommand() *cli.Command {
 				return usagef("enter takes a jail directory (see jailer enter --help)")
 			}
 			dir := c.Args().First()
+			if err := checkJailArg(dir); err != nil {
+				return exitError{code: jail.ExitSetupFailed, err: err}
+			}
 			opts, err := enterOptions(c, dir, c.Args().Slice()[1:])
 			if err != nil {
 				return err
@@ -181,4 +191,43 @@ func enterCommand() *cli.Command {
 			return enterJail(c, dir, opts)
 		},
 	}
+}
+
+// checkJailArg explains a JAIL argument that cannot be a jail: a path that
+// does not exist, or a file (a manifest, most likely, which run takes).
+// A directory is left to the lock to judge.
+func checkJailArg(dir string) error {
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("jail %s does not exist (build one with jailer build MANIFEST, or build and enter with jailer run MANIFEST)", dir)
+	case err != nil:
+		return fmt.Errorf("jail %s: %w", dir, err)
+	case fi.IsDir():
+		return nil
+	case looksLikeManifest(dir):
+		return fmt.Errorf("%s is a manifest, not a jail (to build it and enter the jail: jailer run %s)", dir, dir)
+	}
+	return fmt.Errorf("%s is a file, not a jail (enter takes the directory jailer build made)", dir)
+}
+
+// looksLikeManifest says whether the file p is named as YAML or starts
+// like a manifest (a version: line in its first 4 KiB).
+func looksLikeManifest(p string) bool {
+	if ext := filepath.Ext(p); ext == ".yaml" || ext == ".yml" {
+		return true
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	head := make([]byte, 4096)
+	n, _ := io.ReadFull(f, head)
+	for _, line := range strings.Split(string(head[:n]), "\n") {
+		if strings.HasPrefix(line, "version:") {
+			return true
+		}
+	}
+	return false
 }
