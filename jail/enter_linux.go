@@ -275,7 +275,7 @@ func initConfigFor(root string, o *EnterOptions, stdio Stdio) (*initConfig, erro
 		env[k] = v
 	}
 	if _, ok := env["PATH"]; !ok {
-		env["PATH"] = "/bin:/usr/bin:/sbin:/usr/sbin"
+		env["PATH"] = DefaultPATH
 	}
 	if t := os.Getenv("TERM"); t != "" {
 		if _, ok := env["TERM"]; !ok {

@@ -538,7 +538,7 @@ func ImageConfig(command []string, env map[string]string, user, workdir string) 
 		e = map[string]string{}
 	}
 	if _, ok := e["PATH"]; !ok {
-		e["PATH"] = "/bin:/usr/bin:/sbin:/usr/sbin"
+		e["PATH"] = DefaultPATH
 	}
 	var kv []string
 	for _, k := range slices.Sorted(maps.Keys(e)) {

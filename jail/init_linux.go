@@ -475,7 +475,7 @@ func lookPathInJail(name string, env []string, workdir string) (string, error) {
 		}
 		return name, nil
 	}
-	pathVar := "/bin:/usr/bin:/sbin:/usr/sbin"
+	pathVar := DefaultPATH
 	for _, kv := range env {
 		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
 			pathVar = v

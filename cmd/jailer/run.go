@@ -22,6 +22,10 @@ func runCommand() *cli.Command {
 			if c.NArg() < 1 {
 				return usagef("run takes a manifest (see jailer run --help)")
 			}
+			// A bad flag value is found before anything is built.
+			if err := applyEnterFlags(c, &jail.EnterOptions{}); err != nil {
+				return err
+			}
 			m, err := manifest.Load(c.Args().First())
 			if err != nil {
 				return err
