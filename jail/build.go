@@ -3,7 +3,6 @@ package jail
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -20,12 +19,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/jailer-dev/jailer/manifest"
-)
-
-// Link modes for BuildOptions.Link.
-const (
-	LinkCopy     = "copy"
-	LinkHardlink = "hardlink"
 )
 
 // BuildOptions changes how Build works.
@@ -71,18 +64,6 @@ func (s *Summary) String() string {
 	}
 	return fmt.Sprintf("built %s: %d files%s, %d dirs, %d symlinks, %d devices, %s in %s",
 		s.Output, s.Files, linked, s.Dirs, s.Symlinks, s.Devices, humanBytes(s.Bytes), s.Duration.Round(time.Millisecond))
-}
-
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }
 
 // OutputDir is where a build of m goes: opts.Output, else the manifest's
@@ -191,85 +172,6 @@ func Build(ctx context.Context, m *manifest.Manifest, opts BuildOptions) (*Summa
 	release()
 	removeAll(staging)
 	return sum, nil
-}
-
-// ldCache is the loader's cache: installing or removing libraries rewrites it,
-// so a change to it makes a jail stale.
-const ldCache = "/etc/ld.so.cache"
-
-// buildDigest covers what decides the plan besides the files' contents:
-// the manifests, where each binary was found, and the build options.
-func buildDigest(m *manifest.Manifest, link string) (string, error) {
-	h := sha256.New()
-	for _, src := range m.Sources {
-		data, err := os.ReadFile(src)
-		if err != nil {
-			return "", fmt.Errorf("read manifest %s: %w", src, err)
-		}
-		fmt.Fprintf(h, "%s\x00%d\x00", src, len(data))
-		h.Write(data)
-	}
-	for _, b := range m.Binaries {
-		fmt.Fprintf(h, "bin\x00%s\x00%s\n", b.Host, b.Dest)
-	}
-	fmt.Fprintf(h, "link\x00%s\x00format\x00%d\n", link, LockFormat)
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-// treeID identifies a jail directory: device, inode, and birth time (in
-// Mtime), because a directory made where a jail was deleted can get the
-// jail's inode number back.
-func treeID(dir string) (Stat, error) {
-	var sx unix.Statx_t
-	if err := unix.Statx(unix.AT_FDCWD, dir, unix.AT_SYMLINK_NOFOLLOW, unix.STATX_INO|unix.STATX_BTIME, &sx); err != nil {
-		return Stat{}, &os.PathError{Op: "statx", Path: dir, Err: err}
-	}
-	id := Stat{Dev: unix.Mkdev(sx.Dev_major, sx.Dev_minor), Ino: sx.Ino}
-	if sx.Mask&unix.STATX_BTIME != 0 {
-		id.Mtime = sx.Btime.Sec*1e9 + int64(sx.Btime.Nsec)
-	}
-	return id, nil
-}
-
-// UpToDate returns nil when the jail at out is exactly what lock records
-// and no host source changed since: every check is a stat, nothing is read.
-func UpToDate(lock *Lock, out string) error {
-	st, err := treeID(out)
-	if err != nil {
-		return err
-	}
-	if st != lock.Tree {
-		return errors.New("the jail directory is not the one the lock describes")
-	}
-	for _, in := range lock.Inputs {
-		if st, err := lstat(in.Path); err != nil || st != in.Stat {
-			return fmt.Errorf("%s changed", in.Path)
-		}
-	}
-	for _, e := range lock.Entries {
-		if e.Source != "" {
-			if st, err := lstat(e.Source); err != nil || st != e.SourceStat {
-				return fmt.Errorf("host file %s changed", e.Source)
-			}
-		}
-		tree := filepath.Join(out, e.Dest)
-		switch e.Kind {
-		case KindFile:
-			fi, err := os.Lstat(tree)
-			if err != nil || treeStatOf(fi) != e.TreeStat {
-				return fmt.Errorf("%s changed in the jail", e.Dest)
-			}
-		case KindSymlink:
-			if target, err := os.Readlink(tree); err != nil || target != e.Target {
-				return fmt.Errorf("%s changed in the jail", e.Dest)
-			}
-		default:
-			if _, err := os.Lstat(tree); err != nil {
-				return fmt.Errorf("%s is missing from the jail", e.Dest)
-			}
-		}
-	}
-	return nil
 }
 
 // lockOutput serialises builds of one output with flock(2) on a hidden

@@ -1,6 +1,7 @@
 package jail
 
 import (
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -200,7 +201,7 @@ func (c *hostCache) save() {
 		if os.MkdirAll(filepath.Dir(file), 0o700) != nil {
 			return
 		}
-		tmp := file + "." + randomSuffix()
+		tmp := file + "." + rand.Text()
 		if os.WriteFile(tmp, data, 0o600) != nil || os.Rename(tmp, file) != nil {
 			os.Remove(tmp)
 			continue

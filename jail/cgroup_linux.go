@@ -2,6 +2,7 @@ package jail
 
 import (
 	"bufio"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"os"
@@ -37,7 +38,7 @@ func newCgroup(l Limits) (*cgroup, error) {
 	if l.Memory == 0 && l.Pids == 0 && l.CPU == 0 {
 		return cg, nil
 	}
-	name := fmt.Sprintf("%s%d-%s", cgroupPrefix, os.Getpid(), randomSuffix())
+	name := fmt.Sprintf("%s%d-%s", cgroupPrefix, os.Getpid(), rand.Text())
 	want := map[string]bool{"memory": l.Memory > 0, "pids": l.Pids > 0, "cpu": l.CPU > 0}
 	if base, ok := unifiedBase(want); ok {
 		cg.v2 = true

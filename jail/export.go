@@ -29,6 +29,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -374,8 +375,8 @@ func (tw *treeWriter) entry(t *tar.Writer, p string, links map[[2]uint64]string)
 		if err := tw.writeHeader(t, hdr); err != nil {
 			return err
 		}
-		buf := hashBufs.Get().(*[256 << 10]byte)
-		defer hashBufs.Put(buf)
+		buf := copyBufs.Get().(*[256 << 10]byte)
+		defer copyBufs.Put(buf)
 		k, err := io.CopyBuffer(t, io.LimitReader(file, st.Size), buf[:])
 		if err == nil && k < st.Size {
 			err = errors.New("file shrank during the export")
@@ -592,3 +593,7 @@ func tarDir(w io.Writer, dir string, t time.Time) error {
 	}
 	return tw.Close()
 }
+
+// copyBufs holds read buffers for copying files into the archive: larger
+// than io.Copy's 32 KiB, fewer reads.
+var copyBufs = sync.Pool{New: func() any { return new([256 << 10]byte) }}

@@ -8,17 +8,12 @@ package jail
 // its libssl without the resolver running on every file.
 
 import (
-	"bytes"
-	"debug/elf"
-	"encoding/binary"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 
 	"github.com/bmatcuk/doublestar/v4"
@@ -222,41 +217,3 @@ func (p *planner) maybeELF(h, dest string) error {
 	}
 	return nil
 }
-
-// isLoadableELF reads the first bytes of the file at name and reports
-// whether it is an ELF executable or shared object for the machine jailer
-// runs on. Relocatable objects, core dumps and other machines' files are
-// left alone: the loader would never map them here.
-func isLoadableELF(name string) (bool, error) {
-	f, err := os.Open(name)
-	if err != nil {
-		return false, err
-	}
-	defer f.Close()
-	var h [20]byte
-	if _, err := io.ReadFull(f, h[:]); err != nil {
-		return false, nil // shorter than an ELF header
-	}
-	id, ok := readELFID(bytes.NewReader(h[:]))
-	if !ok || id != nativeELF() {
-		return false, nil
-	}
-	var order binary.ByteOrder = binary.LittleEndian
-	if id.data == elf.ELFDATA2MSB {
-		order = binary.BigEndian
-	}
-	t := elf.Type(order.Uint16(h[16:]))
-	return t == elf.ET_EXEC || t == elf.ET_DYN, nil
-}
-
-// nativeELF is the ELF identity of jailer's own executable: the class and
-// machine of the programs this host runs.
-var nativeELF = sync.OnceValue(func() elfID {
-	f, err := os.Open("/proc/self/exe")
-	if err != nil {
-		return elfID{}
-	}
-	defer f.Close()
-	id, _ := readELFID(f)
-	return id
-})

@@ -190,3 +190,9 @@ func ReadLockHead(dir string) (*Lock, error) {
 	}
 	return &l, nil
 }
+
+// Link modes for BuildOptions.Link.
+const (
+	LinkCopy     = "copy"
+	LinkHardlink = "hardlink"
+)

@@ -12,7 +12,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/jailer-dev/jailer/manifest"
@@ -98,32 +97,6 @@ func TestSamePathTwice(t *testing.T) {
 	}
 }
 
-// TestSameItemsInIncludeAndTop: a base manifest and the top one both
-// declare the same user, directory and file; the build has each once.
-func TestSameItemsInIncludeAndTop(t *testing.T) {
-	requireRoot(t)
-	dir := t.TempDir()
-	common := "users:\n  - { name: tester, uid: 1000 }\ngroups:\n  - { name: dev, gid: 50, members: [tester] }\ndirs: [/home/tester, /work]\nfiles:\n  - { dest: /etc/motd, content: \"hello\\n\" }\n"
-	writeManifest(t, dir, "base.yaml", "version: 1\n"+common)
-	m := writeManifest(t, dir, "m.yaml", "version: 1\ninclude: [base.yaml]\n"+common)
-	build(t, m, BuildOptions{})
-	group, err := os.ReadFile(filepath.Join(dir, "jail/etc/group"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := strings.Count(string(group), "dev:x:50:"); got != 1 {
-		t.Errorf("/etc/group has dev %d times, want once:\n%s", got, group)
-	}
-	passwd, _ := os.ReadFile(filepath.Join(dir, "jail/etc/passwd"))
-	if got := strings.Count("\n"+string(passwd), "\ntester:"); got != 1 {
-		t.Errorf("/etc/passwd has tester %d times, want once:\n%s", got, passwd)
-	}
-	var st syscall.Stat_t
-	if err := syscall.Stat(filepath.Join(dir, "jail/home/tester"), &st); err != nil || st.Uid != 1000 || st.Gid != 1000 {
-		t.Errorf("/home/tester owned by %d:%d (%v), want 1000:1000", st.Uid, st.Gid, err)
-	}
-}
-
 // TestPlanTimeErrorsHavePositions: problems found only when the plan is
 // made still point at the manifest line, as manifest errors (exit 2).
 func TestPlanTimeErrorsHavePositions(t *testing.T) {
@@ -168,74 +141,6 @@ func TestPreserveKeepsTopLevelLinks(t *testing.T) {
 		}
 	}
 
-	requireRoot(t)
-	if target, err := os.Readlink("/bin"); err != nil || target != "usr/bin" {
-		t.Skip("the host is not merged-/usr")
-	}
-	dir := t.TempDir()
-	writeScript(t, dir, "hello", "#!/bin/sh\necho hello from /bin/sh\n")
-	m := writeManifest(t, dir, "m.yaml", "version: 1\nlayout: preserve\nbinaries: [sh, cat, env]\nfiles:\n  - { src: ./hello, dest: /usr/local/bin/hello }\n")
-	build(t, m, BuildOptions{})
-	for _, argv := range [][]string{{"/bin/sh", "-c", "echo hello from /bin/sh"}, {"/usr/local/bin/hello"}} {
-		out, err := chrootRun(t, filepath.Join(dir, "jail"), argv...)
-		if err != nil || out != "hello from /bin/sh\n" {
-			t.Errorf("chroot %v = %q, %v; want hello from /bin/sh", argv, out, err)
-		}
-	}
-}
-
-// TestFlatAnswersUsrPaths: a flat jail runs what hard-codes /usr/bin,
-// /usr/sbin, /sbin or /usr/lib, as a preserve jail would.
-func TestFlatAnswersUsrPaths(t *testing.T) {
-	requireRoot(t)
-	dir := t.TempDir()
-	writeScript(t, dir, "envy", "#!/usr/bin/env sh\necho envy ran\n")
-	m := writeManifest(t, dir, "m.yaml", `version: 1
-binaries: [sh, cat, ls, ./envy]
-files:
-  - { dest: /usr/lib/tool/conf, content: "conf\n" }
-symlinks:
-  - { path: /usr/bin/env2, target: /bin/env }
-enter:
-  command: [/usr/bin/cat, /usr/lib/tool/conf]
-`)
-	p, err := NewPlan(load(t, m))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(p.Warnings) != 0 {
-		t.Errorf("Warnings = %q, want none: /usr/bin/cat is /bin/cat", p.Warnings)
-	}
-	if e := entryMap(p)["/usr/bin"]; e.Kind != KindSymlink || e.Target != "../bin" || !strings.Contains(e.Why, "flat layout") {
-		t.Errorf("/usr/bin = %+v, want a link to ../bin saying why", e)
-	}
-	build(t, m, BuildOptions{})
-	jailDir := filepath.Join(dir, "jail")
-	for _, c := range []struct {
-		argv []string
-		want string
-	}{
-		{[]string{"/usr/bin/cat", "/usr/lib/tool/conf"}, "conf\n"},
-		{[]string{"/lib/tool/../tool/conf"}, ""}, // not a program: just that the file is there
-		{[]string{"/sbin/cat", "/lib/tool/conf"}, "conf\n"},
-		{[]string{"/usr/sbin/cat", "/lib/tool/conf"}, "conf\n"},
-		{[]string{"/bin/envy"}, "envy ran\n"},
-		{[]string{"/usr/bin/env2", "sh", "-c", "echo via env"}, "via env\n"},
-	} {
-		if c.want == "" {
-			if _, err := os.Stat(filepath.Join(jailDir, "lib/tool/conf")); err != nil {
-				t.Errorf("/usr/lib/tool/conf did not land in /lib: %v", err)
-			}
-			continue
-		}
-		out, err := chrootRun(t, jailDir, c.argv...)
-		if err != nil || out != c.want {
-			t.Errorf("chroot %v = %q, %v; want %q", c.argv, out, err, c.want)
-		}
-	}
-	if probs, err := Check(jailDir); err != nil || len(probs) != 0 {
-		t.Errorf("Check = %+v, %v; want clean", probs, err)
-	}
 }
 
 // TestWarnings: a PATH that finds a version manager's shim, and an

@@ -191,15 +191,6 @@ func TestPlanScripts(t *testing.T) {
 	}
 }
 
-func writeScript(t *testing.T, dir, name, text string) string {
-	t.Helper()
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, []byte(text), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 func TestPlanStaticBinary(t *testing.T) {
 	dir := t.TempDir()
 	src := writeScript(t, dir, "s.c", "int main(void){return 0;}\n")
@@ -210,21 +201,6 @@ func TestPlanStaticBinary(t *testing.T) {
 			t.Errorf("static binary pulled in %s", e.Dest)
 		}
 	}
-}
-
-// cLib builds lib/libNAME.so.1 and bin/prog linked to it with RUNPATH
-// $ORIGIN/../lib under dir, and returns the program's path.
-func cLib(t *testing.T, dir, name string) string {
-	t.Helper()
-	for _, d := range []string{"lib", "bin"} {
-		os.MkdirAll(filepath.Join(dir, d), 0o755)
-	}
-	lsrc := writeScript(t, dir, name+".c", "int "+name+"(void){return 42;}\n")
-	gcc(t, "-shared", "-fPIC", "-Wl,-soname,lib"+name+".so.1", "-o", filepath.Join(dir, "lib", "lib"+name+".so.1"), lsrc)
-	psrc := writeScript(t, dir, "prog.c", "#include <stdio.h>\nint "+name+"(void);\nint main(void){printf(\"%d\\n\", "+name+"());return 0;}\n")
-	prog := filepath.Join(dir, "bin", "prog")
-	gcc(t, "-o", prog, psrc, "-L"+filepath.Join(dir, "lib"), "-l:lib"+name+".so.1", "-Wl,-rpath,$ORIGIN/../lib")
-	return prog
 }
 
 func TestPlanOriginRunpath(t *testing.T) {

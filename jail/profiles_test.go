@@ -73,17 +73,6 @@ func TestAskHost(t *testing.T) {
 	}
 }
 
-// requireHostFile skips (or, in CI, fails) when the host lacks a file.
-func requireHostFile(t *testing.T, name string) {
-	t.Helper()
-	if _, err := os.Stat(name); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is needed and CI=true: .ci/run must install it", name)
-		}
-		t.Skipf("host lacks %s", name)
-	}
-}
-
 // TestPlanProfilePython: the standard library of /usr/bin/python3, asked
 // of the host interpreter, without site directories or build files; the
 // libraries of its extension modules resolved.
@@ -173,24 +162,5 @@ func TestPlanProfileCerts(t *testing.T) {
 		if e, _ := lstatPlan(p, "/usr/lib/ssl/cert.pem"); e.Kind != KindSymlink || e.Target != target {
 			t.Errorf("/usr/lib/ssl/cert.pem = %+v, want a symlink to %s", e, target)
 		}
-	}
-}
-
-// TestProfilesRunInJail builds a flat jail with the terminfo profile and
-// runs tput in it, which finds xterm-256color in /usr/share/terminfo. (The
-// examples use the other profiles, with python and perl.)
-func TestProfilesRunInJail(t *testing.T) {
-	requireRoot(t)
-	tput := requireTool(t, "tput")
-	dir := t.TempDir()
-	m := writeManifest(t, dir, "m.yaml", "version: 1\nbinaries: ["+tput+", /bin/sh]\nprofiles: [terminfo]\n")
-	out := filepath.Join(dir, "jail")
-	build(t, m, BuildOptions{Output: out})
-	code, got, err := enter(t, out, nil, "/bin/tput", "-T", "xterm-256color", "colors")
-	if err != nil || code != 0 || strings.TrimSpace(got) != "256" {
-		t.Errorf("tput -T xterm-256color colors = %d, %q, %v; want 256", code, got, err)
-	}
-	if problems, err := Check(out); err != nil || len(problems) > 0 {
-		t.Errorf("Check = %v, %v; want a clean jail", problems, err)
 	}
 }

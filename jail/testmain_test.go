@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -79,91 +78,4 @@ func testEnterMain(dir string) int {
 		fmt.Fprintln(os.Stderr, err)
 	}
 	return code
-}
-
-// requireRoot skips a test that needs root, except in CI (CI=true), where a
-// missing privilege is a failure: those tests must run there.
-func requireRoot(t testing.TB) {
-	t.Helper()
-	if os.Geteuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("this test needs root, and CI=true: run the tests as root")
-	}
-	t.Skip("needs root (set CI=true to make this a failure)")
-}
-
-// requireTool skips (or, in CI, fails) when a host program is missing.
-func requireTool(t testing.TB, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is needed and CI=true: .ci/run must install it", name)
-		}
-		t.Skipf("%s not installed", name)
-	}
-	return p
-}
-
-// writeManifest writes a manifest into dir and returns its path.
-func writeManifest(t testing.TB, dir, name, text string) string {
-	t.Helper()
-	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
-// load loads a manifest and fails the test on error.
-func load(t testing.TB, path string) *manifest.Manifest {
-	t.Helper()
-	m, err := manifest.Load(path)
-	if err != nil {
-		t.Fatalf("manifest.Load(%s) = %v", path, err)
-	}
-	return m
-}
-
-// build builds a manifest and fails the test on error.
-func build(t testing.TB, path string, opts BuildOptions) *Summary {
-	t.Helper()
-	s, err := Build(context.Background(), load(t, path), opts)
-	if err != nil {
-		t.Fatalf("Build(%s) = %v", path, err)
-	}
-	return s
-}
-
-// chrootRun runs argv inside dir with chroot(8) and returns its output.
-func chrootRun(t testing.TB, dir string, argv ...string) (string, error) {
-	t.Helper()
-	cmd := exec.Command("chroot", append([]string{dir}, argv...)...)
-	cmd.Env = []string{"PATH=/bin", "LANG=C"}
-	out, err := cmd.CombinedOutput()
-	return string(out), err
-}
-
-// chrootRunProc is chrootRun with /proc mounted in a new mount and PID
-// namespace, as jailer enter provides it.
-func chrootRunProc(t testing.TB, dir string, argv ...string) (string, error) {
-	t.Helper()
-	requireTool(t, "unshare")
-	chroot := requireTool(t, "chroot")
-	args := append([]string{"--mount", "--pid", "--fork", "--mount-proc=" + filepath.Join(dir, "proc"), chroot, dir}, argv...)
-	cmd := exec.Command("unshare", args...)
-	cmd.Env = []string{"PATH=/bin", "LANG=C"}
-	out, err := cmd.CombinedOutput()
-	return string(out), err
-}
-
-// gcc compiles a C program for a test, failing when gcc is missing in CI.
-func gcc(t testing.TB, args ...string) {
-	t.Helper()
-	requireTool(t, "gcc")
-	if out, err := exec.Command("gcc", args...).CombinedOutput(); err != nil {
-		t.Fatalf("gcc %v: %v\n%s", args, err, out)
-	}
 }

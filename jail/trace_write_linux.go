@@ -3,6 +3,7 @@ package jail
 // Printing suggestions and adding them to a manifest, keeping its text.
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -78,7 +79,7 @@ func AppendSuggestions(file string, sugs []Suggestion) error {
 }
 
 func writeFileAtomic(file string, data []byte, perm fs.FileMode) error {
-	tmp := filepath.Join(filepath.Dir(file), "."+filepath.Base(file)+".jailer-trace-"+randomSuffix())
+	tmp := filepath.Join(filepath.Dir(file), "."+filepath.Base(file)+".jailer-trace-"+rand.Text())
 	if err := os.WriteFile(tmp, data, perm); err != nil {
 		return err
 	}

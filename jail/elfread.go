@@ -15,7 +15,7 @@ import (
 	"io"
 	"os"
 	"strings"
-	"syscall"
+	"sync"
 )
 
 // elfID is what the loader matches a library against the program loading
@@ -329,77 +329,40 @@ func defaultLibDirs(id elfID) []string {
 	return dirs
 }
 
-// candidate returns what the jail path p is as a library: whether it is an
-// ELF file, of which identity, which file, and its dependencies. Symlinks
-// are followed inside the jail, and ".." after one goes where the kernel
-// takes a chrooted loader.
-func (c *checker) candidate(p string) candidateResult {
-	c.mu.Lock()
-	res, done := c.candidates[p]
-	c.mu.Unlock()
-	if done {
-		return res
-	}
-	if f, err := c.root.openFile(p, true); err == nil {
-		if res.id, res.ok = readELFID(f); res.ok {
-			if res.file, err = fileIDOf(f); err == nil {
-				res.deps, _ = c.parse(f, res.file)
-			} else {
-				res.ok = false
-			}
-		}
-		f.Close()
-	}
-	c.mu.Lock()
-	c.candidates[p] = res
-	c.mu.Unlock()
-	return res
-}
-
-// candidateResult is a cached answer of candidate.
-type candidateResult struct {
-	id   elfID
-	ok   bool     // p is an ELF file the loader would consider
-	file fileID   // which file p is
-	deps *elfDeps // nil when it cannot be parsed
-}
-
-// fileID identifies a file by device and inode, as the loader does to
-// notice that it has already loaded a library found under another name.
-type fileID struct{ dev, ino uint64 }
-
-// fileIDOf returns which file f is.
-func fileIDOf(f *os.File) (fileID, error) {
-	fi, err := f.Stat()
+// isLoadableELF reads the first bytes of the file at name and reports
+// whether it is an ELF executable or shared object for the machine jailer
+// runs on. Relocatable objects, core dumps and other machines' files are
+// left alone: the loader would never map them here.
+func isLoadableELF(name string) (bool, error) {
+	f, err := os.Open(name)
 	if err != nil {
-		return fileID{}, err
+		return false, err
 	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return fileID{}, fmt.Errorf("stat %s: no inode number", f.Name())
+	defer f.Close()
+	var h [20]byte
+	if _, err := io.ReadFull(f, h[:]); err != nil {
+		return false, nil // shorter than an ELF header
 	}
-	return fileID{uint64(st.Dev), st.Ino}, nil
+	id, ok := readELFID(bytes.NewReader(h[:]))
+	if !ok || id != nativeELF() {
+		return false, nil
+	}
+	var order binary.ByteOrder = binary.LittleEndian
+	if id.data == elf.ELFDATA2MSB {
+		order = binary.BigEndian
+	}
+	t := elf.Type(order.Uint16(h[16:]))
+	return t == elf.ET_EXEC || t == elf.ET_DYN, nil
 }
 
-// parse returns the dependencies of f, which is the file id, or why it is a
-// corrupt ELF file. Each file is parsed once per check: the walk parses every
-// regular ELF file in the tree, so that a library loaded by many programs
-// costs one parse.
-func (c *checker) parse(f io.ReaderAt, id fileID) (*elfDeps, error) {
-	c.mu.Lock()
-	res, done := c.parsed[id]
-	c.mu.Unlock()
-	if !done {
-		res.deps, res.err = readELFDeps(f)
-		c.mu.Lock()
-		c.parsed[id] = res
-		c.mu.Unlock()
+// nativeELF is the ELF identity of jailer's own executable: the class and
+// machine of the programs this host runs.
+var nativeELF = sync.OnceValue(func() elfID {
+	f, err := os.Open("/proc/self/exe")
+	if err != nil {
+		return elfID{}
 	}
-	return res.deps, res.err
-}
-
-// parseResult is a cached answer of parse.
-type parseResult struct {
-	deps *elfDeps
-	err  error
-}
+	defer f.Close()
+	id, _ := readELFID(f)
+	return id
+})
