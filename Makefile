@@ -27,7 +27,7 @@ test-short:
 
 # Go benchmarks, then the comparison with jailkit, lddtree and cp -a.
 bench: build
-	$(GO) test -run '^$$' -bench . -benchtime 10x ./jail
+	$(GO) test -run '^$$' -bench . -benchtime 10x ./jail/...
 	bench/compare.sh
 	bench/enter.sh
 

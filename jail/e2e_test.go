@@ -11,17 +11,24 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/jailer-dev/jailer/jail/build"
+	"github.com/jailer-dev/jailer/jail/inspect"
+	"github.com/jailer-dev/jailer/jail/internal/jailtest"
+	"github.com/jailer-dev/jailer/jail/internal/testutil"
+	"github.com/jailer-dev/jailer/jail/plan"
+	"github.com/jailer-dev/jailer/jail/planner"
 )
 
 // TestSameItemsInIncludeAndTop: a base manifest and the top one both
 // declare the same user, directory and file; the build has each once.
 func TestSameItemsInIncludeAndTop(t *testing.T) {
-	requireRoot(t)
+	testutil.RequireRoot(t)
 	dir := t.TempDir()
 	common := "users:\n  - { name: tester, uid: 1000 }\ngroups:\n  - { name: dev, gid: 50, members: [tester] }\ndirs: [/home/tester, /work]\nfiles:\n  - { dest: /etc/motd, content: \"hello\\n\" }\n"
-	writeManifest(t, dir, "base.yaml", "version: 1\n"+common)
-	m := writeManifest(t, dir, "m.yaml", "version: 1\ninclude: [base.yaml]\n"+common)
-	build(t, m, BuildOptions{})
+	testutil.WriteManifest(t, dir, "base.yaml", "version: 1\n"+common)
+	m := testutil.WriteManifest(t, dir, "m.yaml", "version: 1\ninclude: [base.yaml]\n"+common)
+	jailtest.MustBuild(t, m, build.Options{})
 	group, err := os.ReadFile(filepath.Join(dir, "jail/etc/group"))
 	if err != nil {
 		t.Fatal(err)
@@ -42,10 +49,10 @@ func TestSameItemsInIncludeAndTop(t *testing.T) {
 // TestFlatAnswersUsrPaths: a flat jail runs what hard-codes /usr/bin,
 // /usr/sbin, /sbin or /usr/lib, as a preserve jail would.
 func TestFlatAnswersUsrPaths(t *testing.T) {
-	requireRoot(t)
+	testutil.RequireRoot(t)
 	dir := t.TempDir()
-	writeScript(t, dir, "envy", "#!/usr/bin/env sh\necho envy ran\n")
-	m := writeManifest(t, dir, "m.yaml", `version: 1
+	testutil.WriteScript(t, dir, "envy", "#!/usr/bin/env sh\necho envy ran\n")
+	m := testutil.WriteManifest(t, dir, "m.yaml", `version: 1
 binaries: [sh, cat, ls, ./envy]
 files:
   - { dest: /usr/lib/tool/conf, content: "conf\n" }
@@ -54,17 +61,23 @@ symlinks:
 enter:
   command: [/usr/bin/cat, /usr/lib/tool/conf]
 `)
-	p, err := NewPlan(load(t, m))
+	p, err := planner.New(testutil.LoadManifest(t, m))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(p.Warnings) != 0 {
 		t.Errorf("Warnings = %q, want none: /usr/bin/cat is /bin/cat", p.Warnings)
 	}
-	if e := entryMap(p)["/usr/bin"]; e.Kind != KindSymlink || e.Target != "../bin" || !strings.Contains(e.Why, "flat layout") {
+	var usrBin plan.Entry
+	for _, e := range p.Entries {
+		if e.Dest == "/usr/bin" {
+			usrBin = e
+		}
+	}
+	if e := usrBin; e.Kind != plan.KindSymlink || e.Target != "../bin" || !strings.Contains(e.Why, "flat layout") {
 		t.Errorf("/usr/bin = %+v, want a link to ../bin saying why", e)
 	}
-	build(t, m, BuildOptions{})
+	jailtest.MustBuild(t, m, build.Options{})
 	jailDir := filepath.Join(dir, "jail")
 	for _, c := range []struct {
 		argv []string
@@ -83,12 +96,12 @@ enter:
 			}
 			continue
 		}
-		out, err := chrootRun(t, jailDir, c.argv...)
+		out, err := testutil.ChrootRun(t, jailDir, c.argv...)
 		if err != nil || out != c.want {
 			t.Errorf("chroot %v = %q, %v; want %q", c.argv, out, err, c.want)
 		}
 	}
-	if probs, err := Check(jailDir); err != nil || len(probs) != 0 {
+	if probs, err := inspect.Check(jailDir); err != nil || len(probs) != 0 {
 		t.Errorf("Check = %+v, %v; want clean", probs, err)
 	}
 }
@@ -97,17 +110,17 @@ enter:
 // runs tput in it, which finds xterm-256color in /usr/share/terminfo. (The
 // examples use the other profiles, with python and perl.)
 func TestProfilesRunInJail(t *testing.T) {
-	requireRoot(t)
-	tput := requireTool(t, "tput")
+	testutil.RequireRoot(t)
+	tput := testutil.RequireTool(t, "tput")
 	dir := t.TempDir()
-	m := writeManifest(t, dir, "m.yaml", "version: 1\nbinaries: ["+tput+", /bin/sh]\nprofiles: [terminfo]\n")
+	m := testutil.WriteManifest(t, dir, "m.yaml", "version: 1\nbinaries: ["+tput+", /bin/sh]\nprofiles: [terminfo]\n")
 	out := filepath.Join(dir, "jail")
-	build(t, m, BuildOptions{Output: out})
-	code, got, err := enter(t, out, nil, "/bin/tput", "-T", "xterm-256color", "colors")
+	jailtest.MustBuild(t, m, build.Options{Output: out})
+	code, got, err := jailtest.RunIn(t, out, nil, "/bin/tput", "-T", "xterm-256color", "colors")
 	if err != nil || code != 0 || strings.TrimSpace(got) != "256" {
 		t.Errorf("tput -T xterm-256color colors = %d, %q, %v; want 256", code, got, err)
 	}
-	if problems, err := Check(out); err != nil || len(problems) > 0 {
+	if problems, err := inspect.Check(out); err != nil || len(problems) > 0 {
 		t.Errorf("Check = %v, %v; want a clean jail", problems, err)
 	}
 }
@@ -115,16 +128,16 @@ func TestProfilesRunInJail(t *testing.T) {
 // TestPreserveRunsBinSh: on a merged-/usr host, `sh` in PATH is
 // /usr/bin/sh, and programs still run /bin/sh (system(3), #!/bin/sh).
 func TestPreserveRunsBinSh(t *testing.T) {
-	requireRoot(t)
+	testutil.RequireRoot(t)
 	if target, err := os.Readlink("/bin"); err != nil || target != "usr/bin" {
 		t.Skip("the host is not merged-/usr")
 	}
 	dir := t.TempDir()
-	writeScript(t, dir, "hello", "#!/bin/sh\necho hello from /bin/sh\n")
-	m := writeManifest(t, dir, "m.yaml", "version: 1\nlayout: preserve\nbinaries: [sh, cat, env]\nfiles:\n  - { src: ./hello, dest: /usr/local/bin/hello }\n")
-	build(t, m, BuildOptions{})
+	testutil.WriteScript(t, dir, "hello", "#!/bin/sh\necho hello from /bin/sh\n")
+	m := testutil.WriteManifest(t, dir, "m.yaml", "version: 1\nlayout: preserve\nbinaries: [sh, cat, env]\nfiles:\n  - { src: ./hello, dest: /usr/local/bin/hello }\n")
+	jailtest.MustBuild(t, m, build.Options{})
 	for _, argv := range [][]string{{"/bin/sh", "-c", "echo hello from /bin/sh"}, {"/usr/local/bin/hello"}} {
-		out, err := chrootRun(t, filepath.Join(dir, "jail"), argv...)
+		out, err := testutil.ChrootRun(t, filepath.Join(dir, "jail"), argv...)
 		if err != nil || out != "hello from /bin/sh\n" {
 			t.Errorf("chroot %v = %q, %v; want hello from /bin/sh", argv, out, err)
 		}

@@ -10,6 +10,12 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/jailer-dev/jailer/jail/build"
+	"github.com/jailer-dev/jailer/jail/inspect"
+	"github.com/jailer-dev/jailer/jail/internal/jailtest"
+	"github.com/jailer-dev/jailer/jail/internal/testutil"
+	"github.com/jailer-dev/jailer/jail/planner"
 )
 
 // TestExamples does what `jailer run testdata/examples/NAME.yaml` does for
@@ -18,7 +24,7 @@ import (
 // enter: settings. Each must exit 0 with the output its comments promise,
 // and `jailer check` must find nothing wrong with the jail.
 func TestExamples(t *testing.T) {
-	requireRoot(t)
+	testutil.RequireRoot(t)
 	examples := []struct {
 		name  string
 		needs func(t *testing.T) // host programs or packages the example uses
@@ -27,11 +33,14 @@ func TestExamples(t *testing.T) {
 	}{
 		{name: "shell", argv: []string{"/bin/bash", "-c", "cat /etc/motd; id -un; pwd"},
 			want: []string{`(?m)^Welcome to a jailer jail\.$`, `(?m)^tester$`, `(?m)^/home/tester$`}},
-		{name: "python", needs: func(t *testing.T) { requireHostFile(t, pythonPath); requirePackage(t, "libpython3.11-stdlib") },
+		{name: "python", needs: func(t *testing.T) {
+			testutil.RequireHostFile(t, planner.PythonPath)
+			testutil.RequirePackage(t, "libpython3.11-stdlib")
+		},
 			want: []string{`test_sqlite3 .* ok`, `test_ssl_default_context_has_ca_certificates .* ok`, `Ran 6 tests`, `(?m)^OK$`}},
-		{name: "perl", needs: func(t *testing.T) { requireHostFile(t, perlPath) },
+		{name: "perl", needs: func(t *testing.T) { testutil.RequireHostFile(t, planner.PerlPath) },
 			want: []string{`(?m)^ok - POSIX setlocale C\.UTF-8$`, `(?m)^ok - Digest::MD5$`, `(?m)^all ok$`}},
-		{name: "git", needs: func(t *testing.T) { requirePackage(t, "git") },
+		{name: "git", needs: func(t *testing.T) { testutil.RequirePackage(t, "git") },
 			want: []string{`(?m)^Jail Tester <tester@example\.com>: first commit$`, `1 file changed, 1 insertion`}},
 		{name: "c-tests", needs: buildCTests,
 			want: []string{`(?m)^ok - division\.cases:4 div 1 0 = error$`, `(?m)^9 cases, 0 failed$`}},
@@ -42,7 +51,7 @@ func TestExamples(t *testing.T) {
 				ex.needs(t)
 			}
 			out := filepath.Join(t.TempDir(), ex.name+".jail")
-			build(t, filepath.Join("..", "testdata", "examples", ex.name+".yaml"), BuildOptions{Output: out})
+			jailtest.MustBuild(t, filepath.Join("..", "testdata", "examples", ex.name+".yaml"), build.Options{Output: out})
 			code, got := runExample(t, out, ex.argv)
 			if code != 0 {
 				t.Errorf("%s exited %d:\n%s", ex.name, code, got)
@@ -52,7 +61,7 @@ func TestExamples(t *testing.T) {
 					t.Errorf("%s output does not match %q:\n%s", ex.name, w, got)
 				}
 			}
-			if problems, err := Check(out); err != nil || len(problems) > 0 {
+			if problems, err := inspect.Check(out); err != nil || len(problems) > 0 {
 				t.Errorf("Check(%s) = %v, %v; want a clean jail", ex.name, problems, err)
 			}
 		})
@@ -63,7 +72,7 @@ func TestExamples(t *testing.T) {
 // argv instead of enter.command when given; a failure to enter is fatal.
 func runExample(t *testing.T, dir string, argv []string) (int, string) {
 	t.Helper()
-	code, out, err := enter(t, dir, nil, argv...)
+	code, out, err := jailtest.RunIn(t, dir, nil, argv...)
 	if err != nil {
 		t.Fatalf("Enter(%s) = %v", dir, err)
 	}
@@ -73,8 +82,8 @@ func runExample(t *testing.T, dir string, argv []string) (int, string) {
 // buildCTests builds the c-tests example's program and library with its
 // Makefile, into testdata/examples/c-tests/build, as its manifest says to.
 func buildCTests(t *testing.T) {
-	requireTool(t, "gcc")
-	mk := requireTool(t, "make")
+	testutil.RequireTool(t, "gcc")
+	mk := testutil.RequireTool(t, "make")
 	cmd := exec.Command(mk, "-s", "-C", filepath.Join("..", "testdata", "examples", "c-tests"))
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("make -C testdata/examples/c-tests: %v\n%s", err, out)
@@ -87,11 +96,11 @@ func buildCTests(t *testing.T) {
 // extension modules) have their libraries: item 1 of the design's list of
 // what `layout: preserve` is for.
 func TestPreserveFilesInterpreters(t *testing.T) {
-	requireRoot(t)
-	requirePackage(t, "git")
-	requireHostFile(t, pythonPath)
+	testutil.RequireRoot(t)
+	testutil.RequirePackage(t, "git")
+	testutil.RequireHostFile(t, planner.PythonPath)
 	dir := t.TempDir()
-	m := writeManifest(t, dir, "m.yaml", `version: 1
+	m := testutil.WriteManifest(t, dir, "m.yaml", `version: 1
 layout: preserve
 binaries: [/usr/bin/git, /usr/bin/python3]
 files:
@@ -99,7 +108,7 @@ files:
   - /usr/lib/python3.11
 `)
 	out := filepath.Join(dir, "jail")
-	build(t, m, BuildOptions{Output: out})
+	jailtest.MustBuild(t, m, build.Options{Output: out})
 	tests := []struct {
 		argv []string
 		want string
@@ -117,7 +126,7 @@ files:
 			t.Errorf("%v = %d, %q; want 0, %q", tt.argv, code, got, tt.want)
 		}
 	}
-	if problems, err := Check(out); err != nil || len(problems) > 0 {
+	if problems, err := inspect.Check(out); err != nil || len(problems) > 0 {
 		t.Errorf("Check = %v, %v; want a clean jail", problems, err)
 	}
 }
@@ -129,15 +138,15 @@ files:
 // ERROR, skipped and why) to be the same: dlopen through ctypes, locales,
 // threads and /proc behave in the jail as on the host.
 func TestForeignSuite(t *testing.T) {
-	requireRoot(t)
-	requireHostFile(t, pythonPath)
+	testutil.RequireRoot(t)
+	testutil.RequireHostFile(t, planner.PythonPath)
 	for _, pkg := range []string{"libpython3.11-testsuite", "gcc-12", "libc6-dev", "libgl1", "libglu1-mesa"} {
-		requirePackage(t, pkg)
+		testutil.RequirePackage(t, pkg)
 	}
 	man := filepath.Join("..", "testdata", "examples", "cpython-tests.yaml")
-	m := load(t, man)
+	m := testutil.LoadManifest(t, man)
 	out := filepath.Join(t.TempDir(), "cpython-tests.jail")
-	build(t, man, BuildOptions{Output: out})
+	jailtest.MustBuild(t, man, build.Options{Output: out})
 	_, jailOut := runExample(t, out, nil)
 
 	// The host run: the same command, user, environment and a fresh

@@ -10,6 +10,8 @@ const (
 	DefaultLayout = "flat"
 	DefaultOutput = "./jail"
 	DefaultShell  = "/bin/sh"
+	// DefaultPATH is the PATH of a jail whose manifest sets none.
+	DefaultPATH = "/bin:/usr/bin:/sbin:/usr/sbin"
 )
 
 // DefaultNamespaces are the namespaces `jailer enter` creates unless told otherwise.

@@ -6,12 +6,14 @@ import (
 	"os"
 	"time"
 
+	"github.com/jailer-dev/jailer/jail/build"
+	"github.com/jailer-dev/jailer/jail/lockfile"
+
 	"github.com/urfave/cli/v2"
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
 	"golang.org/x/term"
 
-	"github.com/jailer-dev/jailer/jail"
 	"github.com/jailer-dev/jailer/manifest"
 )
 
@@ -23,7 +25,7 @@ func buildCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "jail directory (default: the manifest's output)"},
 			&cli.BoolFlag{Name: "force", Usage: "rebuild even when up to date; replace an output that is not a jail"},
-			&cli.StringFlag{Name: "link", Value: jail.LinkCopy, Usage: "copy or hardlink files from the host (hardlinked jails are entered read-only)"},
+			&cli.StringFlag{Name: "link", Value: lockfile.LinkCopy, Usage: "copy or hardlink files from the host (hardlinked jails are entered read-only)"},
 			newJSONFlag(), newQuietFlag(),
 		},
 		Action: func(c *cli.Context) error {
@@ -31,14 +33,14 @@ func buildCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			if l := c.String("link"); l != jail.LinkCopy && l != jail.LinkHardlink {
+			if l := c.String("link"); l != lockfile.LinkCopy && l != lockfile.LinkHardlink {
 				return usagef("--link %q: use copy or hardlink", l)
 			}
 			m, err := manifest.Load(path)
 			if err != nil {
 				return err
 			}
-			opts := jail.BuildOptions{Output: c.String("output"), Force: c.Bool("force"), Link: c.String("link")}
+			opts := build.Options{Output: c.String("output"), Force: c.Bool("force"), Link: c.String("link")}
 			quiet, asJSON := wantQuiet(c), wantJSON(c)
 			var progress *mpb.Progress
 			var bar *mpb.Bar
@@ -58,7 +60,7 @@ func buildCommand() *cli.Command {
 				}
 				opts.Waiting = func() { fmt.Fprintln(f, "jailer: waiting for another build of this jail to finish") }
 			}
-			sum, err := jail.Build(c.Context, m, opts)
+			sum, err := build.Build(c.Context, m, opts)
 			if progress != nil {
 				if bar != nil {
 					bar.Abort(true)

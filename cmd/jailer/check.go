@@ -4,9 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/urfave/cli/v2"
+	"github.com/jailer-dev/jailer/jail/inspect"
 
-	"github.com/jailer-dev/jailer/jail"
+	"github.com/urfave/cli/v2"
 )
 
 func checkCommand() *cli.Command {
@@ -20,13 +20,13 @@ func checkCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			problems, err := jail.Check(dir)
+			problems, err := inspect.Check(dir)
 			if err != nil {
 				return err
 			}
 			if wantJSON(c) {
 				if problems == nil {
-					problems = []jail.Problem{}
+					problems = []inspect.Problem{}
 				}
 				if err := json.NewEncoder(c.App.Writer).Encode(problems); err != nil {
 					return err

@@ -11,10 +11,11 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/jailer-dev/jailer/jail/enter"
+
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
-	"github.com/jailer-dev/jailer/jail"
 	"github.com/jailer-dev/jailer/manifest"
 )
 
@@ -44,7 +45,7 @@ func enterFlags() []cli.Flag {
 }
 
 // applyEnterFlags lays the command line over the lock's defaults.
-func applyEnterFlags(c *cli.Context, o *jail.EnterOptions) error {
+func applyEnterFlags(c *cli.Context, o *enter.Options) error {
 	if c.IsSet("hostname") {
 		o.Hostname = c.String("hostname")
 	}
@@ -124,8 +125,8 @@ func applyEnterFlags(c *cli.Context, o *jail.EnterOptions) error {
 
 // enterJail runs the command in dir and turns the outcome into jailer's
 // exit status: the command's own, or 124/125/126/127.
-func enterJail(c *cli.Context, dir string, opts jail.EnterOptions) error {
-	stdio := jail.Stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}
+func enterJail(c *cli.Context, dir string, opts enter.Options) error {
+	stdio := enter.Stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}
 	if f, ok := c.App.Writer.(*os.File); ok {
 		stdio.Out = f
 	}
@@ -135,8 +136,8 @@ func enterJail(c *cli.Context, dir string, opts jail.EnterOptions) error {
 	// Signals jailer receives are forwarded to the command (a trap in it
 	// must run), so the context that main cancels on SIGINT/SIGTERM must
 	// not kill the jail.
-	code, err := jail.Enter(context.WithoutCancel(c.Context), dir, opts, stdio)
-	var ee *jail.EnterError
+	code, err := enter.Run(context.WithoutCancel(c.Context), dir, opts, stdio)
+	var ee *enter.Error
 	switch {
 	case err == nil:
 		if code == 0 {
@@ -152,14 +153,10 @@ func enterJail(c *cli.Context, dir string, opts jail.EnterOptions) error {
 
 // enterOptions are the jail's recorded enter settings with the command
 // line laid over them; command, when not empty, replaces the default one.
-func enterOptions(c *cli.Context, dir string, command []string) (jail.EnterOptions, error) {
-	lock, err := jail.ReadLockHead(dir)
+func enterOptions(c *cli.Context, dir string, command []string) (enter.Options, error) {
+	opts, err := enter.Defaults(dir)
 	if err != nil {
-		return jail.EnterOptions{}, exitError{code: jail.ExitSetupFailed, err: err}
-	}
-	opts, err := jail.DefaultEnterOptions(lock)
-	if err != nil {
-		return opts, exitError{code: jail.ExitSetupFailed, err: err}
+		return opts, exitError{code: enter.ExitSetupFailed, err: err}
 	}
 	if err := applyEnterFlags(c, &opts); err != nil {
 		return opts, err
@@ -182,7 +179,7 @@ func enterCommand() *cli.Command {
 			}
 			dir := c.Args().First()
 			if err := checkJailArg(dir); err != nil {
-				return exitError{code: jail.ExitSetupFailed, err: err}
+				return exitError{code: enter.ExitSetupFailed, err: err}
 			}
 			opts, err := enterOptions(c, dir, c.Args().Slice()[1:])
 			if err != nil {

@@ -7,9 +7,9 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/urfave/cli/v2"
+	"github.com/jailer-dev/jailer/jail/export"
 
-	"github.com/jailer-dev/jailer/jail"
+	"github.com/urfave/cli/v2"
 )
 
 func exportCommand() *cli.Command {
@@ -19,7 +19,7 @@ func exportCommand() *cli.Command {
 		ArgsUsage: "JAIL",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "file to write (- for stdout); a tar named .tar.gz or .tgz is gzip-compressed"},
-			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: jail.ExportTar, Usage: "tar, oci (OCI image archive) or docker (docker-archive)"},
+			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: export.ExportTar, Usage: "tar, oci (OCI image archive) or docker (docker-archive)"},
 			&cli.StringFlag{Name: "tag", Aliases: []string{"t"}, Usage: "image name for oci and docker (default jailer/NAME:latest)"},
 			newJSONFlag(), newQuietFlag(),
 		},
@@ -32,26 +32,26 @@ func exportCommand() *cli.Command {
 			if out == "" {
 				return usagef("export needs -o FILE (or -o - for stdout)")
 			}
-			opts := jail.ExportOptions{Format: c.String("format"), Tag: c.String("tag")}
-			if !slices.Contains(jail.ExportFormats, opts.Format) {
-				return usagef("--format %q: use %s", opts.Format, strings.Join(jail.ExportFormats, ", "))
+			opts := export.ExportOptions{Format: c.String("format"), Tag: c.String("tag")}
+			if !slices.Contains(export.ExportFormats, opts.Format) {
+				return usagef("--format %q: use %s", opts.Format, strings.Join(export.ExportFormats, ", "))
 			}
-			if opts.Tag != "" && opts.Format == jail.ExportTar {
+			if opts.Tag != "" && opts.Format == export.ExportTar {
 				return usagef("--tag names an image: use it with --format oci or docker")
 			}
 			if opts.Tag != "" {
-				if err := jail.CheckTag(opts.Tag); err != nil {
+				if err := export.CheckTag(opts.Tag); err != nil {
 					return usagef("--tag: %v", err)
 				}
 			}
-			if opts.Epoch, err = jail.SourceDateEpoch(os.Getenv("SOURCE_DATE_EPOCH")); err != nil {
+			if opts.Epoch, err = export.SourceDateEpoch(os.Getenv("SOURCE_DATE_EPOCH")); err != nil {
 				return usageError{err.Error()}
 			}
-			var sum *jail.ExportSummary
+			var sum *export.ExportSummary
 			if out == "-" {
-				sum, err = jail.Export(c.Context, dir, c.App.Writer, opts)
+				sum, err = export.Export(c.Context, dir, c.App.Writer, opts)
 			} else {
-				sum, err = jail.ExportFile(c.Context, dir, out, opts)
+				sum, err = export.ExportFile(c.Context, dir, out, opts)
 			}
 			switch {
 			case err != nil:

@@ -4,9 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 
+	"github.com/jailer-dev/jailer/jail/inspect"
+
 	"github.com/urfave/cli/v2"
 
-	"github.com/jailer-dev/jailer/jail"
 	"github.com/jailer-dev/jailer/manifest"
 )
 
@@ -38,9 +39,7 @@ func graphCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			r := jail.NewResolver()
-			defer r.Save()
-			g, err := jail.NewGraph(m, r)
+			g, err := inspect.NewGraph(m)
 			if err != nil {
 				return err
 			}
@@ -51,7 +50,7 @@ func graphCommand() *cli.Command {
 				return enc.Encode(g)
 			case format == "svg":
 				err := g.SVG(c.Context, c.App.Writer)
-				if errors.Is(err, jail.ErrNoDot) {
+				if errors.Is(err, inspect.ErrNoDot) {
 					return errors.New(err.Error() + "; or print DOT with --format dot and render it elsewhere")
 				}
 				return err

@@ -3,9 +3,9 @@ package main
 import (
 	"encoding/json"
 
-	"github.com/urfave/cli/v2"
+	"github.com/jailer-dev/jailer/jail/inspect"
 
-	"github.com/jailer-dev/jailer/jail"
+	"github.com/urfave/cli/v2"
 )
 
 func infoCommand() *cli.Command {
@@ -19,7 +19,7 @@ func infoCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			in, err := jail.Inspect(dir)
+			in, err := inspect.Inspect(dir)
 			if err != nil {
 				return err
 			}

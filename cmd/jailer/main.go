@@ -8,13 +8,13 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/jailer-dev/jailer/jail"
+	"github.com/jailer-dev/jailer/jail/enter"
 )
 
 func main() {
 	// A jail's init: hand over before anything else runs.
-	if jail.IsInit() {
-		os.Exit(jail.RunInit())
+	if enter.IsInit() {
+		os.Exit(enter.RunInit())
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args, os.Stdout, os.Stderr)

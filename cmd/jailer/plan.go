@@ -3,9 +3,10 @@ package main
 import (
 	"fmt"
 
+	"github.com/jailer-dev/jailer/jail/planner"
+
 	"github.com/urfave/cli/v2"
 
-	"github.com/jailer-dev/jailer/jail"
 	"github.com/jailer-dev/jailer/manifest"
 )
 
@@ -24,7 +25,7 @@ func planCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			p, err := jail.NewPlan(m)
+			p, err := planner.New(m)
 			if err != nil {
 				return err
 			}

@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/jailer-dev/jailer/jail/build"
+	"github.com/jailer-dev/jailer/jail/enter"
+
 	"github.com/urfave/cli/v2"
 
-	"github.com/jailer-dev/jailer/jail"
 	"github.com/jailer-dev/jailer/manifest"
 )
 
@@ -23,20 +25,20 @@ func runCommand() *cli.Command {
 				return usagef("run takes a manifest (see jailer run --help)")
 			}
 			// A bad flag value is found before anything is built.
-			if err := applyEnterFlags(c, &jail.EnterOptions{}); err != nil {
+			if err := applyEnterFlags(c, &enter.Options{}); err != nil {
 				return err
 			}
 			m, err := manifest.Load(c.Args().First())
 			if err != nil {
 				return err
 			}
-			sum, err := jail.Build(c.Context, m, jail.BuildOptions{Output: c.String("output")})
+			sum, err := build.Build(c.Context, m, build.Options{Output: c.String("output")})
 			var me *manifest.Error
 			switch {
 			case errors.As(err, &me):
 				return err // found when planning: a manifest error like any other (exit 2)
 			case err != nil:
-				return exitError{code: jail.ExitSetupFailed, err: err}
+				return exitError{code: enter.ExitSetupFailed, err: err}
 			}
 			for _, w := range sum.Warnings {
 				fmt.Fprintln(c.App.ErrWriter, "jailer: warning: "+w)

@@ -6,17 +6,17 @@ import (
 	"os/exec"
 	"testing"
 
-	"github.com/rogpeppe/go-internal/testscript"
+	"github.com/jailer-dev/jailer/jail/enter"
 
-	"github.com/jailer-dev/jailer/jail"
+	"github.com/rogpeppe/go-internal/testscript"
 )
 
 // TestMain makes this test binary double as the jailer command inside
 // testscript scripts.
 func TestMain(m *testing.M) {
 	// `jailer enter` re-executes this binary as the jail's init.
-	if jail.IsInit() {
-		os.Exit(jail.RunInit())
+	if enter.IsInit() {
+		os.Exit(enter.RunInit())
 	}
 	if os.Getenv("JAILER_TEST_MAIN") == "1" {
 		main() // this test binary as the real jailer, signals and all

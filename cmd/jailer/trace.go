@@ -7,9 +7,12 @@ import (
 	"os"
 	"strings"
 
+	"github.com/jailer-dev/jailer/jail/build"
+	"github.com/jailer-dev/jailer/jail/enter"
+	"github.com/jailer-dev/jailer/jail/trace"
+
 	"github.com/urfave/cli/v2"
 
-	"github.com/jailer-dev/jailer/jail"
 	"github.com/jailer-dev/jailer/manifest"
 )
 
@@ -40,30 +43,30 @@ func traceCommand() *cli.Command {
 					fmt.Fprintf(stderr, "jailer: "+format+"\n", a...)
 				}
 			}
-			stdio := jail.Stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}
+			stdio := enter.Stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}
 			if f, ok := stdout.(*os.File); ok {
 				stdio.Out = f
 			}
 			if f, ok := stderr.(*os.File); ok {
 				stdio.Err = f
 			}
-			rounds, err := jail.Trace(c.Context, file, jail.TraceOptions{
+			rounds, err := trace.Trace(c.Context, file, trace.TraceOptions{
 				Output: c.String("output"), Command: args, Stdio: stdio,
 				Write: c.Bool("write"), MaxRounds: c.Int("max-rounds"),
-				Edit: func(o *jail.EnterOptions) error { return applyEnterFlags(c, o) },
-				Built: func(s *jail.Summary) {
+				Edit: func(o *enter.Options) error { return applyEnterFlags(c, o) },
+				Built: func(s *build.Summary) {
 					if !s.UpToDate {
 						say("%s", s)
 					}
 				},
-				Round: func(r jail.TraceRound) {
+				Round: func(r trace.TraceRound) {
 					msg := fmt.Sprintf("trace round %d: exit status %d", r.N, r.Status)
 					if r.Err != "" {
 						msg += " (" + r.Err + ")"
 					}
 					say("%s; %s missing from the jail", msg, paths(len(r.Missing)))
 					if !asJSON {
-						jail.WriteSuggestions(stdout, r.Missing, r.Notes)
+						trace.WriteSuggestions(stdout, r.Missing, r.Notes)
 					}
 					if r.Written {
 						say("added %s to %s", paths(len(r.Missing)), file)
@@ -76,7 +79,7 @@ func traceCommand() *cli.Command {
 			case err != nil && (errors.As(err, &me) || errors.As(err, &ue)):
 				return err
 			case err != nil:
-				return exitError{code: jail.ExitSetupFailed, err: err}
+				return exitError{code: enter.ExitSetupFailed, err: err}
 			}
 			last := rounds[len(rounds)-1]
 			switch {

@@ -1,0 +1,41 @@
+package build
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/jailer-dev/jailer/jail/internal/testutil"
+	"github.com/jailer-dev/jailer/manifest"
+)
+
+// TestMain: with JAILER_TEST_BUILD=MANIFEST[:OUTPUT] the test binary is a
+// builder process, so that builds can be killed and raced like real
+// `jailer build` processes (JAILER_TEST_FORCE=1 adds --force).
+func TestMain(m *testing.M) {
+	if spec := os.Getenv("JAILER_TEST_BUILD"); spec != "" {
+		path, out, _ := strings.Cut(spec, ":")
+		man, err := manifest.Load(path)
+		if err == nil {
+			_, err = Build(context.Background(), man, Options{Output: out, Force: os.Getenv("JAILER_TEST_FORCE") != ""})
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	testutil.Main(m)
+}
+
+// mustBuild builds a manifest and fails the test on error.
+func mustBuild(t testing.TB, path string, opts Options) *Summary {
+	t.Helper()
+	s, err := Build(context.Background(), testutil.LoadManifest(t, path), opts)
+	if err != nil {
+		t.Fatalf("Build(%s) = %v", path, err)
+	}
+	return s
+}

@@ -1,0 +1,164 @@
+package enter
+
+import (
+	"fmt"
+	"maps"
+	"path"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/jailer-dev/jailer/jail/lockfile"
+
+	"github.com/jailer-dev/jailer/manifest"
+)
+
+// Exit statuses of Enter, as env(1) and timeout(1) use them.
+const (
+	ExitTimeout     = 124 // the jail ran past its timeout and was killed
+	ExitSetupFailed = 125 // jailer failed before the command started
+	ExitCannotExec  = 126 // the command was found but could not be run
+	ExitNotFound    = 127 // the command was not found in the jail
+)
+
+// Options say how to run a command in a jail. Start from Defaults (the
+// jail's recorded enter: settings), override what the caller says, Run.
+type Options struct {
+	// Command and its arguments; a name without a slash is looked up in
+	// the jail's PATH. Empty: the manifest's command, else /bin/sh.
+	Command []string
+	// Namespaces to create: any of mount, uts, pid, net, ipc, user, cgroup.
+	// Empty (with NoNamespaces) runs in a plain chroot.
+	Namespaces []string
+	// NoNamespaces runs a plain chroot(2), for comparison and old kernels.
+	NoNamespaces bool
+	// Hostname inside a UTS namespace.
+	Hostname string
+	// User is a name from the jail's /etc/passwd or uid[:gid]; "" is root.
+	User string
+	// Workdir is the command's working directory inside the jail.
+	Workdir string
+	// Env is the command's whole environment (TERM is added from the caller).
+	Env map[string]string
+	// Mounts are tmpfs and bind mounts made inside the jail.
+	Mounts []manifest.Mount
+	// Readonly mounts the jail's root read-only.
+	Readonly bool
+	// Limits on memory, processes, CPU, open files and time.
+	Limits Limits
+	// Interactive gives the command a terminal of its own (a pty) and
+	// proxies the caller's terminal to it.
+	Interactive bool
+	// Tracer, when set, is attached to the jail's init before it starts
+	// the command, and waits for it instead of Enter (see Tracer).
+	Tracer Tracer
+}
+
+// Tracer watches a jail from outside with ptrace (jailer trace). Enter
+// calls Attach with the init's host pid before the init has done anything
+// (it is blocked reading its config), then Wait, which must return the
+// init's wait status once it exits. Both run on the same locked OS thread,
+// as ptrace requires.
+type Tracer interface {
+	Attach(initPid int) error
+	Wait(initPid int) (syscall.WaitStatus, error)
+}
+
+// Limits are resource limits in numbers.
+type Limits struct {
+	Memory  int64         // bytes; 0 means none
+	Pids    int           // processes and threads at once
+	CPU     float64       // CPUs' worth of time
+	Nofile  int           // open files per process
+	Nproc   int           // processes per user (RLIMIT_NPROC)
+	Timeout time.Duration // kill the jail after this long
+}
+
+// ParseLimits converts a manifest's limits to numbers.
+func ParseLimits(l manifest.Limits) (Limits, error) {
+	out := Limits{Pids: l.Pids, CPU: l.CPU, Nofile: l.Nofile}
+	var err error
+	if l.Memory != "" {
+		if out.Memory, err = manifest.ParseSize(l.Memory); err != nil {
+			return out, fmt.Errorf("memory: %w", err)
+		}
+	}
+	if l.Timeout != "" {
+		if out.Timeout, err = manifest.ParseTimeout(l.Timeout); err != nil {
+			return out, fmt.Errorf("timeout: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// Defaults reads the enter: settings recorded for the jail at dir (only
+// the head of its lock, which is all that entering needs).
+func Defaults(dir string) (Options, error) {
+	lock, err := lockfile.ReadHead(dir)
+	if err != nil {
+		return Options{}, err
+	}
+	return FromLock(lock)
+}
+
+// FromLock returns the enter: settings recorded in the jail's
+// lock, with jailer's defaults for what they leave out. A jail built with
+// --link hardlink shares inodes with the host, so it is always read-only.
+func FromLock(lock *lockfile.Lock) (Options, error) {
+	e := lock.Enter
+	o := Options{
+		Command:    slices.Clone(e.Command),
+		Namespaces: slices.Clone(e.Namespaces),
+		Hostname:   e.Hostname,
+		User:       e.User,
+		Workdir:    e.Workdir,
+		Env:        maps.Clone(e.Env),
+		Mounts:     slices.Clone(e.Mounts),
+		Readonly:   (e.Readonly != nil && *e.Readonly) || lock.Link == lockfile.LinkHardlink,
+	}
+	if len(o.Namespaces) == 0 {
+		o.Namespaces = slices.Clone(manifest.DefaultNamespaces)
+	}
+	if o.Hostname == "" {
+		o.Hostname = lock.Name
+	}
+	var err error
+	o.Limits, err = ParseLimits(e.Limits)
+	return o, err
+}
+
+// has says whether the options ask for namespace ns.
+func (o *Options) has(ns string) bool {
+	return !o.NoNamespaces && slices.Contains(o.Namespaces, ns)
+}
+
+// validate refuses option combinations that cannot work or are unsafe.
+func (o *Options) validate() error {
+	for _, ns := range o.Namespaces {
+		if !slices.Contains(manifest.Namespaces, ns) {
+			return fmt.Errorf("unknown namespace %q (use: %s)", ns, strings.Join(manifest.Namespaces, ", "))
+		}
+	}
+	if !o.NoNamespaces && !o.has("mount") {
+		return fmt.Errorf("namespaces without mount: jailer needs a mount namespace for pivot_root (or use --no-namespaces)")
+	}
+	if !o.NoNamespaces && !o.has("pid") {
+		return fmt.Errorf("namespaces without pid: jailer mounts /proc in the jail, which without a PID namespace of its own would show (and reach) the host's processes; add pid, or use --no-namespaces")
+	}
+	if o.NoNamespaces && (len(o.Mounts) > 0 || o.Readonly) {
+		return fmt.Errorf("mounts and --ro need a mount namespace; drop --no-namespaces")
+	}
+	for _, m := range o.Mounts {
+		if err := manifest.CheckJailPath(m.Target); err != nil {
+			return fmt.Errorf("mount target: %w", err)
+		}
+		if m.Type != "bind" && m.Type != "tmpfs" {
+			return fmt.Errorf("mount %s: unknown type %q (use bind or tmpfs)", m.Target, m.Type)
+		}
+	}
+	if o.Workdir != "" && !path.IsAbs(o.Workdir) {
+		return fmt.Errorf("workdir %q must be absolute", o.Workdir)
+	}
+	return nil
+}

@@ -1,0 +1,785 @@
+package enter
+
+// Escape tests: a static probe (testdata/probe/probe.c) runs as root inside
+// a jail entered with the default options (mount, uts and pid namespaces,
+// hardening on) and tries one classic way out of a chroot per test. Each
+// test has two halves:
+//
+//   - jailer: the probe must stay contained (exit 0), and the host checks
+//     for itself that nothing was reached (the marker's secret did not come
+//     out, the host process is alive and untouched, no input was pushed);
+//   - chroot-control: the same probe under plain chroot(8) as root (with
+//     the naive setup named in the test, such as the host's /proc bound in)
+//     must escape (exit 10), showing that the probe detects an escape.
+//
+// A control that cannot work on this host for a stated reason is skipped
+// with that reason, never passed.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jailer-dev/jailer/jail/build"
+	"github.com/jailer-dev/jailer/jail/internal/testutil"
+	"github.com/jailer-dev/jailer/jail/lockfile"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/jailer-dev/jailer/manifest"
+)
+
+// Exit statuses of the probe.
+const (
+	escProbeContained = 0
+	escProbeCannot    = 2
+	escProbeEscaped   = 10
+)
+
+// escapeLab is the host side of an escape test: the compiled probe and a
+// marker file outside every jail, whose secret content the probe can only
+// print by reaching the host.
+type escapeLab struct {
+	probe  string // host path of the static probe
+	marker string // absolute host path of the marker
+	secret string // the marker's content
+}
+
+func newEscapeLab(t *testing.T) *escapeLab {
+	t.Helper()
+	testutil.RequireRoot(t)
+	testutil.RequireTool(t, "chroot")
+	testutil.RequireTool(t, "unshare")
+	src, err := filepath.Abs("testdata/probe/probe.c")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	// TempDir may sit below a symlink; the probe is given real paths.
+	if dir, err = filepath.EvalSymlinks(dir); err != nil {
+		t.Fatal(err)
+	}
+	l := &escapeLab{probe: filepath.Join(dir, "probe"), secret: "host-secret-" + escRandomHex(t)}
+	testutil.Gcc(t, "-static", "-O1", "-Wall", "-o", l.probe, src)
+	host := filepath.Join(dir, "host")
+	if err := os.Mkdir(host, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	l.marker = filepath.Join(host, "marker-"+escRandomHex(t))
+	if err := os.WriteFile(l.marker, []byte(l.secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { escNoMountsUnder(t, dir) })
+	return l
+}
+
+func escRandomHex(t testing.TB) string {
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+// newJail builds a fresh jail holding /bin/sh and the probe as /probe, in
+// the (sub)test's own temp dir, and checks at the end of the test that
+// nothing is left mounted below it.
+func (l *escapeLab) newJail(t *testing.T) string {
+	t.Helper()
+	dir, err := filepath.EvalSymlinks(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := testutil.WriteManifest(t, dir, "escape.yaml", fmt.Sprintf(`version: 1
+name: escape
+binaries:
+  - /bin/sh
+  - { src: %q, dest: /probe }
+`, l.probe))
+	out := filepath.Join(dir, "jail")
+	mustBuild(t, m, build.Options{Output: out})
+	t.Cleanup(func() { escNoMountsUnder(t, dir) })
+	return out
+}
+
+// escResult is one run of the probe.
+type escResult struct {
+	code int
+	out  string
+	err  error
+}
+
+// escEnterOptions are the jail's default enter options running the probe,
+// after checking that they are the hardened defaults this file tests.
+func escEnterOptions(t *testing.T, jail string, args ...string) Options {
+	t.Helper()
+	lock, err := lockfile.Read(jail)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts, err := FromLock(lock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts.NoNamespaces || !slices.Contains(opts.Namespaces, "mount") || !slices.Contains(opts.Namespaces, "pid") || opts.User != "" {
+		t.Fatalf("default enter options %+v: want root in mount and pid namespaces", opts)
+	}
+	opts.Command = append([]string{"/probe"}, args...)
+	return opts
+}
+
+// escEnter runs the probe as root in the jail with the default options;
+// stdin is /dev/null unless given.
+func escEnter(t *testing.T, jail string, stdin *os.File, args ...string) escResult {
+	t.Helper()
+	return escEnterWith(t, jail, escEnterOptions(t, jail, args...), stdin)
+}
+
+func escEnterWith(t *testing.T, jail string, opts Options, stdin *os.File) escResult {
+	t.Helper()
+	if stdin == nil {
+		null, err := os.Open(os.DevNull)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer null.Close()
+		stdin = null
+	}
+	out, err := os.CreateTemp(t.TempDir(), "probe-out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	code, err := Run(ctx, jail, opts, Stdio{In: stdin, Out: out, Err: out})
+	data, _ := os.ReadFile(out.Name())
+	r := escResult{code: code, out: strings.TrimSpace(string(data)), err: err}
+	t.Logf("jailer: exit %d, err %v: %s", r.code, r.err, r.out)
+	return r
+}
+
+// escControl says how the plain-chroot control runs the probe.
+type escControl struct {
+	// hostProc bind-mounts the host's /proc onto the jail's /proc first, in
+	// a private mount namespace (a naive chroot setup).
+	hostProc bool
+	// mountNS runs chroot in a private mount namespace (for probes that
+	// mount), so that nothing is left mounted on the host.
+	mountNS bool
+	stdin   *os.File
+	extra   []*os.File // fds 3, 4, ... of chroot and so of the probe
+}
+
+// escChroot runs the probe as root with plain chroot(8).
+func escChroot(t *testing.T, jail string, c escControl, args ...string) escResult {
+	t.Helper()
+	argv := append([]string{"chroot", jail, "/probe"}, args...)
+	switch {
+	case c.hostProc:
+		argv = append([]string{"unshare", "--mount", "--propagation", "private", "sh", "-euc",
+			`j=$1; shift; mount --bind /proc "$j/proc"; exec chroot "$j" /probe "$@"`, "sh", jail}, args...)
+	case c.mountNS:
+		argv = append([]string{"unshare", "--mount", "--propagation", "private"}, argv...)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C"}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if c.stdin != nil {
+		cmd.Stdin = c.stdin
+	}
+	cmd.ExtraFiles = c.extra
+	err := cmd.Run()
+	r := escResult{code: -1, out: strings.TrimSpace(out.String())}
+	if cmd.ProcessState != nil {
+		r.code = cmd.ProcessState.ExitCode()
+	}
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		r.err = err
+	}
+	t.Logf("chroot: exit %d: %s", r.code, r.out)
+	return r
+}
+
+// escWantContained fails unless the probe ran, found every door shut, and
+// did not print the secret.
+func escWantContained(t *testing.T, r escResult, secret string) {
+	t.Helper()
+	if r.err != nil || r.code != escProbeContained || !strings.HasPrefix(r.out, "contained: ") {
+		t.Errorf("probe under jailer: exit %d, err %v, output %q; want exit 0 and \"contained: ...\"", r.code, r.err, r.out)
+	}
+	if secret != "" && strings.Contains(r.out, secret) {
+		t.Errorf("ESCAPE: the probe under jailer printed the host marker's secret: %s", r.out)
+	}
+}
+
+// escWantEscaped fails unless the probe escaped (and printed the secret when
+// one is given); a probe that cannot test the escape here skips.
+func escWantEscaped(t *testing.T, r escResult, secret string) {
+	t.Helper()
+	if r.code == escProbeCannot {
+		t.Skipf("positive control not possible on this host: %s", r.out)
+	}
+	if r.err != nil || r.code != escProbeEscaped || !strings.HasPrefix(r.out, "ESCAPED: ") {
+		t.Fatalf("positive control under plain chroot: exit %d, err %v, output %q; want exit 10 (the probe does not detect this escape)", r.code, r.err, r.out)
+	}
+	if secret != "" && !strings.Contains(r.out, secret) {
+		t.Fatalf("positive control says it escaped but did not print the marker's secret %q: %s", secret, r.out)
+	}
+}
+
+// escMountPoints lists the mount points in the test process's mount namespace.
+func escMountPoints(t testing.TB) []escMount {
+	t.Helper()
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []escMount
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) < 5 {
+			continue
+		}
+		out = append(out, escMount{dev: f[2], root: escUnescapeMountinfo(f[3]), point: escUnescapeMountinfo(f[4])})
+	}
+	return out
+}
+
+type escMount struct {
+	dev   string // major:minor
+	root  string // the mounted directory, relative to its filesystem's root
+	point string // where it is mounted
+}
+
+// escUnescapeMountinfo undoes the octal escapes (\040 for a space) of mountinfo.
+func escUnescapeMountinfo(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+func escBelow(p, dir string) bool {
+	return p == dir || strings.HasPrefix(p, strings.TrimSuffix(dir, "/")+"/")
+}
+
+// escNoMountsUnder fails (and cleans up) when anything is mounted at or below
+// one of dirs in the test process's mount namespace.
+func escNoMountsUnder(t testing.TB, dirs ...string) {
+	t.Helper()
+	for _, m := range escMountPoints(t) {
+		for _, d := range dirs {
+			if escBelow(m.point, d) {
+				t.Errorf("%s is left mounted on the host (below %s)", m.point, d)
+				unix.Unmount(m.point, unix.MNT_DETACH)
+			}
+		}
+	}
+}
+
+// escFSPath is a file's path relative to the root of the filesystem it is on,
+// as an open_by_handle_at of that root or a fresh mount of its disk sees it.
+func escFSPath(t *testing.T, p string) string {
+	t.Helper()
+	var st unix.Stat_t
+	if err := unix.Stat(p, &st); err != nil {
+		t.Fatal(err)
+	}
+	dev := fmt.Sprintf("%d:%d", unix.Major(st.Dev), unix.Minor(st.Dev))
+	var best *escMount
+	for _, m := range escMountPoints(t) {
+		if m.dev == dev && escBelow(p, m.point) && (best == nil || len(m.point) > len(best.point)) {
+			best = &m
+		}
+	}
+	if best == nil {
+		t.Fatalf("no mount of device %s holds %s", dev, p)
+	}
+	rel := filepath.Join(best.root, strings.TrimPrefix(p, best.point))
+	return strings.TrimPrefix(rel, "/")
+}
+
+func TestEscapeChrootInChroot(t *testing.T) {
+	lab := newEscapeLab(t)
+	t.Run("jailer", func(t *testing.T) {
+		escWantContained(t, escEnter(t, lab.newJail(t), nil, "chroot", lab.marker), lab.secret)
+	})
+	t.Run("chroot-control", func(t *testing.T) {
+		escWantEscaped(t, escChroot(t, lab.newJail(t), escControl{}, "chroot", lab.marker), lab.secret)
+	})
+}
+
+func TestEscapeInheritedDirFd(t *testing.T) {
+	lab := newEscapeLab(t)
+	dir, name := filepath.Split(lab.marker)
+	t.Run("jailer", func(t *testing.T) {
+		jail := lab.newJail(t)
+		// Without O_CLOEXEC: ForkExec passes it to the jail's init at the
+		// same number, as a careless caller of jailer would.
+		fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := escEnter(t, jail, nil, "fd", strconv.Itoa(fd), name)
+		unix.Close(fd)
+		escWantContained(t, r, lab.secret)
+	})
+	t.Run("jailer-no-stray-fds", func(t *testing.T) {
+		// Whatever the init holds (its config and status pipes, the jail
+		// root), the command gets only stdin, stdout and stderr.
+		r := escEnter(t, lab.newJail(t), nil, "fds")
+		if r.err != nil || r.code != 0 || r.out != "contained: no open fds above 2" {
+			t.Errorf("the command inherits fds besides 0, 1, 2: %s (exit %d, err %v)", r.out, r.code, r.err)
+		}
+	})
+	t.Run("chroot-control", func(t *testing.T) {
+		jail := lab.newJail(t)
+		f, err := os.Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		escWantEscaped(t, escChroot(t, jail, escControl{extra: []*os.File{f}}, "fd", "3", name), lab.secret)
+	})
+}
+
+func TestEscapeProcPidRoot(t *testing.T) {
+	lab := newEscapeLab(t)
+	t.Run("jailer", func(t *testing.T) {
+		escWantContained(t, escEnter(t, lab.newJail(t), nil, "procroot", lab.marker), lab.secret)
+	})
+	t.Run("chroot-control", func(t *testing.T) {
+		escWantEscaped(t, escChroot(t, lab.newJail(t), escControl{hostProc: true}, "procroot", lab.marker), lab.secret)
+	})
+}
+
+// escSameFilesystem skips unless the jail and the marker share a filesystem,
+// which the escapes through that filesystem's root need.
+func escSameFilesystem(t *testing.T, jail, marker string) {
+	t.Helper()
+	var a, b unix.Stat_t
+	if err := unix.Stat(jail, &a); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Stat(marker, &b); err != nil {
+		t.Fatal(err)
+	}
+	if a.Dev != b.Dev {
+		t.Skipf("the jail %s (device %d:%d) and the marker %s (device %d:%d) are on different filesystems: the escape goes through the jail's filesystem",
+			jail, unix.Major(a.Dev), unix.Minor(a.Dev), marker, unix.Major(b.Dev), unix.Minor(b.Dev))
+	}
+}
+
+// escRequireExt4 skips a control whose escape is written for ext4.
+func escRequireExt4(t *testing.T, p string) {
+	t.Helper()
+	var fs unix.Statfs_t
+	if err := unix.Statfs(p, &fs); err != nil {
+		t.Fatal(err)
+	}
+	if fs.Type != unix.EXT4_SUPER_MAGIC {
+		t.Skipf("%s is on a filesystem of type %#x, not ext4: the probe's handle and mount are written for ext4", p, fs.Type)
+	}
+}
+
+func TestEscapeOpenByHandle(t *testing.T) {
+	lab := newEscapeLab(t)
+	rel := escFSPath(t, lab.marker)
+	t.Run("jailer", func(t *testing.T) {
+		jail := lab.newJail(t)
+		escSameFilesystem(t, jail, lab.marker)
+		escWantContained(t, escEnter(t, jail, nil, "handle", rel), lab.secret)
+	})
+	t.Run("chroot-control", func(t *testing.T) {
+		jail := lab.newJail(t)
+		escSameFilesystem(t, jail, lab.marker)
+		escRequireExt4(t, jail)
+		escWantEscaped(t, escChroot(t, jail, escControl{}, "handle", rel), lab.secret)
+	})
+}
+
+// escSleeper is a host process for the jail to try to reach.
+type escSleeper struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+func escStartSleeper(t *testing.T) *escSleeper {
+	t.Helper()
+	s := &escSleeper{cmd: exec.Command("sleep", "60"), done: make(chan struct{})}
+	if err := s.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		s.cmd.Wait()
+		close(s.done)
+	}()
+	t.Cleanup(func() {
+		s.cmd.Process.Kill()
+		<-s.done
+	})
+	return s
+}
+
+func (s *escSleeper) pid() string { return strconv.Itoa(s.cmd.Process.Pid) }
+
+// wantUntouched fails unless the sleeper is alive, not stopped, not traced
+// and has no signal pending: kill(2) and ptrace(2) act before they return,
+// so a probe that reached it leaves one of these behind.
+func (s *escSleeper) wantUntouched(t *testing.T) {
+	t.Helper()
+	select {
+	case <-s.done:
+		t.Fatalf("ESCAPE: the host process %d died: %v", s.cmd.Process.Pid, s.cmd.ProcessState)
+	default:
+	}
+	data, err := os.ReadFile("/proc/" + s.pid() + "/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		k, v, _ := strings.Cut(line, ":")
+		v = strings.TrimSpace(v)
+		switch k {
+		case "State":
+			if !strings.HasPrefix(v, "S") && !strings.HasPrefix(v, "R") {
+				t.Errorf("ESCAPE: the host process %d is %s", s.cmd.Process.Pid, v)
+			}
+		case "TracerPid":
+			if v != "0" {
+				t.Errorf("ESCAPE: the host process %d is traced by %s", s.cmd.Process.Pid, v)
+			}
+		case "SigPnd", "ShdPnd":
+			if strings.Trim(v, "0") != "" {
+				t.Errorf("ESCAPE: the host process %d has signals pending (%s %s)", s.cmd.Process.Pid, k, v)
+			}
+		}
+	}
+}
+
+// wantKilledBy fails unless the sleeper died of sig.
+func (s *escSleeper) wantKilledBy(t *testing.T, sig syscall.Signal) {
+	t.Helper()
+	select {
+	case <-s.done:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the host process %d is still alive 10s after the probe: want it killed by %v", s.cmd.Process.Pid, sig)
+	}
+	ws := s.cmd.ProcessState.Sys().(syscall.WaitStatus)
+	if !ws.Signaled() || ws.Signal() != sig {
+		t.Fatalf("the host process ended with %v, want killed by %v", s.cmd.ProcessState, sig)
+	}
+}
+
+func TestEscapeSignalHostProcess(t *testing.T) {
+	lab := newEscapeLab(t)
+	t.Run("jailer", func(t *testing.T) {
+		jail := lab.newJail(t)
+		s := escStartSleeper(t)
+		escWantContained(t, escEnter(t, jail, nil, "kill", s.pid()), "")
+		s.wantUntouched(t)
+	})
+	t.Run("chroot-control", func(t *testing.T) {
+		jail := lab.newJail(t)
+		s := escStartSleeper(t)
+		escWantEscaped(t, escChroot(t, jail, escControl{}, "kill", s.pid()), "")
+		s.wantKilledBy(t, syscall.SIGTERM)
+	})
+}
+
+func TestEscapePtraceHostProcess(t *testing.T) {
+	lab := newEscapeLab(t)
+	t.Run("jailer", func(t *testing.T) {
+		jail := lab.newJail(t)
+		s := escStartSleeper(t)
+		escWantContained(t, escEnter(t, jail, nil, "ptrace", s.pid()), "")
+		s.wantUntouched(t)
+	})
+	t.Run("chroot-control", func(t *testing.T) {
+		jail := lab.newJail(t)
+		s := escStartSleeper(t)
+		escWantEscaped(t, escChroot(t, jail, escControl{}, "ptrace", s.pid()), "")
+		s.wantKilledBy(t, syscall.SIGUSR1) // delivered by PTRACE_DETACH
+	})
+}
+
+// TestEscapeUserNamespace: not one of the classic chroot escapes, but what
+// the seccomp filter promises: a new user namespace would hand the jail
+// back every capability it dropped (within that namespace, which is the
+// way into much kernel code normally reserved for root: netfilter, mounts
+// of many filesystems...). clone, clone3 and unshare are all tried.
+//
+// Plain chroot(2) is not affected: the kernel refuses CLONE_NEWUSER to a
+// process whose root is not its mount namespace's root. pivot_root, as
+// jailer does it, lifts that refusal, so the filter is all that is left.
+// The positive control therefore runs the probe unjailed on the host.
+func TestEscapeUserNamespace(t *testing.T) {
+	lab := newEscapeLab(t)
+	t.Run("jailer", func(t *testing.T) {
+		escWantContained(t, escEnter(t, lab.newJail(t), nil, "userns"), "")
+	})
+	t.Run("chroot-control", func(t *testing.T) {
+		r := escChroot(t, lab.newJail(t), escControl{}, "userns")
+		if r.code == escProbeContained && strings.Count(r.out, "(CLONE_NEWUSER): EPERM") == 3 {
+			t.Skipf("plain chroot(2) cannot show this: the kernel refuses CLONE_NEWUSER to a chrooted process (%s); see host-control", r.out)
+		}
+		escWantEscaped(t, r, "")
+	})
+	t.Run("host-control", func(t *testing.T) {
+		out, err := exec.Command(lab.probe, "userns").CombinedOutput()
+		r := escResult{code: -1, out: strings.TrimSpace(string(out))}
+		var exit *exec.ExitError
+		if err == nil {
+			r.code = 0
+		} else if errors.As(err, &exit) {
+			r.code = exit.ExitCode()
+		} else {
+			r.err = err
+		}
+		t.Logf("host: exit %d: %s", r.code, r.out)
+		escWantEscaped(t, r, "")
+	})
+}
+
+// TestEscapeProcExe: the binary that runs a jail must not be reachable from
+// inside it (CVE-2019-5736: runc's binary overwritten through
+// /proc/PID/exe). Under jailer, /proc/1 is jailer's own init, the host
+// binary. The control does not open the host's PID 1 (not ours to touch)
+// but this test process, which is the jailer binary itself.
+func TestEscapeProcExe(t *testing.T) {
+	lab := newEscapeLab(t)
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(self, &st); err != nil {
+		t.Fatal(err)
+	}
+	id := fmt.Sprintf("dev=%d ino=%d", st.Dev, st.Ino)
+	t.Run("jailer", func(t *testing.T) {
+		r := escEnter(t, lab.newJail(t), nil, "exe", "1")
+		escWantContained(t, r, "")
+		if strings.Contains(r.out, id) {
+			t.Errorf("ESCAPE: the jail opened the jailer binary %s (%s)", self, id)
+		}
+	})
+	t.Run("chroot-control", func(t *testing.T) {
+		r := escChroot(t, lab.newJail(t), escControl{hostProc: true}, "exe", strconv.Itoa(os.Getpid()))
+		escWantEscaped(t, r, "")
+		if !strings.Contains(r.out, id) {
+			t.Fatalf("the control opened something, but not the jailer binary %s (%s): %s", self, id, r.out)
+		}
+	})
+}
+
+func TestEscapeMknodHostDisk(t *testing.T) {
+	lab := newEscapeLab(t)
+	var st unix.Stat_t
+	if err := unix.Stat(lab.marker, &st); err != nil {
+		t.Fatal(err)
+	}
+	major, minor := strconv.Itoa(int(unix.Major(st.Dev))), strconv.Itoa(int(unix.Minor(st.Dev)))
+	rel := escFSPath(t, lab.marker)
+	t.Run("jailer", func(t *testing.T) {
+		escWantContained(t, escEnter(t, lab.newJail(t), nil, "mknod", major, minor, rel), lab.secret)
+	})
+	t.Run("chroot-control", func(t *testing.T) {
+		jail := lab.newJail(t)
+		escRequireExt4(t, lab.marker)
+		if unix.Major(st.Dev) == 0 {
+			t.Skipf("the marker's filesystem is on device %s:%s, not a block device the probe can mknod", major, minor)
+		}
+		// In a private mount namespace, so that the probe's mount of the
+		// host disk can never outlive it on the host.
+		escWantEscaped(t, escChroot(t, jail, escControl{mountNS: true}, "mknod", major, minor, rel), lab.secret)
+	})
+}
+
+// escOpenPty opens a pseudo-terminal pair; the slave is nobody's controlling
+// terminal (O_NOCTTY), as for a jailer started by a program that made a pty.
+func escOpenPty(t *testing.T) (master, slave *os.File) {
+	t.Helper()
+	m, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	master = os.NewFile(uintptr(m), "/dev/ptmx")
+	t.Cleanup(func() { master.Close() })
+	if err := unix.IoctlSetPointerInt(m, unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetInt(m, unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := fmt.Sprintf("/dev/pts/%d", n)
+	s, err := unix.Open(name, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slave = os.NewFile(uintptr(s), name)
+	t.Cleanup(func() { slave.Close() })
+	return master, slave
+}
+
+// escPtyInput is what is waiting on the pty: the slave's input queue (what a
+// shell reading the terminal would get) and the master's (the echo).
+func escPtyInput(master, slave *os.File) string {
+	var all []byte
+	for i, f := range []*os.File{slave, master} {
+		timeout := 0
+		if i == 1 {
+			timeout = 500 // the echo reaches the master through a work queue
+		}
+		for {
+			fds := []unix.PollFd{{Fd: int32(f.Fd()), Events: unix.POLLIN}}
+			if n, err := unix.Poll(fds, timeout); err != nil || n == 0 || fds[0].Revents&unix.POLLIN == 0 {
+				break
+			}
+			buf := make([]byte, 4096)
+			n, err := unix.Read(int(f.Fd()), buf)
+			if n <= 0 || err != nil {
+				break
+			}
+			all = append(all, buf[:n]...)
+			timeout = 100
+		}
+	}
+	return string(all)
+}
+
+func TestEscapeTIOCSTI(t *testing.T) {
+	lab := newEscapeLab(t)
+	if b, err := os.ReadFile("/proc/sys/dev/tty/legacy_tiocsti"); err == nil && strings.TrimSpace(string(b)) == "0" {
+		t.Log("dev.tty.legacy_tiocsti = 0: this kernel refuses TIOCSTI without CAP_SYS_ADMIN anyway; jailer must still contain it")
+	}
+	t.Run("jailer", func(t *testing.T) {
+		jail := lab.newJail(t)
+		master, slave := escOpenPty(t)
+		token := "pushed-" + escRandomHex(t)
+		r := escEnter(t, jail, slave, "tiocsti", token)
+		escWantContained(t, r, "")
+		if got := escPtyInput(master, slave); strings.Contains(got, token) {
+			t.Errorf("ESCAPE: the jail pushed %q into the caller's terminal: %q", token, got)
+		}
+	})
+	t.Run("chroot-control", func(t *testing.T) {
+		jail := lab.newJail(t)
+		master, slave := escOpenPty(t)
+		token := "pushed-" + escRandomHex(t)
+		escWantEscaped(t, escChroot(t, jail, escControl{stdin: slave}, "tiocsti", token), "")
+		if got := escPtyInput(master, slave); !strings.Contains(got, token) {
+			t.Fatalf("the control says it pushed %q, but the terminal holds %q", token, got)
+		}
+	})
+}
+
+// TestEscapePlantedSymlinks: a process in a jail (or whoever can write the
+// tree) replaces a mount point by a symlink to a host directory; the next
+// enter must refuse to mount there instead of following it onto the host.
+func TestEscapePlantedSymlinks(t *testing.T) {
+	lab := newEscapeLab(t)
+	cases := []struct {
+		name   string
+		link   string // jail path replaced by a symlink to the victim
+		mounts []manifest.Mount
+		naive  string // the control's naive setup, in sh with $J jail, $V victim, $S bind source
+		want   string // what the control lists in the victim
+	}{
+		{name: "proc", link: "/proc",
+			naive: `mount -t proc proc "$J/proc"; ls "$V" | grep -x self`, want: "self"},
+		{name: "dev", link: "/dev",
+			naive: `mount -t tmpfs none "$J/dev"; touch "$J/dev/x"; ls "$V"`, want: "x"},
+		{name: "tmpfs-target", link: "/tmp", mounts: []manifest.Mount{{Type: "tmpfs", Target: "/tmp"}},
+			naive: `mount -t tmpfs none "$J/tmp"; touch "$J/tmp/x"; ls "$V"`, want: "x"},
+		{name: "bind-target", link: "/data", mounts: []manifest.Mount{{Type: "bind", Target: "/data"}},
+			naive: `mount --bind "$S" "$J/data"; ls "$V"`, want: "from-src"},
+		{name: "bind-parent", link: "/opt", mounts: []manifest.Mount{{Type: "bind", Target: "/opt/data"}},
+			naive: `mkdir -p "$J/opt/data"; mount --bind "$S" "$J/opt/data"; ls "$V/data"`, want: "from-src"},
+	}
+	for _, c := range cases {
+		// setup builds a jail, plants the symlink and returns the jail, the
+		// victim (an empty host directory) and the bind source.
+		setup := func(t *testing.T) (jail, victim, src string) {
+			jail = lab.newJail(t)
+			dir := filepath.Dir(jail)
+			victim, src = filepath.Join(dir, "victim"), filepath.Join(dir, "src")
+			for _, d := range []string{victim, src} {
+				if err := os.Mkdir(d, 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := os.WriteFile(filepath.Join(src, "from-src"), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			p := filepath.Join(jail, c.link)
+			if err := os.RemoveAll(p); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(victim, p); err != nil {
+				t.Fatal(err)
+			}
+			return jail, victim, src
+		}
+		t.Run(c.name, func(t *testing.T) {
+			t.Run("jailer", func(t *testing.T) {
+				jail, victim, src := setup(t)
+				opts := escEnterOptions(t, jail, "fds")
+				for _, m := range c.mounts {
+					if m.Type == "bind" {
+						m.Source = src
+					}
+					opts.Mounts = append(opts.Mounts, m)
+				}
+				r := escEnterWith(t, jail, opts, nil)
+				if r.code != ExitSetupFailed || r.err == nil || !strings.Contains(r.err.Error(), "symlink") {
+					t.Errorf("Enter with %s a symlink to %s = %d, %v (output %q); want 125 and an error refusing the symlink", c.link, victim, r.code, r.err, r.out)
+				}
+				if ents, err := os.ReadDir(victim); err != nil || len(ents) > 0 {
+					t.Errorf("ESCAPE: the host directory %s was written through the planted symlink: %v, %v", victim, ents, err)
+				}
+				escNoMountsUnder(t, victim, jail)
+			})
+			t.Run("chroot-control", func(t *testing.T) {
+				jail, victim, src := setup(t)
+				cmd := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-euc", c.naive)
+				cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C", "J=" + jail, "V=" + victim, "S=" + src}
+				out, err := cmd.CombinedOutput()
+				t.Logf("naive setup: %s: %v: %s", c.naive, err, out)
+				if err != nil || !slices.Contains(strings.Fields(string(out)), c.want) {
+					t.Fatalf("the naive setup did not follow the planted %s onto the host: want %q listed in the victim", c.link, c.want)
+				}
+				escNoMountsUnder(t, victim, jail)
+			})
+		})
+	}
+}

@@ -1,0 +1,127 @@
+package enter
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"golang.org/x/term"
+
+	"github.com/jailer-dev/jailer/jail/build"
+	"github.com/jailer-dev/jailer/jail/internal/testutil"
+	"github.com/jailer-dev/jailer/manifest"
+)
+
+// TestMain: the test binary is also the jails' init (Run re-executes
+// itself), and with JAILER_TEST_ENTER=DIR it is `jailer enter DIR -- CMD`
+// for tests that need a real process to signal or kill.
+func TestMain(m *testing.M) {
+	if IsInit() {
+		os.Exit(RunInit())
+	}
+	if dir := os.Getenv("JAILER_TEST_ENTER"); dir != "" {
+		os.Exit(testEnterMain(dir))
+	}
+	code := testutil.RunIsolated(m)
+	if shellJailDir != "" {
+		os.RemoveAll(filepath.Dir(shellJailDir))
+	}
+	os.Exit(code)
+}
+
+// testEnterMain is `jailer enter DIR CMD...`: the command follows "--" in
+// the arguments; JAILER_TEST_BIND=SRC:DST adds a bind mount and
+// JAILER_TEST_NONS=1 asks for a plain chroot.
+func testEnterMain(dir string) int {
+	var argv []string
+	for i, a := range os.Args {
+		if a == "--" {
+			argv = os.Args[i+1:]
+		}
+	}
+	opts, err := Defaults(dir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return ExitSetupFailed
+	}
+	opts.Command = argv
+	opts.Interactive = term.IsTerminal(0)
+	opts.NoNamespaces = os.Getenv("JAILER_TEST_NONS") != ""
+	if b := os.Getenv("JAILER_TEST_BIND"); b != "" {
+		src, dst, _ := strings.Cut(b, ":")
+		opts.Mounts = append(opts.Mounts, manifest.Mount{Type: "bind", Source: src, Target: dst})
+	}
+	code, err := Run(context.Background(), dir, opts, Stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
+	return code
+}
+
+// mustBuild builds a manifest and fails the test on error.
+func mustBuild(t testing.TB, path string, opts build.Options) *build.Summary {
+	t.Helper()
+	s, err := build.Build(context.Background(), testutil.LoadManifest(t, path), opts)
+	if err != nil {
+		t.Fatalf("Build(%s) = %v", path, err)
+	}
+	return s
+}
+
+var (
+	shellJailOnce sync.Once
+	shellJailDir  string
+	shellJailErr  error
+)
+
+// shellJail builds (once per test run) a jail with bash and the tools the
+// enter tests use, with a user tester, and returns its path.
+func shellJail(t *testing.T) string {
+	t.Helper()
+	testutil.RequireRoot(t)
+	shellJailOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "jailer-enter-test-")
+		if err != nil {
+			shellJailErr = err
+			return
+		}
+		m := testutil.WriteManifest(t, dir, "shell.yaml", testutil.ShellManifest)
+		_, shellJailErr = build.Build(context.Background(), testutil.LoadManifest(t, m), build.Options{Output: filepath.Join(dir, "jail")})
+		shellJailDir = filepath.Join(dir, "jail")
+	})
+	if shellJailErr != nil {
+		t.Fatalf("build the shell jail: %v", shellJailErr)
+	}
+	return shellJailDir
+}
+
+// runIn runs argv (or, when it is empty, the manifest's enter.command) in
+// the jail with the jail's defaults changed by edit, and returns the exit
+// status, stdout+stderr and the error.
+func runIn(t *testing.T, dir string, edit func(*Options), argv ...string) (int, string, error) {
+	t.Helper()
+	opts, err := Defaults(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(argv) > 0 {
+		opts.Command = argv
+	}
+	if edit != nil {
+		edit(&opts)
+	}
+	out, err := os.CreateTemp(t.TempDir(), "out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	devnull, _ := os.Open(os.DevNull)
+	defer devnull.Close()
+	code, err := Run(context.Background(), dir, opts, Stdio{In: devnull, Out: out, Err: out})
+	data, _ := os.ReadFile(out.Name())
+	return code, string(data), err
+}

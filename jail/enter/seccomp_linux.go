@@ -1,0 +1,106 @@
+package enter
+
+import (
+	"fmt"
+	"runtime"
+	"slices"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// deniedSyscalls fail with EPERM inside a jail: they reach the kernel or
+// other processes in ways a test environment never needs, and several are
+// the first step of known container escapes (open_by_handle_at walks from
+// a file handle to the host's root; unshare and setns lead to namespaces
+// where the dropped capabilities are back).
+var deniedSyscalls = append([]uintptr{
+	unix.SYS_OPEN_BY_HANDLE_AT, unix.SYS_NAME_TO_HANDLE_AT,
+	unix.SYS_KEXEC_LOAD, unix.SYS_KEXEC_FILE_LOAD, unix.SYS_INIT_MODULE, unix.SYS_FINIT_MODULE, unix.SYS_DELETE_MODULE,
+	unix.SYS_KEYCTL, unix.SYS_ADD_KEY, unix.SYS_REQUEST_KEY,
+	unix.SYS_BPF, unix.SYS_PERF_EVENT_OPEN, unix.SYS_USERFAULTFD, unix.SYS_LOOKUP_DCOOKIE,
+	unix.SYS_MOUNT, unix.SYS_UMOUNT2, unix.SYS_PIVOT_ROOT, unix.SYS_SWAPON, unix.SYS_SWAPOFF, unix.SYS_REBOOT, unix.SYS_ACCT,
+	unix.SYS_SETTIMEOFDAY, unix.SYS_CLOCK_SETTIME, unix.SYS_CLOCK_ADJTIME, unix.SYS_ADJTIMEX, unix.SYS_SYSLOG,
+	unix.SYS_QUOTACTL, unix.SYS_UNSHARE, unix.SYS_SETNS,
+	unix.SYS_FSOPEN, unix.SYS_FSMOUNT, unix.SYS_FSCONFIG, unix.SYS_MOVE_MOUNT, unix.SYS_OPEN_TREE, unix.SYS_FSPICK,
+}, archDeniedSyscalls...)
+
+// ptraceSyscalls reach other processes' memory and registers. Inside a
+// PID namespace the jail sees only its own processes, and the init is
+// beyond them (non-dumpable, and CAP_SYS_PTRACE is not in the bounding
+// set), so jailed programs may trace each other, as gdb, strace and
+// LeakSanitizer need (Linux 4.8 and later check seccomp again after a
+// tracer changes a system call, so tracing cannot get around the filter:
+// Docker allows ptrace for that reason). Without a PID namespace the
+// jail could reach the host's processes, and these are denied.
+var ptraceSyscalls = []uintptr{unix.SYS_PTRACE, unix.SYS_PROCESS_VM_READV, unix.SYS_PROCESS_VM_WRITEV}
+
+// auditArch is the AUDIT_ARCH value of the architecture jailer runs on.
+var auditArch = map[string]uint32{
+	"amd64": unix.AUDIT_ARCH_X86_64, "arm64": unix.AUDIT_ARCH_AARCH64,
+	"riscv64": unix.AUDIT_ARCH_RISCV64, "ppc64le": unix.AUDIT_ARCH_PPC64LE, "s390x": unix.AUDIT_ARCH_S390X,
+}[runtime.GOARCH]
+
+// seccompFilter is the jail's BPF program. It is written by hand rather
+// than with a filter library: the rules on arguments must compare 32 bits
+// (the kernel reads ioctl's request and clone's flags as ints, so
+// TIOCSTI|1<<32 passes a 64-bit compare and is still TIOCSTI: the
+// CVE-2019-7303 class; go-seccomp-bpf compares 64), and a library's
+// syscall tables cost every jailer start a millisecond. The filter
+//   - refuses syscalls of any other ABI (i386, x32), whose numbers differ;
+//   - makes clone3 fail with ENOSYS: its flags are in memory seccomp cannot
+//     read, and libc falls back to clone, which is checked;
+//   - refuses the ioctls TIOCSTI and TIOCLINUX, which push input into a
+//     terminal, and clone with CLONE_NEWUSER;
+//   - refuses deniedSyscalls with EPERM, and ptraceSyscalls unless
+//     allowPtrace (the jail has a PID namespace), and allows the rest.
+func seccompFilter(allowPtrace bool) []unix.SockFilter {
+	const (
+		offNr   = 0
+		offArch = 4
+		offArg0 = 16 // low 32 bits on little-endian machines
+		offArg1 = 24
+	)
+	errno := func(e unix.Errno) uint32 { return unix.SECCOMP_RET_ERRNO | uint32(e) }
+	ld := func(off uint32) unix.SockFilter {
+		return unix.SockFilter{Code: unix.BPF_LD | unix.BPF_W | unix.BPF_ABS, K: off}
+	}
+	jeq := func(k uint32, jt, jf uint8) unix.SockFilter {
+		return unix.SockFilter{Code: unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, K: k, Jt: jt, Jf: jf}
+	}
+	ret := func(k uint32) unix.SockFilter { return unix.SockFilter{Code: unix.BPF_RET | unix.BPF_K, K: k} }
+	allow, deny := ret(unix.SECCOMP_RET_ALLOW), ret(errno(unix.EPERM))
+	prog := []unix.SockFilter{
+		ld(offArch), jeq(auditArch, 1, 0), deny,
+		ld(offNr),
+		{Code: unix.BPF_JMP | unix.BPF_JGE | unix.BPF_K, K: 0x40000000, Jt: 0, Jf: 1}, deny, // x32 numbers
+		jeq(unix.SYS_CLONE3, 0, 1), ret(errno(unix.ENOSYS)),
+		// ioctl: the request, as the kernel reads it.
+		jeq(unix.SYS_IOCTL, 0, 5), ld(offArg1), jeq(unix.TIOCSTI, 2, 0), jeq(unix.TIOCLINUX, 1, 0), allow, deny,
+		// clone: the flags.
+		jeq(unix.SYS_CLONE, 0, 4), ld(offArg0),
+		{Code: unix.BPF_JMP | unix.BPF_JSET | unix.BPF_K, K: unix.CLONE_NEWUSER, Jt: 0, Jf: 1}, deny, allow,
+	}
+	denied := deniedSyscalls
+	if !allowPtrace {
+		denied = append(slices.Clone(denied), ptraceSyscalls...)
+	}
+	for _, nr := range denied {
+		prog = append(prog, jeq(uint32(nr), 0, 1), deny)
+	}
+	return append(prog, allow)
+}
+
+// installSeccomp loads the filter on the calling (locked) thread, from
+// which the command is forked. no_new_privs must already be set.
+func installSeccomp(allowPtrace bool) error {
+	if auditArch == 0 {
+		return fmt.Errorf("install seccomp filter: jailer has no filter for %s", runtime.GOARCH)
+	}
+	f := seccompFilter(allowPtrace)
+	prog := unix.SockFprog{Len: uint16(len(f)), Filter: &f[0]}
+	if _, _, errno := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, 0, uintptr(unsafe.Pointer(&prog))); errno != 0 {
+		return fmt.Errorf("install seccomp filter: %w", errno)
+	}
+	return nil
+}

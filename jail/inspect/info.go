@@ -1,0 +1,256 @@
+package inspect
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/jailer-dev/jailer/jail/enter"
+	"github.com/jailer-dev/jailer/jail/internal/human"
+	"github.com/jailer-dev/jailer/jail/lockfile"
+	"github.com/jailer-dev/jailer/jail/plan"
+
+	"github.com/jailer-dev/jailer/manifest"
+)
+
+// Info is what `jailer info` tells about a built jail: where it came from,
+// what is in it, whether a build would change it, and how it is entered.
+type Info struct {
+	// Jail is the absolute path of the jail directory.
+	Jail string `json:"jail"`
+	// Name is the jail's name from the manifest.
+	Name string `json:"name"`
+	// Manifest is the absolute path of the manifest it was built from.
+	Manifest string `json:"manifest"`
+	// ManifestExists says whether that manifest is still there.
+	ManifestExists bool `json:"manifest_exists"`
+	// Built is when the build finished.
+	Built time.Time `json:"built"`
+	// Layout is flat or preserve.
+	Layout string `json:"layout"`
+	// Link is copy or hardlink, as the jail was built.
+	Link string `json:"link"`
+	// Files, Dirs, Symlinks and Devices count the jail's entries by kind.
+	Files    int `json:"files"`
+	Dirs     int `json:"dirs"`
+	Symlinks int `json:"symlinks"`
+	Devices  int `json:"devices"`
+	// Bytes is the size of all files.
+	Bytes int64 `json:"bytes"`
+	// Linked counts the files that are hardlinks to their host source.
+	Linked int `json:"linked"`
+	// UpToDate says a build would change nothing.
+	UpToDate bool `json:"up_to_date"`
+	// Stale says why a build would change the jail, when it would.
+	Stale string `json:"stale,omitempty"`
+	// Enter is what `jailer enter JAIL` uses when no flag overrides it:
+	// the manifest's enter: settings with jailer's defaults filled in.
+	Enter manifest.Enter `json:"enter"`
+}
+
+// Inspect describes the jail at dir from its lock, and finds out whether a
+// build of its manifest would change it: the same test Build makes (the
+// tree, the host sources and the manifest files unchanged since the build,
+// by stat) plus a fresh digest of the manifest, which also catches a
+// program now found elsewhere in PATH. The manifest is loaded, not planned:
+// no library is resolved and nothing is read from the jail.
+func Inspect(dir string) (*Info, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	lock, err := lockfile.Read(abs)
+	if err != nil {
+		return nil, err
+	}
+	in := &Info{
+		Jail: abs, Name: lock.Name, Manifest: lock.Manifest, Built: lock.Built,
+		Layout: lock.Layout, Link: lock.Link, Enter: infoEnter(lock),
+	}
+	for _, e := range lock.Entries {
+		switch e.Kind {
+		case plan.KindFile:
+			in.Files++
+			in.Bytes += e.Size
+			if e.Linked {
+				in.Linked++
+			}
+		case plan.KindDir:
+			in.Dirs++
+		case plan.KindSymlink:
+			in.Symlinks++
+		case plan.KindDevice:
+			in.Devices++
+		}
+	}
+	_, err = os.Stat(lock.Manifest)
+	in.ManifestExists = err == nil
+	in.Stale = infoStale(lock, abs, in.ManifestExists)
+	in.UpToDate = in.Stale == ""
+	return in, nil
+}
+
+// infoStale says why a build of the lock's manifest would change the jail
+// at dir, or "" when it would not.
+func infoStale(lock *lockfile.Lock, dir string, manifestExists bool) string {
+	if !manifestExists {
+		return fmt.Sprintf("its manifest %s no longer exists", lock.Manifest)
+	}
+	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
+		return "the jail directory is missing"
+	}
+	if err := lockfile.UpToDate(lock, dir); err != nil {
+		return err.Error()
+	}
+	m, err := manifest.Load(lock.Manifest)
+	if err != nil {
+		first, _, _ := strings.Cut(err.Error(), "\n")
+		return "its manifest no longer loads: " + first
+	}
+	digest, err := ManifestDigest(m, lock.Link)
+	if err != nil {
+		return err.Error()
+	}
+	if digest != lock.Digest {
+		return "a program the manifest names is now found elsewhere (PATH differs), or this jailer builds differently"
+	}
+	return ""
+}
+
+// ManifestDigest is the digest a build of m with the given link mode
+// records in its lock (Lock.Digest): it changes when the manifest files,
+// the host paths of its programs or the build options do.
+func ManifestDigest(m *manifest.Manifest, link string) (string, error) {
+	if link == "" {
+		link = lockfile.LinkCopy
+	}
+	return lockfile.Digest(m, link)
+}
+
+// infoEnter fills the lock's enter settings with what `jailer enter`
+// assumes for the ones left out (see DefaultEnterOptions).
+func infoEnter(lock *lockfile.Lock) manifest.Enter {
+	e := lock.Enter
+	o, _ := enter.FromLock(lock)
+	e.Command, e.Namespaces, e.Hostname = o.Command, o.Namespaces, o.Hostname
+	if len(e.Command) == 0 {
+		e.Command = []string{manifest.DefaultShell}
+	}
+	if e.User == "" {
+		e.User = "root"
+	}
+	if e.Workdir == "" {
+		e.Workdir = "/"
+	}
+	ro := o.Readonly
+	e.Readonly = &ro
+	e.Fields = nil
+	return e
+}
+
+// Text writes the information as aligned "key: value" lines.
+func (in *Info) Text(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	line := func(k, v string) { fmt.Fprintf(tw, "%s:\t%s\n", k, v) }
+	line("jail", in.Jail)
+	line("name", in.Name)
+	m := in.Manifest
+	if !in.ManifestExists {
+		m += " (missing)"
+	}
+	line("manifest", m)
+	line("built", in.Built.UTC().Format("2006-01-02 15:04:05 MST"))
+	line("layout", in.Layout)
+	line("contents", fmt.Sprintf("%d files (%s), %d dirs, %d symlinks, %d devices",
+		in.Files, human.Bytes(in.Bytes), in.Dirs, in.Symlinks, in.Devices))
+	switch {
+	case in.Link == lockfile.LinkHardlink:
+		line("files", fmt.Sprintf("hardlinked: %d of %d files share their inode with the host (entered read-only)", in.Linked, in.Files))
+	default:
+		line("files", "copied")
+	}
+	if in.UpToDate {
+		line("status", "up to date")
+	} else {
+		line("status", "stale: "+in.Stale+" (jailer build brings it up to date)")
+	}
+	e := in.Enter
+	line("enter", infoQuoteArgs(e.Command))
+	line("  user", e.User)
+	line("  workdir", e.Workdir)
+	line("  hostname", e.Hostname)
+	line("  namespaces", strings.Join(e.Namespaces, ", "))
+	if e.Readonly != nil && *e.Readonly {
+		line("  readonly", "yes")
+	}
+	if len(e.Env) > 0 {
+		keys := make([]string, 0, len(e.Env))
+		for k := range e.Env {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		var env []string
+		for _, k := range keys {
+			env = append(env, infoQuote(k+"="+e.Env[k]))
+		}
+		line("  env", strings.Join(env, " "))
+	}
+	for _, mt := range e.Mounts {
+		s := mt.Type + " " + mt.Target
+		if mt.Source != "" {
+			s += " < " + mt.Source
+		}
+		if mt.Size != "" {
+			s += " (" + mt.Size + ")"
+		}
+		if mt.Readonly {
+			s += " read-only"
+		}
+		line("  mount", s)
+	}
+	if l := infoLimits(e.Limits); l != "" {
+		line("  limits", l)
+	}
+	return tw.Flush()
+}
+
+func infoLimits(l manifest.Limits) string {
+	var s []string
+	add := func(k, v string) {
+		if v != "" && v != "0" {
+			s = append(s, k+" "+v)
+		}
+	}
+	add("memory", l.Memory)
+	add("pids", strconv.Itoa(l.Pids))
+	add("cpu", strconv.FormatFloat(l.CPU, 'g', -1, 64))
+	add("nofile", strconv.Itoa(l.Nofile))
+	add("timeout", l.Timeout)
+	return strings.Join(s, ", ")
+}
+
+// infoQuoteArgs writes a command as a shell would read it back.
+func infoQuoteArgs(args []string) string {
+	q := make([]string, len(args))
+	for i, a := range args {
+		q[i] = infoQuote(a)
+	}
+	return strings.Join(q, " ")
+}
+
+func infoQuote(s string) string {
+	if s != "" && !strings.ContainsFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._-=:,+@%", r))
+	}) {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

@@ -1,0 +1,9 @@
+package inspect
+
+import (
+	"testing"
+
+	"github.com/jailer-dev/jailer/jail/internal/jailtest"
+)
+
+func TestMain(m *testing.M) { jailtest.Main(m) }

@@ -1,0 +1,92 @@
+package jailtest
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/jailer-dev/jailer/jail/build"
+	"github.com/jailer-dev/jailer/jail/enter"
+	"github.com/jailer-dev/jailer/jail/internal/testutil"
+)
+
+// MustBuild builds a manifest and fails the test on error.
+func MustBuild(t testing.TB, path string, opts build.Options) *build.Summary {
+	t.Helper()
+	s, err := build.Build(context.Background(), testutil.LoadManifest(t, path), opts)
+	if err != nil {
+		t.Fatalf("Build(%s) = %v", path, err)
+	}
+	return s
+}
+
+var (
+	shellJailOnce sync.Once
+	// ShellJailDir is where ShellJail built it, "" until it did.
+	ShellJailDir string
+	shellJailErr error
+)
+
+// ShellJail builds (once per test run) a jail with bash and the tools the
+// enter tests use, with a user tester, and returns its path.
+func ShellJail(t *testing.T) string {
+	t.Helper()
+	testutil.RequireRoot(t)
+	shellJailOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "jailer-enter-test-")
+		if err != nil {
+			shellJailErr = err
+			return
+		}
+		m := testutil.WriteManifest(t, dir, "shell.yaml", testutil.ShellManifest)
+		_, shellJailErr = build.Build(context.Background(), testutil.LoadManifest(t, m), build.Options{Output: filepath.Join(dir, "jail")})
+		ShellJailDir = filepath.Join(dir, "jail")
+	})
+	if shellJailErr != nil {
+		t.Fatalf("build the shell jail: %v", shellJailErr)
+	}
+	return ShellJailDir
+}
+
+// RunIn runs argv (or, when it is empty, the manifest's enter.command) in
+// the jail with the jail's defaults changed by edit, and returns the exit
+// status, stdout+stderr and the error.
+func RunIn(t *testing.T, dir string, edit func(*enter.Options), argv ...string) (int, string, error) {
+	t.Helper()
+	opts, err := enter.Defaults(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(argv) > 0 {
+		opts.Command = argv
+	}
+	if edit != nil {
+		edit(&opts)
+	}
+	out, err := os.CreateTemp(t.TempDir(), "out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	devnull, _ := os.Open(os.DevNull)
+	defer devnull.Close()
+	code, err := enter.Run(context.Background(), dir, opts, enter.Stdio{In: devnull, Out: out, Err: out})
+	data, _ := os.ReadFile(out.Name())
+	return code, string(data), err
+}
+
+// Main is the TestMain of a package whose tests enter jails: the test
+// binary is also the jails' init (enter re-executes itself), tests get a
+// host cache of their own, and the shared shell jail is removed at the end.
+func Main(m *testing.M) {
+	if enter.IsInit() {
+		os.Exit(enter.RunInit())
+	}
+	code := testutil.RunIsolated(m)
+	if ShellJailDir != "" {
+		os.RemoveAll(filepath.Dir(ShellJailDir))
+	}
+	os.Exit(code)
+}

@@ -1,0 +1,181 @@
+package testutil
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/jailer-dev/jailer/manifest"
+)
+
+// requireRoot skips a test that needs root, except in CI (CI=true), where a
+// missing privilege is a failure: those tests must run there.
+func RequireRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("this test needs root, and CI=true: run the tests as root")
+	}
+	t.Skip("needs root (set CI=true to make this a failure)")
+}
+
+// requireTool skips (or, in CI, fails) when a host program is missing.
+func RequireTool(t testing.TB, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is needed and CI=true: .ci/run must install it", name)
+		}
+		t.Skipf("%s not installed", name)
+	}
+	return p
+}
+
+// writeManifest writes a manifest into dir and returns its path.
+func WriteManifest(t testing.TB, dir, name, text string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// load loads a manifest and fails the test on error.
+func LoadManifest(t testing.TB, path string) *manifest.Manifest {
+	t.Helper()
+	m, err := manifest.Load(path)
+	if err != nil {
+		t.Fatalf("manifest.Load(%s) = %v", path, err)
+	}
+	return m
+}
+
+// chrootRun runs argv inside dir with chroot(8) and returns its output.
+func ChrootRun(t testing.TB, dir string, argv ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command("chroot", append([]string{dir}, argv...)...)
+	cmd.Env = []string{"PATH=/bin", "LANG=C"}
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// chrootRunProc is chrootRun with /proc mounted in a new mount and PID
+// namespace, as jailer enter provides it.
+func ChrootRunProc(t testing.TB, dir string, argv ...string) (string, error) {
+	t.Helper()
+	RequireTool(t, "unshare")
+	chroot := RequireTool(t, "chroot")
+	args := append([]string{"--mount", "--pid", "--fork", "--mount-proc=" + filepath.Join(dir, "proc"), chroot, dir}, argv...)
+	cmd := exec.Command("unshare", args...)
+	cmd.Env = []string{"PATH=/bin", "LANG=C"}
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// gcc compiles a C program for a test, failing when gcc is missing in CI.
+func Gcc(t testing.TB, args ...string) {
+	t.Helper()
+	RequireTool(t, "gcc")
+	if out, err := exec.Command("gcc", args...).CombinedOutput(); err != nil {
+		t.Fatalf("gcc %v: %v\n%s", args, err, out)
+	}
+}
+
+// requireHostFile skips (or, in CI, fails) when the host lacks a file.
+func RequireHostFile(t *testing.T, name string) {
+	t.Helper()
+	if _, err := os.Stat(name); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is needed and CI=true: .ci/run must install it", name)
+		}
+		t.Skipf("host lacks %s", name)
+	}
+}
+
+// requirePackage skips (or, in CI, fails) when a Debian package is not installed.
+func RequirePackage(t *testing.T, name string) {
+	t.Helper()
+	if _, err := manifest.PackageList(manifest.DpkgDir, name); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("package %s is needed and CI=true: .ci/run must install it (%v)", name, err)
+		}
+		t.Skipf("package %s: %v", name, err)
+	}
+}
+
+func WriteScript(t *testing.T, dir, name, text string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(text), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// cLib builds lib/libNAME.so.1 and bin/prog linked to it with RUNPATH
+// $ORIGIN/../lib under dir, and returns the program's path.
+func CLib(t *testing.T, dir, name string) string {
+	t.Helper()
+	for _, d := range []string{"lib", "bin"} {
+		os.MkdirAll(filepath.Join(dir, d), 0o755)
+	}
+	lsrc := WriteScript(t, dir, name+".c", "int "+name+"(void){return 42;}\n")
+	Gcc(t, "-shared", "-fPIC", "-Wl,-soname,lib"+name+".so.1", "-o", filepath.Join(dir, "lib", "lib"+name+".so.1"), lsrc)
+	psrc := WriteScript(t, dir, "prog.c", "#include <stdio.h>\nint "+name+"(void);\nint main(void){printf(\"%d\\n\", "+name+"());return 0;}\n")
+	prog := filepath.Join(dir, "bin", "prog")
+	Gcc(t, "-o", prog, psrc, "-L"+filepath.Join(dir, "lib"), "-l:lib"+name+".so.1", "-Wl,-rpath,$ORIGIN/../lib")
+	return prog
+}
+
+// fakeDpkg writes a dpkg database (status, diversions, info/*) into a
+// temporary directory and returns it.
+func FakeDpkg(t *testing.T, status, diversions string, info map[string]string) string {
+	t.Helper()
+	admin := t.TempDir()
+	os.MkdirAll(filepath.Join(admin, "info"), 0o755)
+	files := map[string]string{"status": status}
+	if diversions != "" {
+		files["diversions"] = diversions
+	}
+	for name, text := range info {
+		files[filepath.Join("info", name)] = text
+	}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(admin, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return admin
+}
+
+// Main runs a package's tests with a host cache of their own, never the
+// user's, and removes it afterwards.
+func Main(m *testing.M) {
+	os.Exit(RunIsolated(m))
+}
+
+// RunIsolated is Main that returns the exit status instead of exiting.
+func RunIsolated(m *testing.M) int {
+	if os.Getenv("JAILER_CACHE_DIR") == "" {
+		dir, err := os.MkdirTemp("", "jailer-test-cache-")
+		if err == nil {
+			os.Setenv("JAILER_CACHE_DIR", dir)
+			defer os.RemoveAll(dir)
+		}
+	}
+	return m.Run()
+}
+
+// ShellManifest is the manifest of the shared jail tests enter: bash and
+// the tools they run, and a user tester.
+const ShellManifest = `version: 1
+binaries: [/bin/bash, /bin/sh, /bin/ls, /bin/cat, /bin/sleep, /bin/id, /bin/grep, /bin/wc, /bin/touch, /bin/mkdir, /bin/echo, /bin/true]
+users: [{name: tester, uid: 1000}]
+enter:
+  env: { PATH: /bin, GREETING: hello }
+`

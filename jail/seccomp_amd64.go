@@ -1,8 +1,0 @@
-//go:build linux
-
-package jail
-
-import "golang.org/x/sys/unix"
-
-// archDeniedSyscalls are denied syscalls that only this architecture has.
-var archDeniedSyscalls = []uintptr{unix.SYS_IOPL, unix.SYS_IOPERM}

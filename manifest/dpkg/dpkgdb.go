@@ -1,0 +1,452 @@
+package dpkg
+
+// packages: copies every path an installed Debian package owns, as dpkg's
+// database (/var/lib/dpkg) records it: info/NAME.list (NAME:ARCH.list for
+// multi-arch packages) and info/NAME.conffiles, with diversions applied.
+// With depends: true the packages named by Pre-Depends and Depends in
+// /var/lib/dpkg/status are copied too, recursively.
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/jailer-dev/jailer/manifest"
+)
+
+// docDirs hold documentation and translations, left out of packages
+// unless the item says docs: true.
+var docDirs = []string{
+	"/usr/share/doc",
+	"/usr/share/doc-base",
+	"/usr/share/info",
+	"/usr/share/lintian",
+	"/usr/share/locale",
+	"/usr/share/man",
+}
+
+// isDoc reports whether the package path p is documentation.
+func IsDoc(p string) bool {
+	for _, d := range docDirs {
+		if p == d || strings.HasPrefix(p, d+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// dpkgPackage is one package as dpkg's status file describes it.
+type Package struct {
+	Name      string
+	Arch      string
+	MultiArch string
+	// State is the last word of Status: installed, config-files, ...
+	State string
+	// Depends are Pre-Depends then Depends: each group lists alternatives.
+	Depends [][]Dep
+	// Provides names virtual packages this one stands for.
+	Provides []string
+}
+
+// key names an instance of a package: NAME:ARCH.
+func (d *Package) key() string { return d.Name + ":" + d.Arch }
+
+// present reports whether the package's files are on disk: dpkg states
+// from unpacked on, but not config-files, not-installed or half-installed.
+func (d *Package) present() bool {
+	switch d.State {
+	case "installed", "unpacked", "half-configured", "triggers-awaited", "triggers-pending":
+		return true
+	}
+	return false
+}
+
+// dpkgDep is one alternative of a dependency: a package name and its
+// architecture qualifier ("", "any", "native" or an architecture).
+type Dep struct {
+	Name string
+	Arch string
+}
+
+// parseRelations reads a dpkg relationship field such as
+// "libc6 (>= 2.34), debconf (>= 0.5) | debconf-2.0, perl:any": groups
+// separated by commas, alternatives by "|". Versions are dropped.
+func parseRelations(s string) [][]Dep {
+	var groups [][]Dep
+	for _, g := range strings.Split(s, ",") {
+		var alts []Dep
+		for _, a := range strings.Split(g, "|") {
+			if i := strings.IndexAny(a, "(<["); i >= 0 {
+				a = a[:i]
+			}
+			a = strings.TrimSpace(a)
+			if a == "" {
+				continue
+			}
+			name, arch, _ := strings.Cut(a, ":")
+			alts = append(alts, Dep{Name: name, Arch: arch})
+		}
+		if len(alts) > 0 {
+			groups = append(groups, alts)
+		}
+	}
+	return groups
+}
+
+// parseStatus reads dpkg's status file: one stanza per package instance,
+// separated by blank lines; continuation lines (starting with a space)
+// belong to multi-line fields jailer does not need.
+func parseStatus(r io.Reader) ([]*Package, error) {
+	var out []*Package
+	var cur *Package
+	var pre, deps string
+	flush := func() {
+		if cur != nil && cur.Name != "" {
+			cur.Depends = append(parseRelations(pre), parseRelations(deps)...)
+			out = append(out, cur)
+		}
+		cur, pre, deps = nil, "", ""
+	}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.TrimSpace(line) == "" {
+			flush()
+			continue
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			continue
+		}
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		if cur == nil {
+			cur = &Package{}
+		}
+		v = strings.TrimSpace(v)
+		switch k {
+		case "Package":
+			cur.Name = v
+		case "Architecture":
+			cur.Arch = v
+		case "Multi-Arch":
+			cur.MultiArch = v
+		case "Status":
+			if f := strings.Fields(v); len(f) > 0 {
+				cur.State = f[len(f)-1]
+			}
+		case "Pre-Depends":
+			pre = v
+		case "Depends":
+			deps = v
+		case "Provides":
+			for _, g := range parseRelations(v) {
+				for _, a := range g {
+					cur.Provides = append(cur.Provides, a.Name)
+				}
+			}
+		}
+	}
+	flush()
+	return out, sc.Err()
+}
+
+// parseList reads a dpkg file list (info/NAME.list): one absolute path per
+// line, directories included; "/." stands for the root and is dropped.
+func parseList(r io.Reader) ([]string, error) {
+	var out []string
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		p := sc.Text()
+		if p == "" || p == "/." || !strings.HasPrefix(p, "/") {
+			continue
+		}
+		out = append(out, filepath.Clean(p))
+	}
+	return out, sc.Err()
+}
+
+// parseConffiles reads info/NAME.conffiles: a path per line, possibly
+// after flags such as remove-on-upgrade.
+func parseConffiles(r io.Reader) ([]string, error) {
+	var out []string
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if i := strings.Index(line, "/"); i >= 0 {
+			out = append(out, filepath.Clean(line[i:]))
+		}
+	}
+	return out, sc.Err()
+}
+
+// diversion moves a package's file elsewhere: dpkg installs any package's
+// From as To, except the diverting package's own (By; ":" diverts all).
+type diversion struct{ To, By string }
+
+// parseDiversions reads dpkg's diversions file: three lines per
+// diversion (the path, where it is diverted to, the diverting package).
+func parseDiversions(r io.Reader) (map[string]diversion, error) {
+	out := map[string]diversion{}
+	sc := bufio.NewScanner(r)
+	var lines []string
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+	}
+	if err := sc.Err(); err != nil {
+		return nil, err
+	}
+	if len(lines)%3 != 0 {
+		return nil, fmt.Errorf("%d lines, not triplets", len(lines))
+	}
+	for i := 0; i < len(lines); i += 3 {
+		out[lines[i]] = diversion{To: lines[i+1], By: lines[i+2]}
+	}
+	return out, nil
+}
+
+// dpkgDB is what jailer reads of dpkg's database.
+type DB struct {
+	admin      string
+	byName     map[string][]*Package // instances whose files are present
+	providers  map[string][]*Package // virtual name -> present packages providing it
+	diversions map[string]diversion
+}
+
+// loadDpkg reads the status and diversions files of the dpkg database at admin.
+func Open(admin string) (*DB, error) {
+	db := &DB{admin: admin, byName: map[string][]*Package{}, providers: map[string][]*Package{}, diversions: map[string]diversion{}}
+	status := filepath.Join(admin, "status")
+	f, err := os.Open(status)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	pkgs, err := parseStatus(f)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", status, err)
+	}
+	sort.SliceStable(pkgs, func(i, j int) bool { return pkgs[i].key() < pkgs[j].key() })
+	for _, d := range pkgs {
+		if !d.present() {
+			continue
+		}
+		db.byName[d.Name] = append(db.byName[d.Name], d)
+		for _, v := range d.Provides {
+			db.providers[v] = append(db.providers[v], d)
+		}
+	}
+	name := filepath.Join(admin, "diversions")
+	if g, err := os.Open(name); err == nil {
+		defer g.Close()
+		if db.diversions, err = parseDiversions(g); err != nil {
+			return nil, fmt.Errorf("read %s: %w", name, err)
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	return db, nil
+}
+
+// pick returns the present instance of the package name that a package of
+// architecture from means by name with the qualifier arch: the same
+// architecture first, then the native one, then Architecture: all.
+func (db *DB) Pick(name, arch, from string) *Package {
+	prefs := []string{from, manifest.NativeArch(), "all"}
+	switch arch {
+	case "", "any":
+	case "native":
+		prefs = []string{manifest.NativeArch()}
+	default:
+		prefs = []string{arch}
+	}
+	cands := db.byName[name]
+	for _, a := range prefs {
+		for _, c := range cands {
+			if c.Arch == a {
+				return c
+			}
+		}
+	}
+	if arch == "" || arch == "any" {
+		if len(cands) > 0 {
+			return cands[0]
+		}
+	}
+	return nil
+}
+
+// choose returns the package that satisfies one dependency group: the
+// first alternative that is present, else the first present package that
+// provides one (virtual packages).
+func (db *DB) Choose(group []Dep, from *Package) *Package {
+	for _, a := range group {
+		if d := db.Pick(a.Name, a.Arch, from.Arch); d != nil {
+			return d
+		}
+	}
+	for _, a := range group {
+		if ps := db.providers[a.Name]; len(ps) > 0 {
+			return ps[0]
+		}
+	}
+	return nil
+}
+
+// listOf returns the file list of an instance: NAME:ARCH.list for a
+// multi-arch package, NAME.list otherwise.
+func (db *DB) ListOf(d *Package) string {
+	ma := filepath.Join(db.admin, "info", d.key()+".list")
+	if _, err := os.Stat(ma); err == nil {
+		return ma
+	}
+	return filepath.Join(db.admin, "info", d.Name+".list")
+}
+
+// pkgItem is one package to copy, and why.
+type Item struct {
+	Pkg  *Package
+	List string
+	Why  string
+	Docs bool
+	Pos  manifest.Pos // of the packages: item that brought it
+}
+
+// closure returns the packages to copy for the manifest's packages: those
+// written, in order, each followed breadth-first by its dependencies when
+// it says depends: true. A package reached twice is copied once, for the
+// first reason.
+func (db *DB) Closure(roots []manifest.Package) ([]Item, []error) {
+	var out []Item
+	var errs []error
+	seen := map[string]bool{}
+	for _, r := range roots {
+		base := strings.TrimSuffix(filepath.Base(r.List), ".list")
+		name, arch, _ := strings.Cut(base, ":")
+		root := db.Pick(name, arch, manifest.NativeArch())
+		if root == nil {
+			errs = append(errs, &manifest.Error{Pos: r.Pos, Msg: fmt.Sprintf("package %s is not installed (dpkg has its file list but not its files; apt-get install %s)", r.Name, name)})
+			continue
+		}
+		at := fmt.Sprintf("%s:%d", filepath.Base(r.Pos.File), r.Pos.Line)
+		queue := []*Package{root}
+		if !seen[root.key()] {
+			seen[root.key()] = true
+			out = append(out, Item{Pkg: root, List: r.List, Why: fmt.Sprintf("package %s (%s)", r.Name, at), Docs: r.Docs, Pos: r.Pos})
+		}
+		for len(queue) > 0 && r.Depends {
+			cur := queue[0]
+			queue = queue[1:]
+			for _, g := range cur.Depends {
+				d := db.Choose(g, cur)
+				if d == nil {
+					errs = append(errs, &manifest.Error{Pos: r.Pos, Msg: fmt.Sprintf("package %s depends on %s, which is not installed (apt-get install %s)", cur.Name, describeGroup(g), g[0].Name)})
+					continue
+				}
+				if seen[d.key()] {
+					continue
+				}
+				seen[d.key()] = true
+				queue = append(queue, d)
+				out = append(out, Item{Pkg: d, List: db.ListOf(d), Why: fmt.Sprintf("package %s, a dependency of %s (%s)", d.Name, cur.Name, at), Docs: r.Docs, Pos: r.Pos})
+			}
+		}
+	}
+	return out, errs
+}
+
+func describeGroup(g []Dep) string {
+	names := make([]string, len(g))
+	for i, a := range g {
+		names[i] = a.Name
+	}
+	return strings.Join(names, " | ")
+}
+
+// paths returns the paths a package owns, as installed: its list and its
+// conffiles, diversions applied, documentation left out unless docs.
+func (db *DB) Paths(it Item) ([]string, error) {
+	var all []string
+	for _, name := range []string{it.List, strings.TrimSuffix(it.List, ".list") + ".conffiles"} {
+		f, err := os.Open(name)
+		if errors.Is(err, fs.ErrNotExist) && name != it.List {
+			continue // most packages have no conffiles
+		}
+		if err != nil {
+			return nil, err
+		}
+		var ps []string
+		if name == it.List {
+			ps, err = parseList(f)
+		} else {
+			ps, err = parseConffiles(f)
+		}
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", name, err)
+		}
+		all = append(all, ps...)
+	}
+	seen := map[string]bool{}
+	out := all[:0]
+	for _, p := range all {
+		if d, ok := db.diversions[p]; ok && d.By != it.Pkg.Name {
+			p = d.To
+		}
+		if seen[p] || (!it.Docs && IsDoc(p)) {
+			continue
+		}
+		seen[p] = true
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// listed counts, for every path in any installed package's file list, how
+// many packages list it, under the path as listed and with its directory's
+// symlinks resolved (packages list /bin/bash; a merged-/usr host has it
+// at /usr/bin/bash); the targets of diversions count as listed.
+func (db *DB) Listed() (map[string]int, error) {
+	lists, err := filepath.Glob(filepath.Join(db.admin, "info", "*.list"))
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]int, 1<<17)
+	realDirs := map[string]string{}
+	for _, l := range lists {
+		f, err := os.Open(l)
+		if err != nil {
+			return nil, err
+		}
+		paths, err := parseList(f)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", l, err)
+		}
+		for _, p := range paths {
+			out[p]++
+			dir, base := filepath.Split(p)
+			real, ok := realDirs[dir]
+			if !ok {
+				real, _ = filepath.EvalSymlinks(dir)
+				realDirs[dir] = real
+			}
+			if r := filepath.Join(real, base); real != "" && r != p {
+				out[r]++
+			}
+		}
+	}
+	for from, d := range db.diversions {
+		out[d.To] = max(out[d.To], out[from])
+	}
+	return out, nil
+}
