@@ -1,3 +1,7 @@
+// Package export writes a built jail as a reproducible tar archive or as a
+// one-layer container image (OCI layout or docker-archive), read through
+// the jail's root without following symlinks, with the image config taken
+// from the jail's recorded enter: settings.
 package export
 
 // `jailer export`: a built jail as a reproducible tar archive, or as a

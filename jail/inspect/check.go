@@ -1,3 +1,10 @@
+// Package inspect looks at a built jail without running anything in it:
+// Check compares the tree with its lock (sizes, hashes, modes, links,
+// setuid files made inside) and emulates the glibc loader's start of every
+// program in the tree to find libraries it would miss; Inspect describes a
+// jail (where from, what is in it, whether it is stale) for `jailer info`;
+// Graph draws what a manifest's programs load. Every path inside the jail
+// is resolved through internal/jailfs, never against the host.
 package inspect
 
 // `jailer check`: what is wrong with a built jail, found without executing

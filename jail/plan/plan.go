@@ -1,3 +1,9 @@
+// Package plan is the data a build follows: every path a jail will hold,
+// what it is (file, directory, symlink, device), its mode and owner, where
+// it comes from and which manifest item asked for it. A Plan is pure data,
+// sorted by path and byte-for-byte the same for the same manifest and host,
+// so `jailer plan` shows exactly what `jailer build` will do. The planner
+// package makes plans; build applies them.
 package plan
 
 import (

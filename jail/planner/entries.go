@@ -222,3 +222,26 @@ func (es *entries) sorted() []plan.Entry {
 	sort.Slice(out, func(i, j int) bool { return plan.PathLess(out[i].Dest, out[j].Dest) })
 	return out
 }
+
+// resolve follows the symlink entries of the plan from p to the entry
+// they lead to, as the jail will once built.
+func (es *entries) resolve(p string) (plan.Entry, bool) {
+	for i := 0; i < MaxLinks; i++ {
+		c, ok := es.canonical(p)
+		if !ok {
+			return plan.Entry{}, false
+		}
+		e, found := es.m[c]
+		if !found {
+			return plan.Entry{}, false
+		}
+		if e.Kind != plan.KindSymlink {
+			return e, true
+		}
+		p = e.Target
+		if !path.IsAbs(p) {
+			p = path.Join(path.Dir(c), p)
+		}
+	}
+	return plan.Entry{}, false
+}

@@ -1,3 +1,9 @@
+// Package trace runs a command in its jail under ptrace (from outside the
+// jail, attached to its init before the command starts), records the paths
+// the command looked for and did not find that the host has, and turns them
+// into manifest lines (binaries:, files:, dirs:, profiles:, packages:),
+// leaving out what must never be copied (a person's home, caches, the
+// host's account files); with --write it appends them and goes again.
 package trace
 
 // jailer trace: run a command in its jail under ptrace and find what it

@@ -1,3 +1,10 @@
+// Package elfdeps is jailer's ELF knowledge: reading an ELF file's identity
+// and dynamic section as the loader does (without running it), asking the
+// host's own dynamic loader which libraries a program loads (u-root's ldd,
+// which runs `ld.so --list`, after refusing any interpreter that is not a
+// root-owned system loader), and the host cache that keeps those answers
+// and files' sha256 keyed by path and stat, so a build of programs seen
+// before runs no loader and hashes nothing.
 package elfdeps
 
 import (

@@ -1,3 +1,4 @@
+// Package human formats numbers for people: sizes in B, KiB, MiB, GiB.
 package human
 
 import (

@@ -1,3 +1,8 @@
+// Package jailtest holds the test helpers of packages whose tests build and
+// enter jails (inspect, export, trace, the end-to-end tests): building a
+// manifest, running a command in a jail, a shared shell jail, and the
+// TestMain that lets the test binary be the jails' init. build's and
+// enter's own tests keep small copies, as they cannot import it.
 package jailtest
 
 import (

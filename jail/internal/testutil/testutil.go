@@ -1,3 +1,7 @@
+// Package testutil holds test helpers that need no jail package: skipping
+// (or, under CI=true, failing) without root or a host tool, writing
+// manifests and scripts, compiling C fixtures, running in a plain chroot,
+// and a fake dpkg database.
 package testutil
 
 import (
