@@ -1,3 +1,5 @@
+//go:build linux
+
 package enter
 
 // Mount targets that a run makes in the jail tree, and their removal.

@@ -1,3 +1,5 @@
+//go:build linux
+
 package enter
 
 // The jail's init. `jailer enter` starts /proc/self/exe with initArg in new
