@@ -1,3 +1,5 @@
+//go:build linux
+
 package enter
 
 // Escape tests: a static probe (testdata/probe/probe.c) runs as root inside

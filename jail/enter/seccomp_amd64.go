@@ -4,5 +4,8 @@ package enter
 
 import "golang.org/x/sys/unix"
 
-// archDeniedSyscalls are denied syscalls that only this architecture has.
-var archDeniedSyscalls = []uintptr{unix.SYS_IOPL, unix.SYS_IOPERM}
+// iopl and ioperm exist only on x86, where they open the machine's I/O
+// ports to a process.
+func init() {
+	deniedSyscalls = append(deniedSyscalls, unix.SYS_IOPL, unix.SYS_IOPERM)
+}

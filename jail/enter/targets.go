@@ -1,3 +1,5 @@
+//go:build linux
+
 package enter
 
 // Mount targets that a run makes in the jail tree, and their removal.
@@ -155,7 +157,7 @@ func (c *targetClaim) register(targets []string, create bool) error {
 	return nil
 }
 
-// flock takes or drops the tree's flock (see the package comment above).
+// flock takes or drops the tree's flock (see the comment at the top of this file).
 func (c *targetClaim) flock(how int) error {
 	for {
 		err := unix.Flock(c.root, how)
@@ -343,7 +345,7 @@ func record(j *os.File, fd int, p string) error {
 }
 
 // release ends the run's hold on the targets; the last run to end removes
-// what runs made (see the package comment above).
+// what runs made (see the comment at the top of this file).
 func (c *targetClaim) release() {
 	defer unix.Close(c.root) // and with it the run's locks
 	if !c.locked || c.flock(unix.LOCK_EX) != nil {

@@ -1,186 +1,25 @@
+//go:build linux
+
 package enter
 
 import (
 	"bufio"
-	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
-	"time"
 
-	"github.com/jailer-dev/jailer/jail/internal/human"
 	"github.com/jailer-dev/jailer/jail/plan"
 	"github.com/jailer-dev/jailer/manifest"
 
 	"golang.org/x/sys/unix"
 )
-
-// Stdio are the files the command gets as stdin, stdout and stderr.
-type Stdio struct {
-	In, Out, Err *os.File
-}
-
-// Error is a failure before the command started (exit status 125,
-// 126 or 127, as Code says).
-type Error struct {
-	Code int
-	Msg  string
-}
-
-func (e *Error) Error() string { return e.Msg }
-
-// Enter runs opts.Command inside the jail at dir and returns its exit
-// status: the command's own, 128+N when it died of signal N, ExitTimeout
-// when the jail ran out of time. An error (an *Error when the jail
-// was set up far enough to say) means the command did not run.
-func Run(ctx context.Context, dir string, opts Options, stdio Stdio) (int, error) {
-	if err := opts.validate(); err != nil {
-		return ExitSetupFailed, err
-	}
-	root, err := filepath.Abs(dir)
-	if err == nil {
-		root, err = filepath.EvalSymlinks(root)
-	}
-	if err != nil {
-		return ExitSetupFailed, fmt.Errorf("jail %s: %w", dir, err)
-	}
-	if fi, err := os.Stat(root); err != nil || !fi.IsDir() {
-		return ExitSetupFailed, fmt.Errorf("jail %s is not a directory", dir)
-	}
-	cfg, err := initConfigFor(root, &opts, stdio)
-	if err != nil {
-		return ExitSetupFailed, err
-	}
-	if !opts.NoNamespaces {
-		// Missing mount targets are made now and removed once the init is
-		// gone (deferred first, so it runs last): the tree stays as built.
-		targets, err := claimTargets(root, treeTargets(mountTargets(cfg)), !opts.Readonly)
-		if err != nil {
-			return ExitSetupFailed, err
-		}
-		defer targets.release()
-	}
-	cg, err := newCgroup(opts.Limits)
-	if err != nil {
-		return ExitSetupFailed, err
-	}
-	defer cg.remove()
-
-	term, err := startTerminal(&opts, &stdio)
-	if err != nil {
-		return ExitSetupFailed, err
-	}
-	defer term.restore()
-
-	// Pdeathsig is sent when the creating thread exits: keep it.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	pid, cfgW, statusR, err := startInit(root, &opts, stdio)
-	if err != nil {
-		return ExitSetupFailed, err
-	}
-	defer statusR.Close()
-	if err := cg.add(pid); err != nil {
-		syscall.Kill(pid, syscall.SIGKILL)
-		cfgW.Close()
-		waitStatus(pid)
-		return ExitSetupFailed, err
-	}
-	if opts.Tracer != nil {
-		if err := opts.Tracer.Attach(pid); err != nil {
-			syscall.Kill(pid, syscall.SIGKILL)
-			cfgW.Close()
-			waitStatus(pid)
-			return ExitSetupFailed, fmt.Errorf("trace: %w", err)
-		}
-	}
-	err = json.NewEncoder(cfgW).Encode(cfg)
-	cfgW.Close() // EOF tells the init it is in its cgroups and may go on
-	if err != nil {
-		syscall.Kill(pid, syscall.SIGKILL)
-		waitStatus(pid)
-		return ExitSetupFailed, fmt.Errorf("send config to the jail's init: %w", err)
-	}
-	term.started()
-
-	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
-	defer signal.Stop(sigs)
-	var timedOut atomic.Bool
-	var cmdPid atomic.Int64
-	// killJail ends everything: with namespaces, killing the init takes the
-	// whole PID namespace with it; a plain chroot has no such namespace, so
-	// the command's process group (a session of its own) goes too.
-	killJail := func() {
-		syscall.Kill(pid, syscall.SIGKILL)
-		if p := cmdPid.Load(); p > 0 && opts.NoNamespaces {
-			syscall.Kill(-int(p), syscall.SIGKILL)
-		}
-	}
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		var timeout <-chan time.Time
-		if opts.Limits.Timeout > 0 {
-			t := time.NewTimer(opts.Limits.Timeout)
-			defer t.Stop()
-			timeout = t.C
-		}
-		for {
-			select {
-			case s := <-sigs:
-				syscall.Kill(pid, s.(syscall.Signal))
-			case <-timeout:
-				timedOut.Store(true)
-				killJail()
-			case <-ctx.Done():
-				killJail()
-				return
-			case <-done:
-				return
-			}
-		}
-	}()
-
-	var startErr *Error
-	var code int
-	if opts.Tracer != nil {
-		// The tracer must keep the init running while we would block on
-		// its status pipe: read the status alongside.
-		statusDone := make(chan *Error, 1)
-		go func() { statusDone <- readStatus(statusR, &cmdPid) }()
-		ws, err := opts.Tracer.Wait(pid)
-		if err != nil {
-			syscall.Kill(pid, syscall.SIGKILL)
-			return ExitSetupFailed, fmt.Errorf("trace: %w", err)
-		}
-		code = exitCode(ws)
-		startErr = <-statusDone
-	} else {
-		startErr = readStatus(statusR, &cmdPid)
-		code = waitStatus(pid)
-	}
-	if startErr != nil {
-		return startErr.Code, startErr
-	}
-	if timedOut.Load() {
-		return ExitTimeout, fmt.Errorf("timed out after %s: the jail was killed", opts.Limits.Timeout)
-	}
-	if code == 128+int(syscall.SIGKILL) && cg.oomKilled() {
-		return code, fmt.Errorf("killed: out of memory (limit %s)", human.Bytes(opts.Limits.Memory))
-	}
-	return code, nil
-}
 
 // readStatus waits for the init's report: "0 started", or a status and a
 // message when it failed before the command ran.
@@ -269,7 +108,7 @@ func startInit(root string, opts *Options, stdio Stdio) (pid int, cfgW, statusR 
 
 // initConfigFor works out the init's config: the command, user and
 // environment, resolved against the jail's own /etc/passwd and /etc/group.
-func initConfigFor(root string, o *Options, stdio Stdio) (*initConfig, error) {
+func initConfigFor(root string, o *Options) (*initConfig, error) {
 	argv := o.Command
 	if len(argv) == 0 {
 		argv = []string{"/bin/sh"}

@@ -1,4 +1,11 @@
+//go:build linux
+
 package enter
+
+// The jail's mount tree, made by the init in its mount namespace (see the
+// package comment): setupRoot makes every mount in order and pivot_roots
+// into the jail; every target is a directory opened below the jail
+// without following symlinks and mounted through its fd (mountAt).
 
 import (
 	"errors"
@@ -8,7 +15,135 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/jailer-dev/jailer/manifest"
 )
+
+// setupRoot builds the jail's mount tree and enters it; a plain chroot
+// (no namespaces) only chroots.
+func setupRoot(cfg *initConfig) error {
+	if cfg.NoNamespaces {
+		if err := unix.Chroot(cfg.Root); err != nil {
+			return &os.PathError{Op: "chroot", Path: cfg.Root, Err: err}
+		}
+		return unix.Chdir("/")
+	}
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("make mounts private: %w", err)
+	}
+	if err := unix.Mount(cfg.Root, cfg.Root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return &os.PathError{Op: "bind jail onto itself", Path: cfg.Root, Err: err}
+	}
+	root, err := unix.Open(cfg.Root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &os.PathError{Op: "open", Path: cfg.Root, Err: err}
+	}
+	defer unix.Close(root)
+	if err := mountInside(root, cfg); err != nil {
+		return err
+	}
+	return pivotInto(root, cfg.Root)
+}
+
+// mountInside makes the mounts below the jail at root, in order: the
+// root read-only if asked, /proc (with a PID namespace), /dev, then the
+// tmpfs and bind mounts of the options.
+func mountInside(root int, cfg *initConfig) error {
+	mkdir := !cfg.Readonly
+	if cfg.Readonly {
+		// Read-only first, the whole tree (mounts below the jail too), so
+		// that the mounts below are the only writable places and enter
+		// itself never writes into a read-only jail: their targets must
+		// exist.
+		if err := readonlyTree(root); err != nil {
+			return fmt.Errorf("make the jail read-only: %w", err)
+		}
+	}
+	if cfg.PID {
+		proc := mountSpec{target: "/proc", source: "proc", fstype: "proc", flags: unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, mkdir: mkdir}
+		if err := mountAt(root, proc); err != nil {
+			return err
+		}
+		if err := maskProc(root); err != nil {
+			return err
+		}
+	}
+	if err := setupDev(root, cfg.UserNS, mkdir); err != nil {
+		return err
+	}
+	for _, m := range cfg.Mounts {
+		if err := userMount(root, m, mkdir); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// pivotInto makes the jail at root (the directory fd of path) the root of
+// the mount namespace, detaches the old root, and checks that "/" is now
+// the jail.
+func pivotInto(root int, path string) error {
+	var want unix.Stat_t
+	if err := unix.Fstat(root, &want); err != nil {
+		return err
+	}
+	if err := unix.Fchdir(root); err != nil {
+		return err
+	}
+	if err := unix.PivotRoot(".", "."); err != nil {
+		return fmt.Errorf("pivot_root into %s: %w", path, err)
+	}
+	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
+		return fmt.Errorf("detach the old root: %w", err)
+	}
+	if err := unix.Chdir("/"); err != nil {
+		return err
+	}
+	var got unix.Stat_t
+	if err := unix.Stat("/", &got); err != nil || got.Dev != want.Dev || got.Ino != want.Ino {
+		return fmt.Errorf("after pivot_root, / is not the jail %s", path)
+	}
+	return nil
+}
+
+// userMount makes one tmpfs or bind mount inside the jail.
+func userMount(root int, m manifest.Mount, mkdir bool) error {
+	switch m.Type {
+	case "tmpfs":
+		data := "mode=1777"
+		if m.Size != "" {
+			n, err := manifest.ParseSize(m.Size)
+			if err != nil {
+				return err
+			}
+			data += fmt.Sprintf(",size=%d", n)
+		}
+		flags := uintptr(unix.MS_NOSUID | unix.MS_NODEV)
+		if m.Readonly {
+			flags |= unix.MS_RDONLY
+		}
+		return mountAt(root, mountSpec{target: m.Target, source: "tmpfs", fstype: "tmpfs", flags: flags, data: data, mkdir: mkdir})
+	case "bind":
+		src, err := unix.Open(m.Source, unix.O_PATH|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return &os.PathError{Op: "bind source", Path: m.Source, Err: err}
+		}
+		defer unix.Close(src)
+		if err := mountAt(root, mountSpec{target: m.Target, source: fdPath(src), flags: unix.MS_BIND | unix.MS_REC, mkdir: mkdir}); err != nil {
+			return err
+		}
+		if m.Readonly {
+			fd, err := openDirIn(root, m.Target, false)
+			if err != nil {
+				return err
+			}
+			defer unix.Close(fd)
+			return readonlyTree(fd) // with whatever is mounted below the source
+		}
+		return nil
+	}
+	return fmt.Errorf("mount %s: unknown type %q", m.Target, m.Type)
+}
 
 // fdPath names an open file descriptor as a path, so that mount(2) acts on
 // exactly the directory that was opened (without following symlinks), not
@@ -55,19 +190,30 @@ func openDirIn(root int, p string, mkdir bool) (int, error) {
 	return fd, nil
 }
 
-// mountAt mounts onto the directory p below root (see openDirIn); mkdir
-// is false in a read-only jail, where a missing target cannot be made.
-func mountAt(root int, p, source, fstype string, flags uintptr, data string, mkdir bool) error {
-	fd, err := openDirIn(root, p, mkdir)
-	if !mkdir && errors.Is(err, unix.ENOENT) {
-		return fmt.Errorf("mount target %s: no such directory in the jail, and a read-only jail gets no new ones (add it under dirs: and rebuild)", p)
+// mountSpec is one mount onto a directory of the jail: mount(2)'s
+// arguments, with the target a path below the jail's root.
+type mountSpec struct {
+	target         string // jail path of the directory mounted onto
+	source, fstype string
+	flags          uintptr
+	data           string
+	// mkdir makes a missing target; false in a read-only jail, where a
+	// missing target cannot be made.
+	mkdir bool
+}
+
+// mountAt mounts m onto its target below root (see openDirIn).
+func mountAt(root int, m mountSpec) error {
+	fd, err := openDirIn(root, m.target, m.mkdir)
+	if !m.mkdir && errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("mount target %s: no such directory in the jail, and a read-only jail gets no new ones (add it under dirs: and rebuild)", m.target)
 	}
 	if err != nil {
 		return err
 	}
 	defer unix.Close(fd)
-	if err := unix.Mount(source, fdPath(fd), fstype, flags, data); err != nil {
-		return &os.PathError{Op: "mount " + fstype + " on", Path: p, Err: err}
+	if err := unix.Mount(m.source, fdPath(fd), m.fstype, m.flags, m.data); err != nil {
+		return &os.PathError{Op: "mount " + m.fstype + " on", Path: m.target, Err: err}
 	}
 	return nil
 }
@@ -84,7 +230,8 @@ var devNodes = []struct {
 // devices, a private devpts instance, /dev/shm and the fd links. Inside a
 // user namespace, where mknod is not allowed, the host's devices are bound.
 func setupDev(root int, userns, mkdir bool) error {
-	if err := mountAt(root, "/dev", "tmpfs", "tmpfs", unix.MS_NOSUID|unix.MS_NOEXEC, "mode=755,size=64k,nr_inodes=64", mkdir); err != nil {
+	devfs := mountSpec{target: "/dev", source: "tmpfs", fstype: "tmpfs", flags: unix.MS_NOSUID | unix.MS_NOEXEC, data: "mode=755,size=64k,nr_inodes=64", mkdir: mkdir}
+	if err := mountAt(root, devfs); err != nil {
 		return err
 	}
 	dev, err := openDirIn(root, "/dev", false) // the new tmpfs, created by us: nothing planted in it
@@ -123,11 +270,13 @@ func setupDev(root int, userns, mkdir bool) error {
 			return err
 		}
 	}
-	if err := mountAt(dev, "pts", "devpts", "devpts", unix.MS_NOSUID|unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620", false); err != nil {
-		return err
-	}
-	if err := mountAt(dev, "shm", "shm", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777,size=64m", false); err != nil {
-		return err
+	for _, m := range []mountSpec{
+		{target: "pts", source: "devpts", fstype: "devpts", flags: unix.MS_NOSUID | unix.MS_NOEXEC, data: "newinstance,ptmxmode=0666,mode=0620"},
+		{target: "shm", source: "shm", fstype: "tmpfs", flags: unix.MS_NOSUID | unix.MS_NODEV, data: "mode=1777,size=64m"},
+	} {
+		if err := mountAt(dev, m); err != nil {
+			return err
+		}
 	}
 	for link, target := range map[string]string{
 		"ptmx": "pts/ptmx", "fd": "/proc/self/fd", "stdin": "/proc/self/fd/0",

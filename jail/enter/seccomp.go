@@ -1,9 +1,13 @@
+//go:build linux
+
 package enter
 
 import (
 	"fmt"
+	"maps"
 	"runtime"
 	"slices"
+	"strings"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -14,7 +18,7 @@ import (
 // the first step of known container escapes (open_by_handle_at walks from
 // a file handle to the host's root; unshare and setns lead to namespaces
 // where the dropped capabilities are back).
-var deniedSyscalls = append([]uintptr{
+var deniedSyscalls = []uintptr{
 	unix.SYS_OPEN_BY_HANDLE_AT, unix.SYS_NAME_TO_HANDLE_AT,
 	unix.SYS_KEXEC_LOAD, unix.SYS_KEXEC_FILE_LOAD, unix.SYS_INIT_MODULE, unix.SYS_FINIT_MODULE, unix.SYS_DELETE_MODULE,
 	unix.SYS_KEYCTL, unix.SYS_ADD_KEY, unix.SYS_REQUEST_KEY,
@@ -23,7 +27,7 @@ var deniedSyscalls = append([]uintptr{
 	unix.SYS_SETTIMEOFDAY, unix.SYS_CLOCK_SETTIME, unix.SYS_CLOCK_ADJTIME, unix.SYS_ADJTIMEX, unix.SYS_SYSLOG,
 	unix.SYS_QUOTACTL, unix.SYS_UNSHARE, unix.SYS_SETNS,
 	unix.SYS_FSOPEN, unix.SYS_FSMOUNT, unix.SYS_FSCONFIG, unix.SYS_MOVE_MOUNT, unix.SYS_OPEN_TREE, unix.SYS_FSPICK,
-}, archDeniedSyscalls...)
+} // and, on x86, iopl and ioperm (seccomp_amd64.go)
 
 // ptraceSyscalls reach other processes' memory and registers. Inside a
 // PID namespace the jail sees only its own processes, and the init is
@@ -35,11 +39,20 @@ var deniedSyscalls = append([]uintptr{
 // jail could reach the host's processes, and these are denied.
 var ptraceSyscalls = []uintptr{unix.SYS_PTRACE, unix.SYS_PROCESS_VM_READV, unix.SYS_PROCESS_VM_WRITEV}
 
-// auditArch is the AUDIT_ARCH value of the architecture jailer runs on.
-var auditArch = map[string]uint32{
+// auditArches are the architectures the filter is written for, by
+// GOARCH: little-endian ones, where an argument's low 32 bits come first
+// (at offArg0 and offArg1), and whose clone takes its flags first. s390x
+// fails both (big-endian, and its clone takes the stack first), so it is
+// not here: jailer refuses to enter a jail there rather than install a
+// filter that reads the wrong words.
+var auditArches = map[string]uint32{
 	"amd64": unix.AUDIT_ARCH_X86_64, "arm64": unix.AUDIT_ARCH_AARCH64,
-	"riscv64": unix.AUDIT_ARCH_RISCV64, "ppc64le": unix.AUDIT_ARCH_PPC64LE, "s390x": unix.AUDIT_ARCH_S390X,
-}[runtime.GOARCH]
+	"riscv64": unix.AUDIT_ARCH_RISCV64, "ppc64le": unix.AUDIT_ARCH_PPC64LE,
+}
+
+// auditArchLE marks a little-endian AUDIT_ARCH value (__AUDIT_ARCH_LE in
+// linux/audit.h; x/sys/unix does not name it).
+const auditArchLE = 0x40000000
 
 // seccompFilter is the jail's BPF program. It is written by hand rather
 // than with a filter library: the rules on arguments must compare 32 bits
@@ -47,18 +60,24 @@ var auditArch = map[string]uint32{
 // TIOCSTI|1<<32 passes a 64-bit compare and is still TIOCSTI: the
 // CVE-2019-7303 class; go-seccomp-bpf compares 64), and a library's
 // syscall tables cost every jailer start a millisecond. The filter
-//   - refuses syscalls of any other ABI (i386, x32), whose numbers differ;
+//   - refuses syscalls of any ABI but arch (i386, x32), whose numbers differ;
 //   - makes clone3 fail with ENOSYS: its flags are in memory seccomp cannot
 //     read, and libc falls back to clone, which is checked;
 //   - refuses the ioctls TIOCSTI and TIOCLINUX, which push input into a
 //     terminal, and clone with CLONE_NEWUSER;
 //   - refuses deniedSyscalls with EPERM, and ptraceSyscalls unless
 //     allowPtrace (the jail has a PID namespace), and allows the rest.
-func seccompFilter(allowPtrace bool) []unix.SockFilter {
+//
+// It is only for a little-endian arch (see auditArches), and says so.
+func seccompFilter(arch uint32, allowPtrace bool) ([]unix.SockFilter, error) {
+	if arch&auditArchLE == 0 {
+		return nil, fmt.Errorf("no seccomp filter for audit arch %#x: the filter reads arguments as little-endian", arch)
+	}
+	// Offsets in struct seccomp_data.
 	const (
 		offNr   = 0
 		offArch = 4
-		offArg0 = 16 // low 32 bits on little-endian machines
+		offArg0 = 16 // low 32 bits, on a little-endian machine
 		offArg1 = 24
 	)
 	errno := func(e unix.Errno) uint32 { return unix.SECCOMP_RET_ERRNO | uint32(e) }
@@ -71,7 +90,7 @@ func seccompFilter(allowPtrace bool) []unix.SockFilter {
 	ret := func(k uint32) unix.SockFilter { return unix.SockFilter{Code: unix.BPF_RET | unix.BPF_K, K: k} }
 	allow, deny := ret(unix.SECCOMP_RET_ALLOW), ret(errno(unix.EPERM))
 	prog := []unix.SockFilter{
-		ld(offArch), jeq(auditArch, 1, 0), deny,
+		ld(offArch), jeq(arch, 1, 0), deny,
 		ld(offNr),
 		{Code: unix.BPF_JMP | unix.BPF_JGE | unix.BPF_K, K: 0x40000000, Jt: 0, Jf: 1}, deny, // x32 numbers
 		jeq(unix.SYS_CLONE3, 0, 1), ret(errno(unix.ENOSYS)),
@@ -88,16 +107,20 @@ func seccompFilter(allowPtrace bool) []unix.SockFilter {
 	for _, nr := range denied {
 		prog = append(prog, jeq(uint32(nr), 0, 1), deny)
 	}
-	return append(prog, allow)
+	return append(prog, allow), nil
 }
 
 // installSeccomp loads the filter on the calling (locked) thread, from
 // which the command is forked. no_new_privs must already be set.
 func installSeccomp(allowPtrace bool) error {
-	if auditArch == 0 {
-		return fmt.Errorf("install seccomp filter: jailer has no filter for %s", runtime.GOARCH)
+	arch, ok := auditArches[runtime.GOARCH]
+	if !ok {
+		return fmt.Errorf("install seccomp filter: jailer has no filter for %s (only for %s)", runtime.GOARCH, strings.Join(slices.Sorted(maps.Keys(auditArches)), ", "))
 	}
-	f := seccompFilter(allowPtrace)
+	f, err := seccompFilter(arch, allowPtrace)
+	if err != nil {
+		return fmt.Errorf("install seccomp filter: %w", err)
+	}
 	prog := unix.SockFprog{Len: uint16(len(f)), Filter: &f[0]}
 	if _, _, errno := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, 0, uintptr(unsafe.Pointer(&prog))); errno != 0 {
 		return fmt.Errorf("install seccomp filter: %w", errno)

@@ -1,0 +1,99 @@
+//go:build linux
+
+// Package enter runs a command inside a built jail: new namespaces, a
+// PID-1 init of jailer's own, a mount tree of the jail's, dropped
+// privileges, a seccomp filter, cgroup limits, a terminal of its own.
+// Callers take the jail's recorded settings (Defaults, FromLock), change
+// what they must, and call Run; the jailer binary must hand over to
+// RunInit when IsInit says it was started as a jail's init.
+//
+// Run re-executes the running binary (/proc/self/exe) as the jail's init
+// in the new namespaces, so the process that mounts, pivots and drops
+// privileges is a fresh one that has done nothing else. The two sides
+// talk through two pipes: the init reads its config as JSON on fd 3
+// until EOF, and answers on fd 4 with "0 started PID" or an exit status
+// and why the command did not start.
+//
+// # Where things are
+//
+//   - run.go: Run, the parent's side, step by step; start.go: the init's
+//     config (command, user, environment from the jail's own /etc/passwd)
+//     and its start in namespaces (clone flags, uid maps).
+//   - targets.go: mount targets the tree lacks, made before a run and
+//     removed after it (its file comment explains the locking).
+//   - cgroup.go: memory, pids and CPU limits (cgroup v2, or v1 per
+//     controller); tty.go: the pty of an interactive command.
+//   - init.go: the PID-1 init (RunInit): config, then the jail, then the
+//     command, then reaping.
+//   - mount.go: every mount the init makes (setupRoot: /proc, /dev, the
+//     tmpfs and bind mounts, pivot_root).
+//   - process.go: what the command inherits (hostname, loopback, rlimits,
+//     capabilities, no_new_privs); seccomp.go: the seccomp filter.
+//
+// # The parent's side (Run, run.go)
+//
+//  1. prepare: validate the options, resolve the jail directory, and work
+//     out the init's config;
+//  2. claim the mount targets the tree lacks (not for a plain chroot):
+//     make them now, remove them after the last concurrent run;
+//  3. create the cgroups for the limits, and a pty when interactive;
+//  4. lock the OS thread (Pdeathsig fires when the forking thread ends) and
+//     start the init with the namespaces' clone flags, in a process
+//     group of its own; it blocks reading its config;
+//  5. admit it: put it in the cgroups, let a tracer attach (jailer
+//     trace), send the config and close the pipe, so the init runs only
+//     once it is contained;
+//  6. watch: forward SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2
+//     to the init; kill the jail on the timeout or when ctx ends;
+//  7. wait: read the init's report, wait for it to exit (through the
+//     tracer when there is one), and give the verdict: the command's
+//     status, its start failure, ExitTimeout, or an OOM kill;
+//  8. clean up in reverse: stop watching, give back the terminal, remove
+//     the cgroups, release the mount targets.
+//
+// # The init's side (RunInit, init.go)
+//
+//  1. lock itself to one OS thread: no_new_privs, the capability bounding
+//     set and seccomp are per thread, and the command is forked from it;
+//  2. mark every inherited fd above 4 close-on-exec (an inherited
+//     directory fd is a classic chroot escape) and read the config until
+//     the parent closes the pipe;
+//  3. make all mounts private, bind-mount the jail onto itself, make it
+//     read-only if asked, mount /proc (only with a PID namespace, with the
+//     machine-wide parts masked), a minimal /dev, the tmpfs and bind
+//     mounts; every target is opened component by component without
+//     following symlinks and mounted through its fd (targets the tree
+//     lacks were made by the parent; the init makes only those inside its
+//     own mounts);
+//  4. pivot_root into the jail, detach the old root, and check that "/"
+//     is the jail;
+//  5. check that the working directory is one (a missing one would
+//     otherwise read as a missing command);
+//  6. set the hostname, bring up loopback in a new network namespace, set
+//     rlimits;
+//  7. make itself non-dumpable (so /proc/1/exe, /proc/1/root and ptrace of
+//     it are closed to the jail), drop capabilities from the bounding set,
+//     set no_new_privs and install the seccomp filter (ptrace is allowed
+//     among the jail's own processes when it has a PID namespace);
+//  8. fork the command in a new session with the requested user, groups,
+//     directory and environment, and report on fd 4 that it started;
+//  9. as PID 1, forward signals to the command, reap every zombie, and
+//     exit with the command's status (128+N when signal N killed it); the
+//     kernel then kills whatever else is left in the PID namespace.
+//
+// With NoNamespaces the init only chroots, sets rlimits, makes itself
+// non-dumpable and starts the command (it is not PID 1 then: it forwards
+// signals to the command's process group and waits for the command): a
+// baseline for comparison, not a sandbox.
+//
+// # Linux only
+//
+// Everything here is Linux system calls (namespaces, pivot_root,
+// openat2, mount_setattr, seccomp), and so is the rest of jailer. Rather
+// than _linux file suffixes, which suggest variants for other systems
+// that do not exist, every file carries a //go:build linux line: on
+// another system the package is plainly excluded from the build. The
+// seccomp filter is written for little-endian architectures (amd64,
+// arm64, riscv64, ppc64le): on any other, entering a jail fails with an
+// error rather than run under a filter that reads the wrong words.
+package enter

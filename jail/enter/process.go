@@ -1,0 +1,110 @@
+//go:build linux
+
+package enter
+
+// What the command inherits from the init once it is in the jail: the
+// hostname, loopback, rlimits, and the privilege limits (no dumping, the
+// capability bounding set, no_new_privs, and the seccomp filter of
+// seccomp.go).
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// setupProcess sets what the command inherits: hostname, loopback,
+// rlimits, and the privilege limits.
+func setupProcess(cfg *initConfig) error {
+	if cfg.UTS && cfg.Hostname != "" {
+		if err := unix.Sethostname([]byte(cfg.Hostname)); err != nil {
+			return fmt.Errorf("set hostname: %w", err)
+		}
+	}
+	if cfg.Net {
+		if err := loopbackUp(); err != nil {
+			return err
+		}
+	}
+	for _, l := range []struct {
+		res int
+		n   int
+	}{{unix.RLIMIT_NOFILE, cfg.Nofile}, {unix.RLIMIT_NPROC, cfg.Nproc}} {
+		if l.n > 0 {
+			if err := unix.Setrlimit(l.res, &unix.Rlimit{Cur: uint64(l.n), Max: uint64(l.n)}); err != nil {
+				return fmt.Errorf("setrlimit: %w", err)
+			}
+		}
+	}
+	// Core dumps of jailed programs would land in the jail; keep them off.
+	unix.Setrlimit(unix.RLIMIT_CORE, &unix.Rlimit{})
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		return fmt.Errorf("prctl(PR_SET_DUMPABLE): %w", err)
+	}
+	if cfg.NoNamespaces {
+		return nil // plain chroot: the comparison baseline, unhardened
+	}
+	if err := dropCapabilities(cfg.Net); err != nil {
+		return err
+	}
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("prctl(PR_SET_NO_NEW_PRIVS): %w", err)
+	}
+	return installSeccomp(cfg.PID)
+}
+
+// keptCaps are what root inside the jail may still hold: enough to own
+// files, change users and bind low ports; nothing that reaches the kernel
+// or other processes (no SYS_ADMIN, SYS_PTRACE, SYS_MODULE, DAC_READ_SEARCH,
+// SYS_RAWIO, MKNOD, SYS_BOOT, SYS_TIME...).
+var keptCaps = []int{
+	unix.CAP_CHOWN, unix.CAP_DAC_OVERRIDE, unix.CAP_FOWNER, unix.CAP_FSETID, unix.CAP_KILL,
+	unix.CAP_SETGID, unix.CAP_SETUID, unix.CAP_SETPCAP, unix.CAP_SETFCAP,
+	unix.CAP_NET_BIND_SERVICE, unix.CAP_SYS_CHROOT, unix.CAP_AUDIT_WRITE,
+}
+
+// dropCapabilities removes every other capability from the bounding set
+// (CAP_NET_ADMIN is kept with a network namespace of the jail's own).
+func dropCapabilities(net bool) error {
+	last := unix.CAP_LAST_CAP
+	if b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap"); err == nil {
+		fmt.Sscanf(string(b), "%d", &last)
+	}
+	keep := map[int]bool{}
+	for _, c := range keptCaps {
+		keep[c] = true
+	}
+	keep[unix.CAP_NET_ADMIN] = net
+	for c := 0; c <= last; c++ {
+		if keep[c] {
+			continue
+		}
+		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil && !errors.Is(err, unix.EINVAL) {
+			return fmt.Errorf("drop capability %d: %w", c, err)
+		}
+	}
+	return nil
+}
+
+// loopbackUp brings up lo in the jail's own network namespace.
+func loopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("loopback: %w", err)
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("loopback flags: %w", err)
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP | unix.IFF_RUNNING)
+	if err := unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr); err != nil {
+		return fmt.Errorf("bring up loopback: %w", err)
+	}
+	return nil
+}

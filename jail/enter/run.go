@@ -1,0 +1,226 @@
+//go:build linux
+
+package enter
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/jailer-dev/jailer/jail/internal/human"
+)
+
+// Stdio are the files the command gets as stdin, stdout and stderr.
+type Stdio struct {
+	In, Out, Err *os.File
+}
+
+// Error is a failure before the command started (exit status 125,
+// 126 or 127, as Code says).
+type Error struct {
+	Code int    // ExitSetupFailed, ExitCannotExec or ExitNotFound
+	Msg  string // what went wrong, one line, as the init reported it
+}
+
+func (e *Error) Error() string { return e.Msg }
+
+// Run runs opts.Command inside the jail at dir and returns its exit
+// status: the command's own, 128+N when it died of signal N, ExitTimeout
+// when the jail ran out of time. An error (an *Error when the jail
+// was set up far enough to say) means the command did not run.
+//
+// What it sets up it undoes on the way out, in reverse order (see the
+// package comment for the whole sequence).
+func Run(ctx context.Context, dir string, opts Options, stdio Stdio) (int, error) {
+	root, cfg, err := prepare(dir, &opts)
+	if err != nil {
+		return ExitSetupFailed, err
+	}
+	if !opts.NoNamespaces {
+		// Missing mount targets are made now and removed once the init is
+		// gone (deferred first, so it runs last): the tree stays as built.
+		targets, err := claimTargets(root, treeTargets(mountTargets(cfg)), !opts.Readonly)
+		if err != nil {
+			return ExitSetupFailed, err
+		}
+		defer targets.release()
+	}
+	cg, err := newCgroup(opts.Limits)
+	if err != nil {
+		return ExitSetupFailed, err
+	}
+	defer cg.remove()
+	term, err := startTerminal(&opts, &stdio)
+	if err != nil {
+		return ExitSetupFailed, err
+	}
+	defer term.restore()
+
+	// Pdeathsig is sent when the creating thread exits: keep it.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	pid, cfgW, statusR, err := startInit(root, &opts, stdio)
+	if err != nil {
+		return ExitSetupFailed, err
+	}
+	defer statusR.Close()
+	j := &jailInit{pid: pid, status: statusR, plainChroot: opts.NoNamespaces}
+	if err := j.admit(cfgW, cfg, cg, opts.Tracer); err != nil {
+		return ExitSetupFailed, err
+	}
+	term.started()
+	stop := j.watch(ctx, opts.Limits.Timeout)
+	defer stop()
+
+	code, startErr, err := j.wait(opts.Tracer)
+	if err != nil {
+		return ExitSetupFailed, err
+	}
+	return j.verdict(code, startErr, opts.Limits, cg)
+}
+
+// prepare checks the options and the jail directory, and works out the
+// init's config; root is the jail's absolute path, symlinks resolved.
+func prepare(dir string, opts *Options) (root string, cfg *initConfig, err error) {
+	if err := opts.validate(); err != nil {
+		return "", nil, err
+	}
+	root, err = filepath.Abs(dir)
+	if err == nil {
+		root, err = filepath.EvalSymlinks(root)
+	}
+	if err != nil {
+		return "", nil, fmt.Errorf("jail %s: %w", dir, err)
+	}
+	if fi, err := os.Stat(root); err != nil || !fi.IsDir() {
+		return "", nil, fmt.Errorf("jail %s is not a directory", dir)
+	}
+	cfg, err = initConfigFor(root, opts)
+	if err != nil {
+		return "", nil, err
+	}
+	return root, cfg, nil
+}
+
+// jailInit is a started init as the parent sees it, until it exits.
+type jailInit struct {
+	pid         int          // the init's host pid
+	status      *os.File     // the init's report: "0 started PID", or why not
+	plainChroot bool         // no PID namespace that dies with the init
+	cmdPid      atomic.Int64 // the command's host pid, once reported
+	timedOut    atomic.Bool
+}
+
+// admit puts the init, still blocked reading its config, in its cgroups,
+// lets a tracer attach, and sends the config; closing the pipe after it
+// (EOF) tells the init that it may go on. When a step fails the init is
+// killed and reaped.
+func (j *jailInit) admit(cfgW *os.File, cfg *initConfig, cg *cgroup, tracer Tracer) error {
+	abort := func(err error) error {
+		syscall.Kill(j.pid, syscall.SIGKILL)
+		cfgW.Close()
+		waitStatus(j.pid)
+		return err
+	}
+	if err := cg.add(j.pid); err != nil {
+		return abort(err)
+	}
+	if tracer != nil {
+		if err := tracer.Attach(j.pid); err != nil {
+			return abort(fmt.Errorf("trace: %w", err))
+		}
+	}
+	err := json.NewEncoder(cfgW).Encode(cfg)
+	cfgW.Close() // EOF tells the init it is in its cgroups and may go on
+	if err != nil {
+		syscall.Kill(j.pid, syscall.SIGKILL)
+		waitStatus(j.pid)
+		return fmt.Errorf("send config to the jail's init: %w", err)
+	}
+	return nil
+}
+
+// kill ends everything: with namespaces, killing the init takes the
+// whole PID namespace with it; a plain chroot has no such namespace, so
+// the command's process group (a session of its own) goes too.
+func (j *jailInit) kill() {
+	syscall.Kill(j.pid, syscall.SIGKILL)
+	if p := j.cmdPid.Load(); p > 0 && j.plainChroot {
+		syscall.Kill(-int(p), syscall.SIGKILL)
+	}
+}
+
+// watch, until stop is called, forwards the caller's signals to the init
+// and kills the jail when it runs past timeout (0: never) or ctx ends.
+func (j *jailInit) watch(ctx context.Context, timeout time.Duration) (stop func()) {
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
+	done := make(chan struct{})
+	go func() {
+		var expired <-chan time.Time
+		if timeout > 0 {
+			t := time.NewTimer(timeout)
+			defer t.Stop()
+			expired = t.C
+		}
+		for {
+			select {
+			case s := <-sigs:
+				syscall.Kill(j.pid, s.(syscall.Signal))
+			case <-expired:
+				j.timedOut.Store(true)
+				j.kill()
+			case <-ctx.Done():
+				j.kill()
+				return
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		signal.Stop(sigs)
+	}
+}
+
+// wait reads the init's report (startErr when the command did not start)
+// and waits for the init to exit, through the tracer when there is one.
+func (j *jailInit) wait(tracer Tracer) (code int, startErr *Error, err error) {
+	if tracer == nil {
+		startErr = readStatus(j.status, &j.cmdPid)
+		return waitStatus(j.pid), startErr, nil
+	}
+	// The tracer must keep the init running while we would block on its
+	// status pipe: read the status alongside.
+	statusDone := make(chan *Error, 1)
+	go func() { statusDone <- readStatus(j.status, &j.cmdPid) }()
+	ws, err := tracer.Wait(j.pid)
+	if err != nil {
+		syscall.Kill(j.pid, syscall.SIGKILL)
+		return ExitSetupFailed, nil, fmt.Errorf("trace: %w", err)
+	}
+	return exitCode(ws), <-statusDone, nil
+}
+
+// verdict is Run's answer once the init has exited with code: the
+// command's own status, or why it did not run or was cut short.
+func (j *jailInit) verdict(code int, startErr *Error, limits Limits, cg *cgroup) (int, error) {
+	if startErr != nil {
+		return startErr.Code, startErr
+	}
+	if j.timedOut.Load() {
+		return ExitTimeout, fmt.Errorf("timed out after %s: the jail was killed", limits.Timeout)
+	}
+	if code == 128+int(syscall.SIGKILL) && cg.oomKilled() {
+		return code, fmt.Errorf("killed: out of memory (limit %s)", human.Bytes(limits.Memory))
+	}
+	return code, nil
+}

@@ -1,0 +1,143 @@
+//go:build linux
+
+package enter
+
+import (
+	"encoding/binary"
+	"fmt"
+	"runtime"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// runFilter runs a classic BPF seccomp program on one system call as the
+// kernel would on a little-endian machine: struct seccomp_data laid out in
+// little-endian order (nr, arch, ip, six 64-bit args), each load reading a
+// 32-bit word at its offset. It knows the instructions seccompFilter uses.
+func runFilter(t *testing.T, prog []unix.SockFilter, arch uint32, nr int, args ...uint64) uint32 {
+	t.Helper()
+	data := make([]byte, 64)
+	binary.LittleEndian.PutUint32(data[0:], uint32(nr))
+	binary.LittleEndian.PutUint32(data[4:], arch)
+	for i, a := range args {
+		binary.LittleEndian.PutUint64(data[16+8*i:], a)
+	}
+	var acc uint32
+	for pc := 0; pc < len(prog); pc++ {
+		ins := prog[pc]
+		switch ins.Code {
+		case unix.BPF_LD | unix.BPF_W | unix.BPF_ABS:
+			if ins.K%4 != 0 || ins.K+4 > uint32(len(data)) {
+				t.Fatalf("instruction %d loads at offset %d, outside seccomp_data", pc, ins.K)
+			}
+			acc = binary.LittleEndian.Uint32(data[ins.K:])
+		case unix.BPF_RET | unix.BPF_K:
+			return ins.K
+		case unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K, unix.BPF_JMP | unix.BPF_JGE | unix.BPF_K, unix.BPF_JMP | unix.BPF_JSET | unix.BPF_K:
+			var taken bool
+			switch ins.Code &^ (unix.BPF_JMP | unix.BPF_K) {
+			case unix.BPF_JEQ:
+				taken = acc == ins.K
+			case unix.BPF_JGE:
+				taken = acc >= ins.K
+			case unix.BPF_JSET:
+				taken = acc&ins.K != 0
+			}
+			if taken {
+				pc += int(ins.Jt)
+			} else {
+				pc += int(ins.Jf)
+			}
+		default:
+			t.Fatalf("instruction %d: opcode %#x not known to this test", pc, ins.Code)
+		}
+	}
+	t.Fatalf("the program ran off its end")
+	return 0
+}
+
+// TestSeccompFilter runs the filter on the system calls it decides on,
+// with arguments whose high 32 bits differ from their low ones: the kernel
+// reads ioctl's request and clone's flags as 32 bits, so the filter must
+// look at the low word, which a little-endian machine keeps first.
+func TestSeccompFilter(t *testing.T) {
+	arch, ok := auditArches[runtime.GOARCH]
+	if !ok {
+		t.Fatalf("no seccomp filter for %s, where jailer runs these tests", runtime.GOARCH)
+	}
+	const high = 1 << 32
+	allow := uint32(unix.SECCOMP_RET_ALLOW)
+	eperm := uint32(unix.SECCOMP_RET_ERRNO) | uint32(unix.EPERM)
+	enosys := uint32(unix.SECCOMP_RET_ERRNO) | uint32(unix.ENOSYS)
+	type call struct {
+		name        string
+		allowPtrace bool // the jail has a PID namespace
+		arch        uint32
+		nr          int
+		args        []uint64
+		want        uint32
+	}
+	tests := []call{
+		{"getpid", false, arch, unix.SYS_GETPID, nil, allow},
+		{"another ABI", false, unix.AUDIT_ARCH_I386, unix.SYS_GETPID, nil, eperm},
+		{"x32 numbers", false, arch, 0x40000000 | unix.SYS_GETPID, nil, eperm},
+		{"clone3", false, arch, unix.SYS_CLONE3, nil, enosys},
+		{"ioctl TCGETS", false, arch, unix.SYS_IOCTL, []uint64{0, unix.TCGETS}, allow},
+		{"ioctl TIOCSTI", false, arch, unix.SYS_IOCTL, []uint64{0, unix.TIOCSTI}, eperm},
+		{"ioctl TIOCSTI, high bits set", false, arch, unix.SYS_IOCTL, []uint64{0, high | unix.TIOCSTI}, eperm},
+		{"ioctl TCGETS, TIOCSTI in the high word", false, arch, unix.SYS_IOCTL, []uint64{0, unix.TIOCSTI<<32 | unix.TCGETS}, allow},
+		{"ioctl TIOCLINUX", false, arch, unix.SYS_IOCTL, []uint64{0, unix.TIOCLINUX}, eperm},
+		{"clone of a thread", false, arch, unix.SYS_CLONE, []uint64{unix.CLONE_VM | unix.CLONE_THREAD}, allow},
+		{"clone CLONE_NEWUSER", false, arch, unix.SYS_CLONE, []uint64{unix.CLONE_NEWUSER | uint64(unix.SIGCHLD)}, eperm},
+		{"clone CLONE_NEWUSER, high bits set", false, arch, unix.SYS_CLONE, []uint64{high | unix.CLONE_NEWUSER}, eperm},
+		{"clone, CLONE_NEWUSER in the high word", false, arch, unix.SYS_CLONE, []uint64{unix.CLONE_NEWUSER << 32}, allow},
+		{"open_by_handle_at", true, arch, unix.SYS_OPEN_BY_HANDLE_AT, nil, eperm},
+		{"unshare", true, arch, unix.SYS_UNSHARE, nil, eperm},
+		{"mount", true, arch, unix.SYS_MOUNT, nil, eperm},
+		{"ptrace with a PID namespace", true, arch, unix.SYS_PTRACE, nil, allow},
+		{"ptrace without", false, arch, unix.SYS_PTRACE, nil, eperm},
+		{"process_vm_writev without", false, arch, unix.SYS_PROCESS_VM_WRITEV, nil, eperm},
+	}
+	for _, nr := range deniedSyscalls { // iopl and ioperm among them on x86
+		tests = append(tests, call{fmt.Sprintf("denied syscall %d", nr), true, arch, int(nr), nil, eperm})
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			prog, err := seccompFilter(arch, tt.allowPtrace)
+			if err != nil {
+				t.Fatalf("seccompFilter(%#x, %v) = %v", arch, tt.allowPtrace, err)
+			}
+			if len(prog) > unix.BPF_MAXINSNS {
+				t.Fatalf("the filter has %d instructions, more than the kernel takes", len(prog))
+			}
+			if got := runFilter(t, prog, tt.arch, tt.nr, tt.args...); got != tt.want {
+				t.Errorf("filter(nr %d, args %#x) = %#x, want %#x", tt.nr, tt.args, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestSeccompFilterLittleEndianOnly: the filter reads the low word of an
+// argument where a little-endian machine keeps it, so it is written for
+// little-endian arches only and refuses to be built for any other.
+func TestSeccompFilterLittleEndianOnly(t *testing.T) {
+	for goarch, arch := range auditArches {
+		if arch&auditArchLE == 0 {
+			t.Errorf("auditArches[%s] = %#x, a big-endian arch", goarch, arch)
+		}
+		if _, err := seccompFilter(arch, false); err != nil {
+			t.Errorf("seccompFilter(%s) = %v", goarch, err)
+		}
+	}
+	for _, arch := range []uint32{unix.AUDIT_ARCH_S390X, unix.AUDIT_ARCH_PPC64, unix.AUDIT_ARCH_MIPS64} {
+		if prog, err := seccompFilter(arch, false); err == nil {
+			t.Errorf("seccompFilter(big-endian %#x) = a program of %d instructions, want an error", arch, len(prog))
+		}
+	}
+	for _, goarch := range []string{"s390x", "ppc64", "mips64"} {
+		if _, ok := auditArches[goarch]; ok {
+			t.Errorf("auditArches has %s, which is big-endian", goarch)
+		}
+	}
+}
