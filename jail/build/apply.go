@@ -26,6 +26,14 @@ import (
 // and returns the lock describing them. Every write goes through an
 // os.Root opened on the staging directory, so no path in the plan, and no
 // symlink created by an earlier entry, can make it write elsewhere.
+//
+// os.Root, not jailfs: jailfs is the one resolver for trees a jail could
+// have changed, and it only reads. The staging tree is not such a tree: it
+// is made empty here, under a random name, and holds nothing but what this
+// build writes from the plan (nothing is reused from the old jail) until it
+// is swapped in. What it needs is to create, link, chown and chmod without
+// leaving the directory, which is what os.Root does, kept by the standard
+// library (it refuses symlinks that lead out and absolute ones).
 func apply(ctx context.Context, p *plan.Plan, out string, opts Options, sum *Summary, cache *elfdeps.HostCache) (*lockfile.Lock, string, error) {
 	staging := stagingPrefix(out) + randomSuffix()
 	if err := os.Mkdir(staging, 0o755); err != nil {

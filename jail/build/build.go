@@ -340,48 +340,6 @@ func swapIn(staging, out string, lock *lockfile.Lock) error {
 	return nil
 }
 
-// removeAll removes a tree that jailer made, even where a directory's mode
-// (0555 from a manifest) keeps a non-root user from deleting inside it. It
-// never follows symlinks.
-func RemoveAll(dir string) {
-	removeTree(dir, true)
-}
-
-// removeTree removes dir and everything below it, never following a
-// symlink and never entering a mount point: something the host mounted
-// inside an old jail (a bind mount of /home, say) is left alone, with the
-// directory it is mounted on. It reports whether dir is gone.
-func removeTree(dir string, top bool) bool {
-	fi, err := os.Lstat(dir)
-	if err != nil {
-		return errors.Is(err, fs.ErrNotExist)
-	}
-	if !fi.IsDir() {
-		return os.Remove(dir) == nil
-	}
-	if !top && hasMountOn(dir) {
-		return false
-	}
-	os.Chmod(dir, 0o700) // a 0555 directory from a manifest, built by a non-root user
-	ents, _ := os.ReadDir(dir)
-	gone := true
-	for _, e := range ents {
-		if !removeTree(filepath.Join(dir, e.Name()), false) {
-			gone = false
-		}
-	}
-	return gone && os.Remove(dir) == nil
-}
-
-// hasMountOn reports whether something is mounted on dir.
-func hasMountOn(dir string) bool {
-	var sx unix.Statx_t
-	if err := unix.Statx(unix.AT_FDCWD, dir, unix.AT_SYMLINK_NOFOLLOW, 0, &sx); err != nil {
-		return true // when in doubt, do not descend
-	}
-	return sx.Attributes_mask&unix.STATX_ATTR_MOUNT_ROOT != 0 && sx.Attributes&unix.STATX_ATTR_MOUNT_ROOT != 0
-}
-
 func randomSuffix() string {
 	var b [6]byte
 	rand.Read(b[:])

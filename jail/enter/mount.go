@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/jailer-dev/jailer/jail/internal/jailfs"
+
 	"golang.org/x/sys/unix"
 
 	"github.com/jailer-dev/jailer/manifest"
@@ -166,16 +168,10 @@ func openDirIn(root int, p string, mkdir bool) (int, error) {
 			unix.Close(fd)
 			return -1, fmt.Errorf("%s: .. is not allowed", p)
 		}
-		next, err := unix.Openat2(fd, c, &unix.OpenHow{
-			Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC,
-			Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
-		})
+		next, err := jailfs.OpenChild(fd, c, unix.O_PATH|unix.O_DIRECTORY)
 		if errors.Is(err, unix.ENOENT) && mkdir {
 			if err = unix.Mkdirat(fd, c, 0o755); err == nil || errors.Is(err, unix.EEXIST) {
-				next, err = unix.Openat2(fd, c, &unix.OpenHow{
-					Flags:   unix.O_PATH | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC,
-					Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
-				})
+				next, err = jailfs.OpenChild(fd, c, unix.O_PATH|unix.O_DIRECTORY)
 			}
 		}
 		unix.Close(fd)
@@ -317,12 +313,7 @@ func maskProc(root int) error {
 		return err
 	}
 	defer unix.Close(proc)
-	open := func(name string) (int, error) {
-		return unix.Openat2(proc, name, &unix.OpenHow{
-			Flags:   unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC,
-			Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS,
-		})
-	}
+	open := func(name string) (int, error) { return jailfs.OpenChild(proc, name, unix.O_PATH) }
 	for _, name := range procReadonly {
 		fd, err := open(name)
 		if errors.Is(err, unix.ENOENT) {

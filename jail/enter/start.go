@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"github.com/jailer-dev/jailer/jail/internal/jailfs"
 	"github.com/jailer-dev/jailer/jail/plan"
 	"github.com/jailer-dev/jailer/manifest"
 
@@ -217,22 +218,10 @@ func lookupUser(root, spec string) (uid, gid int, groups []int, home string, err
 // readInJail reads a small file at jail path p, resolving symlinks as the
 // jail would see them, never outside it.
 func readInJail(root, p string) ([]byte, error) {
-	rfd, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	r, err := jailfs.OpenRoot(root)
 	if err != nil {
 		return nil, err
 	}
-	defer unix.Close(rfd)
-	fd, err := unix.Openat2(rfd, strings.TrimPrefix(p, "/"), &unix.OpenHow{
-		Flags:   unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NOCTTY | unix.O_NONBLOCK,
-		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
-	})
-	if err != nil {
-		return nil, err
-	}
-	f := os.NewFile(uintptr(fd), p)
-	defer f.Close()
-	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file", p)
-	}
-	return io.ReadAll(io.LimitReader(f, 4<<20))
+	defer r.Close()
+	return r.ReadFile(p, 4<<20)
 }

@@ -44,6 +44,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/jailer-dev/jailer/jail/internal/jailfs"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -295,22 +297,19 @@ func (c *targetClaim) makeTarget(j *os.File, p string) error {
 	// O_RDONLY, not O_PATH, so that a directory made can be chmod'ed
 	// through its descriptor: by name, a process of a running jail could
 	// have put a symlink to a host file there meanwhile.
-	how := &unix.OpenHow{
-		Flags:   unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_CLOEXEC,
-		Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
-	}
+	const flags = unix.O_RDONLY | unix.O_DIRECTORY
 	sofar := "/"
 	for _, name := range strings.Split(strings.Trim(p, "/"), "/") {
 		if name == "" || name == "." || name == ".." {
 			return nil // not a clean jail path: validate refuses those
 		}
 		sofar = path.Join(sofar, name)
-		next, err := unix.Openat2(fd, name, how)
+		next, err := jailfs.OpenChild(fd, name, flags)
 		if errors.Is(err, unix.ENOENT) {
 			err = unix.Mkdirat(fd, name, 0o755)
 			made := err == nil
 			if made || errors.Is(err, unix.EEXIST) {
-				next, err = unix.Openat2(fd, name, how)
+				next, err = jailfs.OpenChild(fd, name, flags)
 			}
 			if made && err == nil {
 				if err := record(j, next, sofar); err != nil {

@@ -6,11 +6,11 @@ package export
 
 // `jailer export`: a built jail as a reproducible tar archive, or as a
 // one-layer container image (an OCI image layout or a docker-archive, each
-// in a tar file). The tree is walked as Check walks it (jailRoot.walk):
+// in a tar file). The tree is walked as Check walks it (jailfs.Root.Walk):
 // through directory descriptors, never following a symlink, and every
-// regular file is opened with openat2(RESOLVE_IN_ROOT|RESOLVE_NO_SYMLINKS),
-// so a symlink planted in the jail is exported as a symlink and nothing
-// outside the jail is ever read.
+// regular file is opened through jailfs following no symlink at all, so a
+// symlink planted in the jail is exported as a symlink and nothing outside
+// the jail is ever read.
 //
 // Reproducible means: entries sorted by path, every mtime the same
 // (SOURCE_DATE_EPOCH, else 0), numeric owners and no user or group names,
@@ -253,7 +253,7 @@ func export(ctx context.Context, dir string, w io.Writer, opts ExportOptions) (*
 		}
 		sum.Tag = opts.Tag
 	}
-	root, err := jailfs.Open(dir)
+	root, err := jailfs.OpenRoot(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -340,7 +340,7 @@ func (tw *treeWriter) entry(t *tar.Writer, p string, links map[[2]uint64]string)
 	var file *os.File
 	var st unix.Stat_t
 	if n.Kind() == plan.KindFile {
-		f, err := tw.root.OpenFile(p, false)
+		f, err := tw.root.OpenFile(p, jailfs.FollowNone)
 		if err != nil {
 			return err
 		}
@@ -351,7 +351,7 @@ func (tw *treeWriter) entry(t *tar.Writer, p string, links map[[2]uint64]string)
 		file = f
 	} else {
 		var err error
-		if st, err = tw.root.Lstat(p); err != nil {
+		if st, err = tw.root.Stat(p, jailfs.FollowNone); err != nil {
 			return err
 		}
 		if st.Mode&unix.S_IFMT != n.Mode&unix.S_IFMT {

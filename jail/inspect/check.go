@@ -9,9 +9,9 @@ package inspect
 
 // `jailer check`: what is wrong with a built jail, found without executing
 // anything in it. The tree is walked through directory descriptors without
-// following symlinks, and every path the loader would resolve is opened with
-// openat2(RESOLVE_IN_ROOT) on the jail directory, so a symlink in the jail
-// to /etc/shadow names the jail's /etc/shadow, never the host's.
+// following symlinks, and every path the loader would resolve is opened
+// through jailfs, as inside the jail, so a symlink in the jail to
+// /etc/shadow names the jail's /etc/shadow, never the host's.
 
 import (
 	"cmp"
@@ -84,7 +84,7 @@ func Check(dir string) ([]Problem, error) {
 	if err != nil {
 		return nil, err
 	}
-	root, err := jailfs.Open(dir)
+	root, err := jailfs.OpenRoot(dir)
 	if err != nil {
 		return nil, fmt.Errorf("check: %w", err)
 	}
@@ -209,7 +209,7 @@ func (c *checker) compareLock(l *lockfile.Lock, t *jailfs.Tree) (hash map[string
 // checkFile hashes the regular file at the jail path p when the lock has an
 // entry for it, and checks it when it is an ELF file.
 func (c *checker) checkFile(p string, want *lockfile.Entry) {
-	f, err := c.root.OpenFile(p, false)
+	f, err := c.root.OpenFile(p, jailfs.FollowNone)
 	if err != nil {
 		c.add(p, "missing", fmt.Sprintf("vanished or cannot be opened during the check: %v", err))
 		return

@@ -4,7 +4,7 @@ package inspect
 // find its interpreter and its DT_NEEDED libraries inside the jail, searching
 // as the glibc loader would once chrooted there? Nothing in the jail is
 // executed; the ELF headers and the dynamic segment are read directly, and
-// every path is resolved through jailRoot, never against the host.
+// every path is resolved through jailfs, never against the host.
 
 import (
 	"fmt"
@@ -13,6 +13,7 @@ import (
 	"syscall"
 
 	"github.com/jailer-dev/jailer/jail/internal/elfdeps"
+	"github.com/jailer-dev/jailer/jail/internal/jailfs"
 )
 
 // candidate returns what the jail path p is as a library: whether it is an
@@ -26,7 +27,7 @@ func (c *checker) candidate(p string) candidateResult {
 	if done {
 		return res
 	}
-	if f, err := c.root.OpenFile(p, true); err == nil {
+	if f, err := c.root.OpenFile(p, jailfs.FollowAll); err == nil {
 		if res.id, res.ok = elfdeps.ReadID(f); res.ok {
 			if res.file, err = fileIDOf(f); err == nil {
 				res.deps, _ = c.parse(f, res.file)

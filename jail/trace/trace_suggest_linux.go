@@ -16,11 +16,11 @@ import (
 	"strings"
 
 	"github.com/jailer-dev/jailer/jail/internal/human"
+	"github.com/jailer-dev/jailer/jail/internal/jailfs"
 	"github.com/jailer-dev/jailer/jail/internal/privdirs"
 	"github.com/jailer-dev/jailer/jail/plan"
 	"github.com/jailer-dev/jailer/jail/planner"
 
-	"golang.org/x/sys/unix"
 	"gopkg.in/yaml.v3"
 
 	"github.com/jailer-dev/jailer/manifest"
@@ -191,8 +191,9 @@ func Suggest(root string, lookups []Lookup, o SuggestOptions) ([]Suggestion, []N
 	if o.Manifest == nil {
 		o.Manifest = &manifest.Manifest{}
 	}
-	s := &suggester{root: root, j: jailStat(root), o: o, gen: generatedPaths(o.Manifest), named: map[string]bool{},
+	s := &suggester{root: root, j: openJailStat(root), o: o, gen: generatedPaths(o.Manifest), named: map[string]bool{},
 		accounts: map[string]Lookup{}, private: map[privdirs.Dir][]string{}, byProfile: map[string][]Lookup{}}
+	defer s.j.close()
 	for _, p := range o.Manifest.Profiles {
 		s.named[p.Name] = true
 	}
@@ -592,50 +593,45 @@ func isProgram(p string, fi fs.FileInfo, executed bool) bool {
 	return false
 }
 
-// jailStat answers whether a path exists in a jail tree, resolving
-// symlinks as the jail would, never outside it.
-type jailStat string
+// jailStat answers questions about paths in a jail tree through jailfs,
+// resolving symlinks as the jail would, never outside it. Its root is nil
+// when the tree cannot be opened: then nothing is in it.
+type jailStat struct{ r *jailfs.Root }
+
+// openJailStat opens the jail tree at root.
+func openJailStat(root string) jailStat {
+	r, err := jailfs.OpenRoot(root)
+	if err != nil {
+		return jailStat{}
+	}
+	return jailStat{r}
+}
+
+func (j jailStat) close() {
+	if j.r != nil {
+		j.r.Close()
+	}
+}
 
 func (j jailStat) exists(p string) bool {
-	rfd, err := unix.Open(string(j), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
+	if j.r == nil {
 		return false
 	}
-	defer unix.Close(rfd)
-	fd, err := unix.Openat2(rfd, strings.TrimPrefix(p, "/"), &unix.OpenHow{
-		Flags:   unix.O_PATH | unix.O_CLOEXEC,
-		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
-	})
-	if err != nil {
-		return false
-	}
-	unix.Close(fd)
-	return true
+	_, err := j.r.Stat(p, jailfs.FollowAll)
+	return err == nil
 }
 
 // linkTarget follows p while it is a symlink in the jail, and returns the
 // path it ends at (p itself when it is no symlink).
 func (j jailStat) linkTarget(p string) string {
-	rfd, err := unix.Open(string(j), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
+	if j.r == nil {
 		return p
 	}
-	defer unix.Close(rfd)
-	for range 40 {
-		fd, err := unix.Openat2(rfd, strings.TrimPrefix(p, "/"), &unix.OpenHow{
-			Flags:   unix.O_PATH | unix.O_NOFOLLOW | unix.O_CLOEXEC,
-			Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
-		})
-		if err != nil {
-			return p
-		}
-		buf := make([]byte, unix.PathMax)
-		n, err := unix.Readlinkat(fd, "", buf)
-		unix.Close(fd)
+	for range jailfs.MaxLinks {
+		target, err := j.r.Readlink(p)
 		if err != nil {
 			return p // not a symlink
 		}
-		target := string(buf[:n])
 		if !path.IsAbs(target) {
 			target = path.Join(path.Dir(p), target)
 		}
