@@ -279,7 +279,7 @@ func (c *checker) checkSource(e *lockfile.Entry) {
 		stale(lockfile.Reason{Kind: lockfile.SourceGone}, "rebuild, or drop it from the manifest")
 		return
 	case err != nil:
-		c.add(p, "stale", fmt.Sprintf("host file %s cannot be checked: %v", e.Source, err))
+		c.add(p, "stale", fmt.Sprintf("cannot check its host file: %v", err))
 		return
 	case !fi.Mode().IsRegular():
 		stale(lockfile.Reason{Kind: lockfile.SourceChanged, Detail: "it is no longer a regular file"}, "rebuild")
@@ -287,14 +287,14 @@ func (c *checker) checkSource(e *lockfile.Entry) {
 	}
 	f, err := os.Open(e.Source)
 	if err != nil {
-		c.add(p, "stale", fmt.Sprintf("host file %s cannot be checked: %v", e.Source, err))
+		c.add(p, "stale", fmt.Sprintf("cannot check its host file: %v", err))
 		return
 	}
 	defer f.Close()
 	sum, err := sha256Of(f)
 	switch {
 	case err != nil:
-		c.add(p, "stale", fmt.Sprintf("host file %s cannot be checked: %v", e.Source, err))
+		c.add(p, "stale", fmt.Sprintf("cannot check its host file: %v", err))
 	case !strings.EqualFold(sum, e.SHA256):
 		stale(lockfile.Reason{Kind: lockfile.SourceChanged}, "rebuild to pick it up")
 	}
