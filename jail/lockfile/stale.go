@@ -107,8 +107,8 @@ func linkMode(link string) string {
 
 // Staleness decides whether the jail at dir, which lock describes (nil when
 // there is none), is what the build want would make, and if not, why. Every
-// test is a stat; nothing is read from the tree or the host. It looks, in
-// this order, and reports the first cause it finds:
+// test is a stat (or a readlink): no file is read from the tree or the
+// host. It looks, in this order, and reports the first cause it finds:
 //
 //   - whether the build is forced, and whether there is a jail: a lock, and
 //     at dir the very directory it was written for (device, inode and
@@ -118,9 +118,9 @@ func linkMode(link string) string {
 //   - the files the build read (Inputs): a manifest edited or gone, the
 //     loader's cache or dpkg's database rewritten;
 //   - entry by entry, in the lock's order: its host source (gone, or its
-//     stat changed), then its place in the tree (missing, its stat changed
-//     (with the ctime, which a process in the jail cannot put back), or a
-//     symlink's target);
+//     stat changed), then its place in the tree (missing; a file's stat
+//     changed, with the ctime, which a process in the jail cannot put back;
+//     a symlink's target; a directory or device of another type);
 //   - last, the manifest read again: it no longer loads, or its digest
 //     changed, which no stat shows when a program it names is found
 //     elsewhere in PATH now.
@@ -241,7 +241,13 @@ func (e *Entry) reason(dir string) Reason {
 			changed = target != e.Target
 		}
 	default:
-		_, err = os.Lstat(tree)
+		// A directory or device is not compared by stat (a run changes
+		// directories' times), but it must still be one: a directory
+		// replaced by a symlink would lead out of the jail.
+		var fi fs.FileInfo
+		if fi, err = os.Lstat(tree); err == nil {
+			changed = e.Kind == plan.KindDir && !fi.IsDir() || e.Kind == plan.KindDevice && fi.Mode()&fs.ModeDevice == 0
+		}
 	}
 	switch {
 	case gone(err):

@@ -128,6 +128,16 @@ var staleCases = []staleCase{
 		check: []string{`/d: changed in the jail: symlink points to "/etc/motd", the lock says "/data.txt" (rebuild)`},
 	},
 	{
+		name: "directory replaced by a symlink", change: func(t *testing.T, dir string) {
+			remove(t, filepath.Join(dir, "jail/srv"))
+			if err := os.Symlink("/", filepath.Join(dir, "jail/srv")); err != nil {
+				t.Fatal(err)
+			}
+		},
+		kind: lockfile.TreeChanged, msg: "/srv changed in the jail", info: true, build: true,
+		check: []string{"/srv: changed in the jail: is a symlink, the lock says dir (rebuild)"},
+	},
+	{
 		// check compares what is in a tree, not which directory it is.
 		name: "tree replaced", change: func(t *testing.T, dir string) {
 			if err := os.Rename(filepath.Join(dir, "jail"), filepath.Join(dir, "old")); err != nil {
