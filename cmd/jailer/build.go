@@ -71,7 +71,7 @@ func buildCommand() *cli.Command {
 				return err
 			}
 			if c.Bool("verbose") && !sum.UpToDate {
-				fmt.Fprintln(c.App.ErrWriter, "jailer: built because: "+sum.Reason)
+				fmt.Fprintln(c.App.ErrWriter, "jailer: built because: "+sum.Reason.String())
 			}
 			for _, w := range sum.Warnings {
 				fmt.Fprintln(c.App.ErrWriter, "jailer: warning: "+w)

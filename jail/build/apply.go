@@ -2,22 +2,15 @@ package build
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"errors"
 	"fmt"
-	"hash"
 	"os"
 	"path"
-	"runtime"
-	"sync"
-	"sync/atomic"
-	"syscall"
+	"sort"
+	"strings"
 
 	"github.com/jailer-dev/jailer/jail/internal/elfdeps"
 	"github.com/jailer-dev/jailer/jail/lockfile"
 	"github.com/jailer-dev/jailer/jail/plan"
-	"github.com/jailer-dev/jailer/jail/planner"
 
 	"golang.org/x/sys/unix"
 )
@@ -99,7 +92,8 @@ func applyIn(ctx context.Context, p *plan.Plan, staging string, opts Options, su
 			}
 		}
 	}
-	if err := copyFiles(ctx, root, p, files, lock, opts, total, sum, cache); err != nil {
+	job := &copyJob{root: root, plan: p, files: files, lock: lock, total: total, opts: opts, cache: cache, sum: sum}
+	if err := job.run(ctx); err != nil {
 		return nil, err
 	}
 	sortByDepth(dirs)
@@ -144,231 +138,13 @@ func mknod(root *os.Root, rel string, e plan.Entry) error {
 	return root.Chmod(rel, e.Mode) // mknod's mode is masked by the umask
 }
 
-// copyFiles writes every file entry, several at once. An interrupt (ctx
-// done) stops each copy within a chunk and the build with an error wrapping
-// the context's.
-func copyFiles(ctx context.Context, root *os.Root, p *plan.Plan, idx []int, lock *lockfile.Lock, opts Options, total int64, sum *Summary, cache *elfdeps.HostCache) error {
-	var (
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		firstErr error
-		bytes    atomic.Int64
-		progress atomic.Int64
-		linked   atomic.Int64
-	)
-	var report func(int64)
-	if opts.Progress != nil {
-		report = func(n int64) {
-			done := progress.Add(n)
-			mu.Lock()
-			opts.Progress(done, total)
-			mu.Unlock()
-		}
-	}
-	work := make(chan int)
-	workers := max(4, 2*runtime.NumCPU())
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			buf := make([]byte, 256<<10)
-			for i := range work {
-				e := p.Entries[i]
-				le := &lock.Entries[i]
-				wasLinked, err := writeFile(ctx, root, e, le, opts.Link == lockfile.LinkHardlink, buf, cache, report)
-				if err != nil {
-					mu.Lock()
-					if firstErr == nil {
-						firstErr = err
-					}
-					mu.Unlock()
-					continue
-				}
-				if wasLinked {
-					linked.Add(1)
-				}
-				bytes.Add(le.Size)
-			}
-		}()
-	}
-dispatch:
-	for _, i := range idx {
-		if ctx.Err() != nil {
-			break
-		}
-		mu.Lock()
-		failed := firstErr != nil
-		mu.Unlock()
-		if failed {
-			break
-		}
-		select {
-		case work <- i:
-		case <-ctx.Done():
-			break dispatch
-		}
-	}
-	close(work)
-	wg.Wait()
-	if ctx.Err() != nil {
-		// Whatever each copy said, the build stopped because it was told to.
-		return fmt.Errorf("build interrupted: %w", ctx.Err())
-	}
-	if firstErr != nil {
-		return firstErr
-	}
-	sum.Files = len(idx)
-	sum.Linked = int(linked.Load())
-	sum.Bytes = bytes.Load()
-	if opts.Link == lockfile.LinkHardlink && sum.Linked < sum.Files {
-		sum.Warnings = append(sum.Warnings, fmt.Sprintf("%d of %d files were copied, not hardlinked (generated, another filesystem, or their mode or owner differs from the host's)", sum.Files-sum.Linked, sum.Files))
-	}
-	return nil
-}
+// relPath turns a jail path into a path relative to the jail root, as
+// os.Root takes it.
+func relPath(dest string) string { return strings.TrimPrefix(dest, "/") }
 
-// writeFile creates one file entry in root, recording its size, sha256 and
-// stats in le. With hardlink set it links the host file instead of copying
-// when that gives the same file (same mode and owner, same filesystem).
-// report, when not nil, is told of the bytes done as they are done.
-func writeFile(ctx context.Context, root *os.Root, e plan.Entry, le *lockfile.Entry, hardlink bool, buf []byte, cache *elfdeps.HostCache, report func(int64)) (linked bool, err error) {
-	rel := relPath(e.Dest)
-	if e.Source == "" {
-		if err := writeContent(root, rel, e, le); err != nil {
-			return false, err
-		}
-		if report != nil {
-			report(le.Size)
-		}
-		return false, nil
-	}
-	src, err := os.Open(e.Source)
-	if err != nil {
-		return false, fmt.Errorf("copy %s: %w", e.Source, err)
-	}
-	defer src.Close()
-	fi, err := src.Stat()
-	if err != nil {
-		return false, fmt.Errorf("copy %s: %w", e.Source, err)
-	}
-	if !fi.Mode().IsRegular() {
-		return false, fmt.Errorf("copy %s: not a regular file", e.Source)
-	}
-	le.SourceStat = lockfile.StatOf(fi)
-	cached, haveSum := cache.SHA(e.Source, le.SourceStat)
-	var h hash.Hash
-	if !haveSum {
-		h = sha256.New()
-	}
-	if hardlink && canHardlink(fi, e) {
-		if err := linkInto(root, rel, e.Source); err == nil {
-			le.Size, le.SHA256, le.Linked = fi.Size(), cached, true
-			if haveSum {
-				if report != nil {
-					report(fi.Size())
-				}
-			} else {
-				if err := copyContent(ctx, nil, src, fi, h, buf, report); err != nil {
-					return false, fmt.Errorf("hash %s: %w", e.Source, err)
-				}
-				le.SHA256 = hex.EncodeToString(h.Sum(nil))
-				cache.PutSHA(e.Source, le.SourceStat, le.SHA256)
-			}
-			if tfi, err := root.Lstat(rel); err == nil {
-				le.TreeStat = lockfile.TreeStatOf(tfi)
-			}
-			return true, nil
-		} else if !errors.Is(err, unix.EXDEV) && !errors.Is(err, unix.EPERM) {
-			return false, err
-		}
-	}
-	dst, err := root.OpenFile(rel, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return false, fmt.Errorf("copy %s to %s: %w", e.Source, e.Dest, err)
-	}
-	// With the sum known (h nil) the kernel copies the data alone.
-	err = copyContent(ctx, dst, src, fi, h, buf, report)
-	if err == nil {
-		err = finish(dst, e, le)
-	}
-	if cerr := dst.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return false, fmt.Errorf("copy %s to %s: %w", e.Source, e.Dest, err)
-	}
-	le.Size, le.SHA256 = fi.Size(), cached
-	if !haveSum {
-		le.SHA256 = hex.EncodeToString(h.Sum(nil))
-		cache.PutSHA(e.Source, le.SourceStat, le.SHA256)
-	}
-	return false, nil
-}
-
-// finish sets owner and mode of a freshly written file (owner first: chown
-// clears setuid bits) and records its stat.
-func finish(f *os.File, e plan.Entry, le *lockfile.Entry) error {
-	if (e.UID != 0 || e.GID != 0) && os.Geteuid() == 0 {
-		if err := f.Chown(e.UID, e.GID); err != nil {
-			return err
-		}
-	}
-	if err := f.Chmod(e.Mode); err != nil {
-		return err
-	}
-	// A copy keeps its source's mtime, as cp -p does: Python compares .pyc
-	// files with their sources by mtime, and make compares targets.
-	if le.SourceStat.Mtime != 0 {
-		ts := []unix.Timespec{unix.NsecToTimespec(le.SourceStat.Mtime), unix.NsecToTimespec(le.SourceStat.Mtime)}
-		if err := unix.UtimesNanoAt(int(f.Fd()), "", ts, unix.AT_EMPTY_PATH); err != nil {
-			return err
-		}
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	le.TreeStat = lockfile.TreeStatOf(fi)
-	return nil
-}
-
-func writeContent(root *os.Root, rel string, e plan.Entry, le *lockfile.Entry) error {
-	dst, err := root.OpenFile(rel, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", e.Dest, err)
-	}
-	_, err = dst.Write(e.Content)
-	if err == nil {
-		err = finish(dst, e, le)
-	}
-	if cerr := dst.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("write %s: %w", e.Dest, err)
-	}
-	sum := sha256.Sum256(e.Content)
-	le.Size, le.SHA256 = int64(len(e.Content)), hex.EncodeToString(sum[:])
-	return nil
-}
-
-// canHardlink says whether linking the host file gives exactly the entry:
-// same permission bits (setuid not stripped) and owner.
-func canHardlink(fi os.FileInfo, e plan.Entry) bool {
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	return ok && planner.HostMode(fi, true) == e.Mode && int(st.Uid) == e.UID && int(st.Gid) == e.GID
-}
-
-// linkInto hardlinks the host file src at rel inside root. The new name is
-// created with linkat on a directory fd from root, so it cannot land
-// outside the jail.
-func linkInto(root *os.Root, rel, src string) error {
-	dir, err := root.Open(path.Dir(rel))
-	if err != nil {
-		return err
-	}
-	defer dir.Close()
-	if err := unix.Linkat(unix.AT_FDCWD, src, int(dir.Fd()), path.Base(rel), 0); err != nil {
-		return &os.LinkError{Op: "link", Old: src, New: rel, Err: err}
-	}
-	return nil
+// sortByDepth orders directories deepest first, to apply modes bottom-up.
+func sortByDepth(dirs []plan.Entry) {
+	sort.SliceStable(dirs, func(i, j int) bool {
+		return strings.Count(dirs[i].Dest, "/") > strings.Count(dirs[j].Dest, "/")
+	})
 }

@@ -1,19 +1,28 @@
+// Package build makes the jail a manifest describes, atomically and only
+// when it is stale.
+//
+// A build holds the output's mutex (flock on .NAME.jailer.flock beside it)
+// so that builds of one output take turns, refuses an output that is not a
+// jail it made, and asks lockfile.Staleness whether the jail there is what
+// the manifest would make now; if so it stops, having made a few stat
+// calls. Otherwise it plans the manifest (package planner) and applies the
+// plan into a fresh staging directory beside the output: directories,
+// symlinks and devices first, in path order, then the files, several at
+// once, copied (copy_file_range, holes kept) or hardlinked and hashed as
+// they go, and the directories' modes last, deepest first. Every write goes
+// through an os.Root on the staging directory, so no path in the plan and
+// no symlink in the tree makes it write elsewhere. The staged tree is then
+// swapped with the old one in one renameat2(RENAME_EXCHANGE) and its lock
+// renamed beside it, so the output is at every moment one whole jail; the
+// old tree is deleted last, after the mutex is released, and what an
+// interrupted build leaves is deleted by the next.
 package build
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/jailer-dev/jailer/jail/internal/elfdeps"
@@ -21,8 +30,6 @@ import (
 	"github.com/jailer-dev/jailer/jail/lockfile"
 	"github.com/jailer-dev/jailer/jail/plan"
 	"github.com/jailer-dev/jailer/jail/planner"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/jailer-dev/jailer/manifest"
 )
@@ -34,7 +41,7 @@ type Options struct {
 	// Force replaces an output that is not a jailer jail, and rebuilds even
 	// when the jail is up to date.
 	Force bool
-	// Link is LinkCopy (default) or LinkHardlink.
+	// Link is lockfile.LinkCopy (the default) or lockfile.LinkHardlink.
 	Link string
 	// Progress, when set, is called after each file, and every few MiB of
 	// a large one, with the bytes done and the bytes to do in all.
@@ -47,19 +54,21 @@ type Options struct {
 type Summary struct {
 	Output   string `json:"output"`
 	UpToDate bool   `json:"up_to_date"`
-	// Reason says why the jail was (re)built.
-	Reason   string        `json:"reason,omitempty"`
-	Files    int           `json:"files"`
-	Dirs     int           `json:"dirs"`
-	Symlinks int           `json:"symlinks"`
-	Devices  int           `json:"devices"`
-	Bytes    int64         `json:"bytes"`
-	Linked   int           `json:"linked,omitempty"`
-	Duration time.Duration `json:"duration_ns"`
+	// Reason says why the jail was (re)built: lockfile.Staleness's answer,
+	// the message `jailer info` gives for the same cause.
+	Reason   lockfile.Reason `json:"reason,omitzero"`
+	Files    int             `json:"files"`
+	Dirs     int             `json:"dirs"`
+	Symlinks int             `json:"symlinks"`
+	Devices  int             `json:"devices"`
+	Bytes    int64           `json:"bytes"`
+	Linked   int             `json:"linked,omitempty"`
+	Duration time.Duration   `json:"duration_ns"`
 	// Warnings say what the build could not do as asked (and did instead).
 	Warnings []string `json:"warnings,omitempty"`
 }
 
+// String is the line `jailer build` prints.
 func (s *Summary) String() string {
 	if s.UpToDate {
 		return fmt.Sprintf("%s is up to date: nothing rewritten (%s)", s.Output, s.Duration.Round(time.Microsecond))
@@ -86,15 +95,12 @@ func OutputDir(m *manifest.Manifest, output string) (string, error) {
 
 // Build makes the jail that m describes. It builds into a staging
 // directory beside the output and swaps it into place, so an interrupted or
-// failed build leaves the previous jail whole; builds of one output are
-// serialised with a lock; a jail that is up to date is not rewritten.
+// failed build leaves the previous jail whole; builds of one output take
+// turns (outputMutex); a jail that is up to date is not rewritten.
 func Build(ctx context.Context, m *manifest.Manifest, opts Options) (*Summary, error) {
 	start := time.Now()
-	if opts.Link == "" {
-		opts.Link = lockfile.LinkCopy
-	}
-	if opts.Link != lockfile.LinkCopy && opts.Link != lockfile.LinkHardlink {
-		return nil, fmt.Errorf("unknown link mode %q (use copy or hardlink)", opts.Link)
+	if err := opts.fill(); err != nil {
+		return nil, err
 	}
 	out, err := OutputDir(m, opts.Output)
 	if err != nil {
@@ -103,197 +109,100 @@ func Build(ctx context.Context, m *manifest.Manifest, opts Options) (*Summary, e
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return nil, fmt.Errorf("create parent of %s: %w", out, err)
 	}
-	unlock, err := lockOutput(ctx, out, opts.Waiting)
+	mu, err := acquireOutput(ctx, out, opts.Waiting)
 	if err != nil {
 		return nil, err
 	}
-	var once sync.Once
-	release := func() { once.Do(unlock) }
-	defer release()
-	old, err := checkOutput(out, opts.Force) // before the leftovers go: it may need their lock
+	defer mu.release()
+	reason, digest, err := decide(m, out, opts)
 	if err != nil {
 		return nil, err
 	}
-	cleanLeftovers(out)
-	digest, err := lockfile.Digest(m, opts.Link)
+	if !reason.Stale() {
+		return &Summary{Output: out, UpToDate: true, Duration: time.Since(start)}, nil
+	}
+	sum, lock, staging, err := stage(ctx, m, out, opts)
 	if err != nil {
 		return nil, err
 	}
-	reason := "no jail there yet"
-	switch {
-	case opts.Force:
-		reason = "--force"
-	case old == nil:
-	case old.Digest != digest:
-		reason = "the manifest, a program's place in PATH or the build options changed"
-	default:
-		err := lockfile.UpToDate(old, out)
-		if err == nil {
-			return &Summary{Output: out, UpToDate: true, Duration: time.Since(start)}, nil
-		}
-		reason = err.Error()
-	}
-	r := elfdeps.NewResolver()
-	defer r.Save()
-	plan, err := planner.NewWith(m, r)
-	if err != nil {
-		return nil, err
-	}
-	if err := canApply(plan, opts); err != nil {
-		return nil, err
-	}
-	sum := &Summary{Output: out, Reason: reason, Warnings: plan.Warnings}
-	lock, staging, err := apply(ctx, plan, out, opts, sum, r.Cache)
-	if err != nil {
-		return nil, err
-	}
-	if ctx.Err() != nil {
-		// Interrupted after the last copy: the old jail stays.
-		RemoveAll(staging)
-		return nil, fmt.Errorf("build interrupted: %w", ctx.Err())
-	}
-	lock.Digest, lock.Manifest, lock.Name, lock.Layout, lock.Link = digest, m.Path, m.Name, m.Layout, opts.Link
-	lock.Enter = m.Enter
-	inputs := append(append([]string{}, m.Sources...), lockfile.LdCache)
-	if len(m.Packages) > 0 {
-		// A package installed, upgraded or removed rewrites dpkg's status
-		// and the package's file list.
-		inputs = append(inputs, "/var/lib/dpkg/status")
-		for _, p := range m.Packages {
-			inputs = append(inputs, p.List)
-		}
-	}
-	for _, src := range inputs {
-		if st, err := lockfile.Lstat(src); err == nil {
-			lock.Inputs = append(lock.Inputs, lockfile.Input{Path: src, Stat: st})
-		}
-	}
+	sum.Reason = reason
+	record(lock, m, opts, digest)
 	if err := swapIn(staging, out, lock); err != nil {
 		RemoveAll(staging)
 		return nil, err
 	}
 	sum.Duration = time.Since(start)
 	// The old tree (now under the staging name) is deleted without holding
-	// the lock; if this process dies first, the next build deletes it.
-	release()
+	// the output; if this process dies first, the next build deletes it.
+	mu.release()
 	RemoveAll(staging)
 	return sum, nil
 }
 
-// lockOutput serialises builds of one output with flock(2) on a hidden
-// file beside it; the lock is released when the process dies, so a build
-// killed with SIGKILL never blocks the next one.
-func lockOutput(ctx context.Context, out string, waiting func()) (func(), error) {
-	name := filepath.Join(filepath.Dir(out), "."+filepath.Base(out)+".jailer.flock")
-	fd, err := unix.Open(name, unix.O_RDWR|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+// fill puts in the defaults of opts and refuses what Build cannot do.
+func (opts *Options) fill() error {
+	if opts.Link == "" {
+		opts.Link = lockfile.LinkCopy
+	}
+	if opts.Link != lockfile.LinkCopy && opts.Link != lockfile.LinkHardlink {
+		return fmt.Errorf("unknown link mode %q (use copy or hardlink)", opts.Link)
+	}
+	return nil
+}
+
+// decide looks at what is at out and says whether, and why, a build of m
+// must replace it (see lockfile.Staleness), with the digest of m that the
+// new lock records. Its caller holds the output's mutex.
+func decide(m *manifest.Manifest, out string, opts Options) (lockfile.Reason, string, error) {
+	old, err := checkOutput(out, opts.Force) // before the leftovers go: it may need their lock
 	if err != nil {
-		return nil, &os.PathError{Op: "open build lock", Path: name, Err: err}
+		return lockfile.Reason{}, "", err
 	}
-	release := func() { unix.Close(fd) }
-	if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err == nil {
-		return release, nil
+	cleanLeftovers(out)
+	want := lockfile.Want{Manifest: m.Path, Link: opts.Link, Force: opts.Force}
+	if want.Digest, err = lockfile.Digest(m, opts.Link); err != nil {
+		return lockfile.Reason{}, "", err
 	}
-	if waiting != nil {
-		waiting()
-	}
-	done := make(chan error, 1)
-	go func() { done <- unix.Flock(fd, unix.LOCK_EX) }()
-	select {
-	case err := <-done:
-		if err != nil {
-			release()
-			return nil, &os.PathError{Op: "flock", Path: name, Err: err}
-		}
-		return release, nil
-	case <-ctx.Done():
-		release()
-		return nil, ctx.Err()
-	}
+	return lockfile.Staleness(old, out, want), want.Digest, nil
 }
 
-// Names of the build's temporary directories, beside the output.
-func stagingPrefix(out string) string {
-	return filepath.Join(filepath.Dir(out), "."+filepath.Base(out)+".jailer-staging-")
-}
-
-// leftovers lists what interrupted builds of out left beside it: staging
-// trees (and, after an interrupted swap, the previous tree) and their locks.
-// Names are matched exactly — the prefix, 12 hex digits, maybe ".lock" —
-// never as a glob, so another output's files are never taken for them.
-func leftovers(out string) []string {
-	prefix := filepath.Base(stagingPrefix(out))
-	ents, _ := os.ReadDir(filepath.Dir(out))
-	var found []string
-	for _, e := range ents {
-		rest, ok := strings.CutPrefix(e.Name(), prefix)
-		if !ok {
-			continue
-		}
-		rest = strings.TrimSuffix(rest, ".lock")
-		if _, err := hex.DecodeString(rest); err == nil && len(rest) == 12 {
-			found = append(found, filepath.Join(filepath.Dir(out), e.Name()))
-		}
-	}
-	return found
-}
-
-// cleanLeftovers removes what interrupted builds left beside out. It runs
-// under the build lock, so nothing else is using them.
-func cleanLeftovers(out string) {
-	for _, m := range leftovers(out) {
-		RemoveAll(m)
-	}
-}
-
-// checkOutput refuses to replace an output that is not a jailer jail
-// (unless forced) and returns the lock of the jail there, if any. A lock
-// only vouches for the tree it was written for (its inode): a directory put
-// in the jail's place since is not a jail, unless an interrupted build
-// swapped it in and died before renaming its lock (that lock is left over).
-func checkOutput(out string, force bool) (*lockfile.Lock, error) {
-	fi, err := os.Lstat(out)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
+// stage plans m and applies the plan in a new staging tree beside out. It
+// returns the summary so far, the lock of the staged tree (its entries) and
+// the tree's path; on failure nothing is left behind.
+func stage(ctx context.Context, m *manifest.Manifest, out string, opts Options) (*Summary, *lockfile.Lock, string, error) {
+	r := elfdeps.NewResolver()
+	defer r.Save()
+	p, err := planner.NewWith(m, r)
 	if err != nil {
-		return nil, err
+		return nil, nil, "", err
 	}
-	st, _ := lockfile.TreeID(out)
-	lock, lerr := lockfile.Read(out)
-	if lerr == nil && lock.Tree != st {
-		lock, lerr = nil, fmt.Errorf("%s: %w (it is not the directory its lock was written for)", out, lockfile.ErrNotAJail)
-		for _, l := range leftovers(out) {
-			if data, err := os.ReadFile(l); strings.HasSuffix(l, ".lock") && err == nil {
-				var left lockfile.Lock
-				if json.Unmarshal(data, &left) == nil && left.Tree == st {
-					// Finish what the interrupted build began.
-					if err := os.Rename(l, lockfile.Path(out)); err == nil {
-						lock, lerr = &left, nil
-					}
-				}
-			}
-		}
+	if err := canApply(p); err != nil {
+		return nil, nil, "", err
 	}
-	if lerr == nil {
-		return lock, nil
+	sum := &Summary{Output: out, Warnings: p.Warnings}
+	lock, staging, err := apply(ctx, p, out, opts, sum, r.Cache)
+	if err != nil {
+		return nil, nil, "", err
 	}
-	if force {
-		return nil, nil
+	if ctx.Err() != nil {
+		// Interrupted after the last copy: the old jail stays.
+		RemoveAll(staging)
+		return nil, nil, "", fmt.Errorf("build interrupted: %w", ctx.Err())
 	}
-	if !errors.Is(lerr, lockfile.ErrNotAJail) {
-		return nil, lerr
-	}
-	if fi.IsDir() {
-		if ents, err := os.ReadDir(out); err == nil && len(ents) == 0 {
-			return nil, nil
-		}
-	}
-	return nil, fmt.Errorf("%s exists and is %w (no %s beside it that matches it): choose another output, or pass --force to replace it",
-		out, lockfile.ErrNotAJail, filepath.Base(lockfile.Path(out)))
+	return sum, lock, staging, nil
+}
+
+// record writes into the staged tree's lock what it was built from: the
+// manifest, its digest, the options, and the files the build read, with
+// their stats (lockfile.Inputs).
+func record(lock *lockfile.Lock, m *manifest.Manifest, opts Options, digest string) {
+	lock.Digest, lock.Manifest, lock.Name, lock.Layout, lock.Link = digest, m.Path, m.Name, m.Layout, opts.Link
+	lock.Enter = m.Enter
+	lock.Inputs = lockfile.Inputs(m)
 }
 
 // canApply finds what would make the build fail half-way, before it starts.
-func canApply(p *plan.Plan, opts Options) error {
+func canApply(p *plan.Plan) error {
 	if os.Geteuid() == 0 {
 		return nil
 	}
@@ -304,56 +213,3 @@ func canApply(p *plan.Plan, opts Options) error {
 	}
 	return nil
 }
-
-// swapIn puts the staged tree at out and its lock beside it. With an old
-// tree there, renameat2(RENAME_EXCHANGE) swaps both in one step, so out is
-// at every moment either the old jail or the new one.
-func swapIn(staging, out string, lock *lockfile.Lock) error {
-	st, err := lockfile.TreeID(staging)
-	if err != nil {
-		return err
-	}
-	lock.Tree = st
-	lock.Built = time.Now().UTC()
-	data, err := json.Marshal(lock)
-	if err != nil {
-		return err
-	}
-	tmp := staging + ".lock"
-	if err := os.WriteFile(tmp, append(data, '\n'), 0o644); err != nil {
-		return fmt.Errorf("write lock: %w", err)
-	}
-	_, err = os.Lstat(out)
-	switch {
-	case err == nil:
-		err = unix.Renameat2(unix.AT_FDCWD, staging, unix.AT_FDCWD, out, unix.RENAME_EXCHANGE)
-	case errors.Is(err, fs.ErrNotExist):
-		err = unix.Renameat2(unix.AT_FDCWD, staging, unix.AT_FDCWD, out, unix.RENAME_NOREPLACE)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return &os.LinkError{Op: "swap in", Old: staging, New: out, Err: err}
-	}
-	if err := os.Rename(tmp, lockfile.Path(out)); err != nil {
-		return fmt.Errorf("write lock: %w", err)
-	}
-	return nil
-}
-
-func randomSuffix() string {
-	var b [6]byte
-	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
-// relPath turns a jail path into a path relative to the jail root.
-func relPath(dest string) string { return strings.TrimPrefix(dest, "/") }
-
-// sortByDepth orders directories deepest first, to apply modes bottom-up.
-func sortByDepth(dirs []plan.Entry) {
-	sort.SliceStable(dirs, func(i, j int) bool {
-		return strings.Count(dirs[i].Dest, "/") > strings.Count(dirs[j].Dest, "/")
-	})
-}
-
-var _ = io.EOF

@@ -61,39 +61,8 @@ func TestBuildKeepsHoles(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv("JAILER_CACHE_DIR", filepath.Join(dir, "cache"))
 	const size = 256 << 20
-	regions := []struct {
-		off int64
-		len int
-	}{
-		{0, 4096},
-		{50<<20 + 5000, 70000},       // not block-aligned
-		{100 << 20, 2*copyChunk + 5}, // several chunks in one extent
-		{200 << 20, 1 << 20},
-	}
 	src := filepath.Join(dir, "sparse.img")
-	f, err := os.Create(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The sum of the content the test means: the regions, zeros between.
-	h := sha256.New()
-	var dataBytes, at int64
-	for i, r := range regions {
-		data := bytes.Repeat([]byte{byte(i + 1), 0xa5, 0}, r.len/3+1)[:r.len]
-		if _, err := f.WriteAt(data, r.off); err != nil {
-			t.Fatal(err)
-		}
-		h.Write(make([]byte, r.off-at))
-		h.Write(data)
-		at = r.off + int64(r.len)
-		dataBytes += int64(r.len)
-	}
-	h.Write(make([]byte, size-at))
-	want := hex.EncodeToString(h.Sum(nil))
-	if err := f.Truncate(size); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
+	want, dataBytes := writeSparse(t, src, size)
 	m := testutil.WriteManifest(t, dir, "m.yaml", "version: 1\nfiles: [{src: ./sparse.img, dest: /sparse.img}]\n")
 	tests := []struct {
 		name, out, link string
@@ -145,13 +114,51 @@ func TestBuildKeepsHoles(t *testing.T) {
 	}
 }
 
+// writeSparse writes a file of size bytes at p with a few regions of data,
+// some not block-aligned, and holes between, and returns the sha256 of its
+// whole content (holes read as zeros) and the bytes of data.
+func writeSparse(t *testing.T, p string, size int64) (sum string, dataBytes int64) {
+	t.Helper()
+	regions := []struct {
+		off int64
+		len int
+	}{
+		{0, 4096},
+		{50<<20 + 5000, 70000},       // not block-aligned
+		{100 << 20, 2*copyChunk + 5}, // several chunks in one extent
+		{200 << 20, 1 << 20},
+	}
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	var at int64
+	for i, r := range regions {
+		data := bytes.Repeat([]byte{byte(i + 1), 0xa5, 0}, r.len/3+1)[:r.len]
+		if _, err := f.WriteAt(data, r.off); err != nil {
+			t.Fatal(err)
+		}
+		h.Write(make([]byte, r.off-at))
+		h.Write(data)
+		at = r.off + int64(r.len)
+		dataBytes += int64(r.len)
+	}
+	h.Write(make([]byte, size-at))
+	if err := f.Truncate(size); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), dataBytes
+}
+
 // jailSnapshot is everything about a jail that a failed build must not
 // change: its directory's identity, its lock, and every entry's mode and
 // content.
 func jailSnapshot(t *testing.T, out string) map[string]string {
 	t.Helper()
 	snap := map[string]string{}
-	id, err := lockfile.TreeID(out)
+	id, err := lockfile.TreeIDOf(out)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -157,6 +157,14 @@ func (c *checker) add(p, kind, msg string) {
 	c.problems = append(c.problems, Problem{Path: p, Kind: kind, Msg: msg})
 }
 
+// drifted records a problem of the jail path p that the lock shows, worded
+// as the reason a build would give for it (lockfile.Reason, without the
+// path, which the problem prints first), with what was found.
+func (c *checker) drifted(p, kind string, k lockfile.Kind, found string) {
+	r := lockfile.Reason{Kind: k, Entry: p, Detail: found}
+	c.add(p, kind, r.AtEntry()+" (rebuild)")
+}
+
 // compareLock reports what the tree alone shows to differ from the lock. It
 // returns the lock entries of the regular files whose content must be hashed
 // (by jail path), and the entries whose host source must be checked.
@@ -184,21 +192,21 @@ func (c *checker) compareLock(l *lockfile.Lock, t *jailfs.Tree) (hash map[string
 		}
 		n, ok := t.Nodes[p]
 		if !ok {
-			c.add(p, "missing", fmt.Sprintf("the lock lists a %s here but the jail has nothing (rebuild)", e.Kind))
+			c.drifted(p, "missing", lockfile.EntryMissing, fmt.Sprintf("the lock lists a %s here", e.Kind))
 			continue
 		}
 		if got := n.Kind(); got != e.Kind && (e.Kind == plan.KindFile || e.Kind == plan.KindDir || e.Kind == plan.KindSymlink || e.Kind == plan.KindDevice) {
-			c.add(p, "unexpected-type", fmt.Sprintf("is a %s, the lock says %s (rebuild)", got, e.Kind))
+			c.drifted(p, "unexpected-type", lockfile.TreeChanged, fmt.Sprintf("is a %s, the lock says %s", got, e.Kind))
 			continue
 		}
 		if want := e.Mode; e.Kind != plan.KindSymlink && want != "" && n.Perm() != want && !slices.Contains(t.Mounts, p) {
-			c.add(p, "modified", fmt.Sprintf("mode is %s, the lock says %s: changed since the build (rebuild)", n.Perm(), want))
+			c.drifted(p, "modified", lockfile.TreeChanged, fmt.Sprintf("mode is %s, the lock says %s", n.Perm(), want))
 		}
 		switch {
 		case e.Kind == plan.KindSymlink && n.Target != e.Target:
-			c.add(p, "modified", fmt.Sprintf("symlink points to %q, the lock says %q (rebuild)", n.Target, e.Target))
+			c.drifted(p, "modified", lockfile.TreeChanged, fmt.Sprintf("symlink points to %q, the lock says %q", n.Target, e.Target))
 		case e.Kind == plan.KindFile && n.Size != e.Size:
-			c.add(p, "modified", fmt.Sprintf("is %d bytes, the lock says %d: changed since the build (rebuild)", n.Size, e.Size))
+			c.drifted(p, "modified", lockfile.TreeChanged, fmt.Sprintf("is %d bytes, the lock says %d", n.Size, e.Size))
 		case e.Kind == plan.KindFile && e.SHA256 != "":
 			hash[p] = e
 		}
@@ -221,7 +229,7 @@ func (c *checker) checkFile(p string, want *lockfile.Entry) {
 		case err != nil:
 			c.add(p, "modified", fmt.Sprintf("cannot be read: %v", err))
 		case !strings.EqualFold(sum, want.SHA256):
-			c.add(p, "modified", "content differs from the lock (sha256): changed since the build (rebuild)")
+			c.drifted(p, "modified", lockfile.TreeChanged, "its sha256 differs from the lock's")
 		}
 	}
 	if elfdeps.HasMagic(f) {
@@ -255,9 +263,11 @@ func (c *checker) readELF(p string, f *os.File) {
 }
 
 // checkSource reports e as stale when its host source is gone or its content
-// differs from what was copied. An unchanged stat (taken with lstat, as the
+// differs from what was copied, in the words of lockfile.Staleness (the
+// reason a build would give). An unchanged stat (taken with lstat, as the
 // build does) saves hashing it, unless it is a symlink, whose target's
-// content may have changed under an unchanged link.
+// content may have changed under an unchanged link; a changed stat with the
+// same content is no problem here, though it makes a build copy it again.
 func (c *checker) checkSource(e *lockfile.Entry) {
 	p := path.Clean("/" + e.Dest)
 	fi, err := os.Lstat(e.Source)
@@ -267,29 +277,33 @@ func (c *checker) checkSource(e *lockfile.Entry) {
 	if err == nil && fi.Mode()&fs.ModeSymlink != 0 {
 		fi, err = os.Stat(e.Source)
 	}
+	stale := func(r lockfile.Reason, do string) {
+		r.Path, r.Entry = e.Source, p
+		c.add(p, "stale", r.String()+" ("+do+")")
+	}
 	switch {
 	case errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR):
-		c.add(p, "stale", fmt.Sprintf("source %s is gone from the host (rebuild, or drop it from the manifest)", e.Source))
+		stale(lockfile.Reason{Kind: lockfile.SourceGone}, "rebuild, or drop it from the manifest")
 		return
 	case err != nil:
-		c.add(p, "stale", fmt.Sprintf("source cannot be checked: %v", err))
+		c.add(p, "stale", fmt.Sprintf("cannot check its host file: %v", err))
 		return
 	case !fi.Mode().IsRegular():
-		c.add(p, "stale", fmt.Sprintf("source %s is no longer a regular file (rebuild)", e.Source))
+		stale(lockfile.Reason{Kind: lockfile.SourceChanged, Detail: "it is no longer a regular file"}, "rebuild")
 		return
 	}
 	f, err := os.Open(e.Source)
 	if err != nil {
-		c.add(p, "stale", fmt.Sprintf("source cannot be checked: %v", err))
+		c.add(p, "stale", fmt.Sprintf("cannot check its host file: %v", err))
 		return
 	}
 	defer f.Close()
 	sum, err := sha256Of(f)
 	switch {
 	case err != nil:
-		c.add(p, "stale", fmt.Sprintf("source cannot be checked: read %s: %v", e.Source, err))
+		c.add(p, "stale", fmt.Sprintf("cannot check its host file: %v", err))
 	case !strings.EqualFold(sum, e.SHA256):
-		c.add(p, "stale", fmt.Sprintf("source %s changed on the host since the build (rebuild to pick it up)", e.Source))
+		stale(lockfile.Reason{Kind: lockfile.SourceChanged}, "rebuild to pick it up")
 	}
 }
 

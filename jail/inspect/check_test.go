@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -300,12 +301,12 @@ func TestCheckJail(t *testing.T) {
 				data[len(data)/2] ^= 0xff
 				j.write("/bin/bash", data)
 			},
-			want: []wantProblem{{"/bin/bash", "modified", "sha256"}},
+			want: []wantProblem{{"/bin/bash", "modified", "changed in the jail: its sha256 differs"}},
 		},
 		{
 			name:  "file removed",
 			drift: func(j *testJail) { j.remove("/bin/bash") },
-			want:  []wantProblem{{"/bin/bash", "missing", "the lock lists a file"}},
+			want:  []wantProblem{{"/bin/bash", "missing", "is missing from the jail: the lock lists a file here (rebuild)"}},
 		},
 		{
 			name:  "library removed after the build",
@@ -365,18 +366,18 @@ func TestCheckStaleSource(t *testing.T) {
 	tests := []struct {
 		name  string
 		drift func(host string)
-		want  []wantProblem
+		want  []wantProblem // HOST stands for the host file's path
 	}{
 		{name: "unchanged"},
 		{
 			name:  "rewritten",
 			drift: func(host string) { os.WriteFile(host, []byte("version 2, longer\n"), 0o644) },
-			want:  []wantProblem{{"/etc/data.txt", "stale", "changed on the host since the build"}},
+			want:  []wantProblem{{"/etc/data.txt", "stale", "host file HOST changed (rebuild to pick it up)"}},
 		},
 		{
 			name:  "rewritten, same size",
 			drift: func(host string) { os.WriteFile(host, []byte("version 2\n"), 0o644) },
-			want:  []wantProblem{{"/etc/data.txt", "stale", "changed on the host since the build"}},
+			want:  []wantProblem{{"/etc/data.txt", "stale", "host file HOST changed (rebuild to pick it up)"}},
 		},
 		{
 			name: "touched, same content",
@@ -388,7 +389,7 @@ func TestCheckStaleSource(t *testing.T) {
 		{
 			name:  "gone",
 			drift: func(host string) { os.Remove(host) },
-			want:  []wantProblem{{"/etc/data.txt", "stale", "is gone from the host"}},
+			want:  []wantProblem{{"/etc/data.txt", "stale", "host file HOST is gone (rebuild, or drop it from the manifest)"}},
 		},
 	}
 	for _, tt := range tests {
@@ -403,7 +404,11 @@ func TestCheckStaleSource(t *testing.T) {
 			if tt.drift != nil {
 				tt.drift(host)
 			}
-			checkProblems(t, j.dir, tt.want)
+			want := slices.Clone(tt.want)
+			for i := range want {
+				want[i].msg = strings.ReplaceAll(want[i].msg, "HOST", host) // the source's own path, as a build names it
+			}
+			checkProblems(t, j.dir, want)
 		})
 	}
 }
@@ -467,8 +472,8 @@ users: [{ name: tester, uid: 1000, home: /home/tester }]
 			os.WriteFile(data, []byte("version 2\n"), 0o644)
 			os.WriteFile(filepath.Join(out, "etc/data.txt"), []byte("edited in the jail\n"), 0o644)
 			checkProblems(t, out, []wantProblem{
-				{"/etc/data.txt", "modified", "the lock says"},
-				{"/etc/data.txt", "stale", "changed on the host"},
+				{"/etc/data.txt", "modified", "changed in the jail: is 19 bytes, the lock says 10 (rebuild)"},
+				{"/etc/data.txt", "stale", "host file " + data + " changed (rebuild to pick it up)"},
 			})
 		})
 	}
@@ -527,7 +532,7 @@ func TestCheckModesAndSetuid(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{
-		"/etc/motd: mode is 0666, the lock says 0644",
+		"/etc/motd: changed in the jail: mode is 0666, the lock says 0644 (rebuild)",
 		"/tmp/sh: has mode 4755 but the build made no such file",
 	}
 	if len(problems) != len(want) {

@@ -1,10 +1,8 @@
 package inspect
 
 import (
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -49,19 +47,19 @@ type Info struct {
 	Linked int `json:"linked"`
 	// UpToDate says a build would change nothing.
 	UpToDate bool `json:"up_to_date"`
-	// Stale says why a build would change the jail, when it would.
-	Stale string `json:"stale,omitempty"`
+	// Stale says why a build would change the jail, when it would: the
+	// reason a build would give for rebuilding it.
+	Stale lockfile.Reason `json:"stale,omitzero"`
 	// Enter is what `jailer enter JAIL` uses when no flag overrides it:
 	// the manifest's enter: settings with jailer's defaults filled in.
 	Enter manifest.Enter `json:"enter"`
 }
 
 // Inspect describes the jail at dir from its lock, and finds out whether a
-// build of its manifest would change it: the same test Build makes (the
-// tree, the host sources and the manifest files unchanged since the build,
-// by stat) plus a fresh digest of the manifest, which also catches a
-// program now found elsewhere in PATH. The manifest is loaded, not planned:
-// no library is resolved and nothing is read from the jail.
+// build of its manifest would change it: the decision Build makes
+// (lockfile.Staleness), with the manifest loaded again for its digest, as
+// the lock's link mode would build it. The manifest is loaded, not
+// planned: no library is resolved and nothing is read from the jail.
 func Inspect(dir string) (*Info, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -93,46 +91,9 @@ func Inspect(dir string) (*Info, error) {
 	}
 	_, err = os.Stat(lock.Manifest)
 	in.ManifestExists = err == nil
-	in.Stale = infoStale(lock, abs, in.ManifestExists)
-	in.UpToDate = in.Stale == ""
+	in.Stale = lockfile.Staleness(lock, abs, lockfile.WantManifest(lock.Manifest, lock.Link))
+	in.UpToDate = !in.Stale.Stale()
 	return in, nil
-}
-
-// infoStale says why a build of the lock's manifest would change the jail
-// at dir, or "" when it would not.
-func infoStale(lock *lockfile.Lock, dir string, manifestExists bool) string {
-	if !manifestExists {
-		return fmt.Sprintf("its manifest %s no longer exists", lock.Manifest)
-	}
-	if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
-		return "the jail directory is missing"
-	}
-	if err := lockfile.UpToDate(lock, dir); err != nil {
-		return err.Error()
-	}
-	m, err := manifest.Load(lock.Manifest)
-	if err != nil {
-		first, _, _ := strings.Cut(err.Error(), "\n")
-		return "its manifest no longer loads: " + first
-	}
-	digest, err := ManifestDigest(m, lock.Link)
-	if err != nil {
-		return err.Error()
-	}
-	if digest != lock.Digest {
-		return "a program the manifest names is now found elsewhere (PATH differs), or this jailer builds differently"
-	}
-	return ""
-}
-
-// ManifestDigest is the digest a build of m with the given link mode
-// records in its lock (Lock.Digest): it changes when the manifest files,
-// the host paths of its programs or the build options do.
-func ManifestDigest(m *manifest.Manifest, link string) (string, error) {
-	if link == "" {
-		link = lockfile.LinkCopy
-	}
-	return lockfile.Digest(m, link)
 }
 
 // infoEnter fills the lock's enter settings with what `jailer enter`
@@ -180,7 +141,7 @@ func (in *Info) Text(w io.Writer) error {
 	if in.UpToDate {
 		line("status", "up to date")
 	} else {
-		line("status", "stale: "+in.Stale+" (jailer build brings it up to date)")
+		line("status", "stale: "+in.Stale.String()+staleHint(in))
 	}
 	e := in.Enter
 	line("enter", infoQuoteArgs(e.Command))
@@ -220,6 +181,19 @@ func (in *Info) Text(w io.Writer) error {
 		line("  limits", l)
 	}
 	return tw.Flush()
+}
+
+// staleHint says what to do about a stale jail, after its reason.
+func staleHint(in *Info) string {
+	switch {
+	case !in.ManifestExists:
+		return ""
+	case in.Stale.Kind == lockfile.NotThisTree:
+		return " (jailer build --force replaces it)"
+	case in.Stale.Kind == lockfile.ManifestBroken:
+		return " (fix it, then jailer build)"
+	}
+	return " (jailer build brings it up to date)"
 }
 
 func infoLimits(l manifest.Limits) string {

@@ -1,3 +1,20 @@
+// Package lockfile is the record jailer keeps beside every jail it built,
+// NAME.jailer.lock (beside the tree, never inside it, where the jail could
+// rewrite it), and the one decision whether a jail is stale.
+//
+// The lock lists every entry of the tree with its kind, mode, owner, size
+// and sha256, where it came from, and two stats: its host source's when it
+// was copied, and its own right after the build (with the ctime, which a
+// process in the jail cannot put back). It also holds the stat of every
+// file the build read (the manifests, /etc/ld.so.cache, dpkg's database),
+// a digest of what decides the plan besides file contents (the manifests'
+// bytes, where each program was found in PATH, the build options), and the
+// identity of the tree it describes (device, inode, birth time). Staleness
+// compares all that with the host and the tree by stat alone (only the
+// manifest is read again, for its digest), from the broadest cause to the
+// narrowest, and returns the first cause found as a typed Reason; build, info and check
+// print that Reason, so that they give one message for one cause. `jailer
+// check` goes further (it hashes), but words what it finds the same way.
 package lockfile
 
 import (
@@ -7,7 +24,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/jailer-dev/jailer/jail/plan"
@@ -15,8 +31,14 @@ import (
 	"github.com/jailer-dev/jailer/manifest"
 )
 
-// LockFormat is the version of the lock file layout.
-const Format = 1
+// Format is the version of the lock file layout this jailer writes.
+// Format 2 names the tree's birth time "birth" (format 1 kept it under
+// "mtime"); a lock of format 1 is still read, and its jail rebuilt by the
+// next build (OldFormat).
+const Format = 2
+
+// oldestFormat is the oldest lock layout this jailer reads.
+const oldestFormat = 1
 
 // LockSuffix is appended to a jail's path to name its lock file, which sits
 // beside the tree (never inside it, where the jail could rewrite it).
@@ -30,7 +52,7 @@ var ErrNotAJail = errors.New("not a jailer jail")
 // tell in a few stat calls whether anything changed, `jailer check` can tell
 // what drifted, and `jailer enter` knows the manifest's enter settings.
 type Lock struct {
-	// Format is LockFormat.
+	// Format is the layout's version (Format when this jailer wrote it).
 	Format int `json:"format"`
 	// Name is the jail's name from the manifest.
 	Name string `json:"name"`
@@ -47,42 +69,24 @@ type Lock struct {
 	Built time.Time `json:"built"`
 	// Tree identifies the jail directory this lock describes; a lock whose
 	// tree was replaced (an interrupted swap) no longer matches.
-	Tree Stat `json:"tree"`
+	Tree TreeID `json:"tree"`
 	// Enter holds the manifest's defaults for `jailer enter`.
 	Enter manifest.Enter `json:"enter"`
-	// Inputs are the manifest files read, with their stat at build time.
+	// Inputs are the host files the build read besides the sources (see
+	// Inputs), with their stat at build time.
 	Inputs []Input `json:"inputs"`
 	// Entries are every path in the jail.
 	Entries []Entry `json:"entries"`
 }
 
-// Stat is the part of a file's stat that tells whether it changed.
-type Stat struct {
-	Dev   uint64 `json:"dev,omitempty"`
-	Ino   uint64 `json:"ino,omitempty"`
-	Size  int64  `json:"size,omitempty"`
-	Mtime int64  `json:"mtime,omitempty"` // nanoseconds since the epoch
-	// Ctime is kept for files in the jail only (treeStatOf): a process in
-	// the jail can reset a file's mtime after changing it, not its ctime.
-	Ctime int64 `json:"ctime,omitempty"`
-}
-
-// treeStatOf is statOf with the ctime, for files in the jail.
-func TreeStatOf(fi fs.FileInfo) Stat {
-	st := StatOf(fi)
-	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
-		st.Ctime = sys.Ctim.Sec*1e9 + sys.Ctim.Nsec
-	}
-	return st
-}
-
-// Input is a host file the build read.
+// Input is a host file the build read: a manifest, /etc/ld.so.cache,
+// dpkg's status or a package's file list.
 type Input struct {
 	Path string `json:"path"`
 	Stat Stat   `json:"stat"`
 }
 
-// LockEntry is one path in the jail as built.
+// Entry is one path in the jail as built.
 type Entry struct {
 	Dest   string    `json:"dest"`
 	Kind   plan.Kind `json:"kind"`
@@ -102,10 +106,10 @@ type Entry struct {
 	Why      string `json:"why,omitempty"`
 }
 
-// LockPath returns the lock file path of the jail at dir.
+// Path returns the lock file path of the jail at dir.
 func Path(dir string) string { return filepath.Clean(dir) + LockSuffix }
 
-// ReadLock reads the lock beside the jail at dir. It returns an error
+// Read reads the lock beside the jail at dir. It returns an error
 // wrapping ErrNotAJail when there is none.
 func Read(dir string) (*Lock, error) {
 	p := Path(dir)
@@ -120,34 +124,13 @@ func Read(dir string) (*Lock, error) {
 	if err := json.Unmarshal(data, &l); err != nil {
 		return nil, fmt.Errorf("read lock %s: %w (rebuild with --force)", p, err)
 	}
-	if l.Format != Format {
-		return nil, fmt.Errorf("lock %s has format %d, this jailer reads %d (rebuild the jail)", p, l.Format, Format)
+	if err := checkFormat(p, l.Format); err != nil {
+		return nil, err
 	}
 	return &l, nil
 }
 
-// statOf returns the change-detecting fields of fi.
-func StatOf(fi fs.FileInfo) Stat {
-	st := Stat{Size: fi.Size(), Mtime: fi.ModTime().UnixNano()}
-	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
-		st.Dev, st.Ino = uint64(sys.Dev), sys.Ino
-	}
-	if fi.IsDir() {
-		st.Size = 0
-	}
-	return st
-}
-
-// lstat returns the Stat of path, not following a final symlink.
-func Lstat(path string) (Stat, error) {
-	fi, err := os.Lstat(path)
-	if err != nil {
-		return Stat{}, err
-	}
-	return StatOf(fi), nil
-}
-
-// ReadLockHead reads a lock's settings (everything but Entries), stopping
+// ReadHead reads a lock's settings (everything but Entries), stopping
 // where the entries start: `jailer enter` needs only the enter settings,
 // and a jail of a hundred programs has a lock of a few hundred kilobytes.
 func ReadHead(dir string) (*Lock, error) {
@@ -187,13 +170,21 @@ func ReadHead(dir string) (*Lock, error) {
 			return nil, bad(err)
 		}
 	}
-	if l.Format != Format {
-		return nil, fmt.Errorf("lock %s has format %d, this jailer reads %d (rebuild the jail)", p, l.Format, Format)
+	if err := checkFormat(p, l.Format); err != nil {
+		return nil, err
 	}
 	return &l, nil
 }
 
-// Link modes for BuildOptions.Link.
+// checkFormat refuses a lock this jailer cannot read.
+func checkFormat(p string, format int) error {
+	if format < oldestFormat || format > Format {
+		return fmt.Errorf("lock %s has format %d, this jailer reads %d to %d (rebuild the jail with --force, or use the jailer that built it)", p, format, oldestFormat, Format)
+	}
+	return nil
+}
+
+// Link modes for build.Options.Link.
 const (
 	LinkCopy     = "copy"
 	LinkHardlink = "hardlink"

@@ -5,22 +5,29 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
 
 	"github.com/jailer-dev/jailer/jail/plan"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/jailer-dev/jailer/manifest"
 )
 
-// ldCache is the loader's cache: installing or removing libraries rewrites it,
-// so a change to it makes a jail stale.
+// LdCache is the loader's cache: installing or removing libraries rewrites
+// it, so a change to it makes a jail stale.
 const LdCache = "/etc/ld.so.cache"
 
-// buildDigest covers what decides the plan besides the files' contents:
-// the manifests, where each binary was found, and the build options.
+// hostInputs are the host files outside any manifest whose change makes
+// every jail stale. A variable only so that a test can put a file it may
+// change in the place of /etc/ld.so.cache.
+var hostInputs = []string{LdCache}
+
+// Digest covers what decides the plan besides the files' contents: the
+// manifests, where each binary was found, and the build options.
 func Digest(m *manifest.Manifest, link string) (string, error) {
 	h := sha256.New()
 	for _, src := range m.Sources {
@@ -38,58 +45,215 @@ func Digest(m *manifest.Manifest, link string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// treeID identifies a jail directory: device, inode, and birth time (in
-// Mtime), because a directory made where a jail was deleted can get the
-// jail's inode number back.
-func TreeID(dir string) (Stat, error) {
-	var sx unix.Statx_t
-	if err := unix.Statx(unix.AT_FDCWD, dir, unix.AT_SYMLINK_NOFOLLOW, unix.STATX_INO|unix.STATX_BTIME, &sx); err != nil {
-		return Stat{}, &os.PathError{Op: "statx", Path: dir, Err: err}
+// Inputs returns the host files a build of m reads besides the sources it
+// copies, with their stats, for Lock.Inputs: m's manifest files,
+// /etc/ld.so.cache and, when m names packages, dpkg's status (a package
+// installed, upgraded or removed rewrites it) and each package's file list.
+// A file that does not exist is left out.
+func Inputs(m *manifest.Manifest) []Input {
+	paths := append(append([]string{}, m.Sources...), hostInputs...)
+	if len(m.Packages) > 0 {
+		paths = append(paths, "/var/lib/dpkg/status")
+		for _, p := range m.Packages {
+			paths = append(paths, p.List)
+		}
 	}
-	id := Stat{Dev: unix.Mkdev(sx.Dev_major, sx.Dev_minor), Ino: sx.Ino}
-	if sx.Mask&unix.STATX_BTIME != 0 {
-		id.Mtime = sx.Btime.Sec*1e9 + int64(sx.Btime.Nsec)
+	var inputs []Input
+	for _, p := range paths {
+		if st, err := Lstat(p); err == nil {
+			inputs = append(inputs, Input{Path: p, Stat: st})
+		}
 	}
-	return id, nil
+	return inputs
 }
 
-// UpToDate returns nil when the jail at out is exactly what lock records
-// and no host source changed since: every check is a stat, nothing is read.
-func UpToDate(lock *Lock, out string) error {
-	st, err := TreeID(out)
-	if err != nil {
-		return err
+// Want is the build a jail is compared with: what a build would make it
+// from now.
+type Want struct {
+	// Manifest is the absolute path of the manifest.
+	Manifest string
+	// Digest is the Digest of the manifest as it is now, with Link; ""
+	// when Err says why there is none.
+	Digest string
+	// Err is why the manifest could not be read again: it is gone, or no
+	// longer loads.
+	Err error
+	// Link is the build's link mode ("" is LinkCopy).
+	Link string
+	// Force asks for a build whatever the jail is.
+	Force bool
+}
+
+// WantManifest loads the manifest at path again and returns what a build
+// of it with the link mode link would make; a manifest that is gone or no
+// longer loads is recorded in Err, for Staleness to report.
+func WantManifest(path, link string) Want {
+	w := Want{Manifest: path, Link: link}
+	m, err := manifest.Load(path)
+	if err == nil {
+		w.Digest, err = Digest(m, linkMode(link))
 	}
-	if st != lock.Tree {
-		return errors.New("the jail directory is not the one the lock describes")
+	w.Err = err
+	return w
+}
+
+// linkMode is the link mode link stands for ("" is the default).
+func linkMode(link string) string {
+	if link == "" {
+		return LinkCopy
 	}
-	for _, in := range lock.Inputs {
-		if st, err := Lstat(in.Path); err != nil || st != in.Stat {
-			return fmt.Errorf("%s changed", in.Path)
+	return link
+}
+
+// Staleness decides whether the jail at dir, which lock describes (nil when
+// there is none), is what the build want would make, and if not, why. Every
+// test is a stat (or a readlink): no file is read from the tree or the
+// host. It looks, in this order, and reports the first cause it finds:
+//
+//   - whether the build is forced, and whether there is a jail: a lock, and
+//     at dir the very directory it was written for (device, inode and
+//     birth time: a directory made where a jail was deleted is not it);
+//   - the build as a whole: the lock's format, the manifest it was built
+//     from, the link mode;
+//   - the files the build read (Inputs): a manifest edited or gone, the
+//     loader's cache or dpkg's database rewritten;
+//   - entry by entry, in the lock's order: its host source (gone, or its
+//     stat changed), then its place in the tree (missing; a file's stat
+//     changed, with the ctime, which a process in the jail cannot put back;
+//     a symlink's target; a directory or device of another type);
+//   - last, the manifest read again: it no longer loads, or its digest
+//     changed, which no stat shows when a program it names is found
+//     elsewhere in PATH now.
+//
+// A cause comes before those it explains: an edited manifest also changes
+// the digest, a replaced tree every entry, a source gone from the host
+// makes the manifest fail to load.
+func Staleness(lock *Lock, dir string, want Want) Reason {
+	if want.Force {
+		return Reason{Kind: Forced}
+	}
+	if lock == nil {
+		return Reason{Kind: NoJail, Path: dir}
+	}
+	if r := lock.treeReason(dir); r.Stale() {
+		return r
+	}
+	if r := lock.buildReason(want); r.Stale() {
+		return r
+	}
+	if r := lock.inputReason(); r.Stale() {
+		return r
+	}
+	for i := range lock.Entries {
+		if r := lock.Entries[i].reason(dir); r.Stale() {
+			return r
 		}
 	}
-	for _, e := range lock.Entries {
-		if e.Source != "" {
-			if st, err := Lstat(e.Source); err != nil || st != e.SourceStat {
-				return fmt.Errorf("host file %s changed", e.Source)
-			}
-		}
-		tree := filepath.Join(out, e.Dest)
-		switch e.Kind {
-		case plan.KindFile:
-			fi, err := os.Lstat(tree)
-			if err != nil || TreeStatOf(fi) != e.TreeStat {
-				return fmt.Errorf("%s changed in the jail", e.Dest)
-			}
-		case plan.KindSymlink:
-			if target, err := os.Readlink(tree); err != nil || target != e.Target {
-				return fmt.Errorf("%s changed in the jail", e.Dest)
-			}
-		default:
-			if _, err := os.Lstat(tree); err != nil {
-				return fmt.Errorf("%s is missing from the jail", e.Dest)
-			}
+	return lock.planReason(want)
+}
+
+// gone reports whether err means a path does not exist (any more).
+func gone(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
+}
+
+// treeReason says whether dir is the tree l describes.
+func (l *Lock) treeReason(dir string) Reason {
+	id, err := TreeIDOf(dir)
+	switch {
+	case gone(err):
+		return Reason{Kind: NoJail, Path: dir}
+	case err != nil:
+		return Reason{Kind: NoJail, Path: dir, Detail: err.Error()}
+	case id != l.Tree:
+		return Reason{Kind: NotThisTree, Path: dir}
+	}
+	return Reason{}
+}
+
+// buildReason compares the build that made the jail with want as a whole.
+func (l *Lock) buildReason(want Want) Reason {
+	switch {
+	case l.Format != Format:
+		return Reason{Kind: OldFormat, Detail: strconv.Itoa(l.Format)}
+	case want.Manifest != "" && want.Manifest != l.Manifest:
+		return Reason{Kind: OtherManifest, Path: l.Manifest}
+	case linkMode(want.Link) != linkMode(l.Link):
+		return Reason{Kind: OtherLink, Detail: linkMode(l.Link)}
+	}
+	return Reason{}
+}
+
+// inputReason says whether a file the build read changed.
+func (l *Lock) inputReason() Reason {
+	for _, in := range l.Inputs {
+		st, err := Lstat(in.Path)
+		switch {
+		case gone(err) && in.Path == l.Manifest:
+			return Reason{Kind: ManifestGone, Path: in.Path}
+		case gone(err):
+			return Reason{Kind: InputGone, Path: in.Path}
+		case err != nil || st != in.Stat:
+			return Reason{Kind: InputChanged, Path: in.Path}
 		}
 	}
-	return nil
+	return Reason{}
+}
+
+// planReason compares the manifest's digest now with the lock's.
+func (l *Lock) planReason(want Want) Reason {
+	switch {
+	case want.Err != nil && gone(want.Err):
+		return Reason{Kind: ManifestGone, Path: want.Manifest}
+	case want.Err != nil:
+		first, _, _ := strings.Cut(want.Err.Error(), "\n")
+		return Reason{Kind: ManifestBroken, Path: want.Manifest, Detail: first}
+	case want.Digest != l.Digest:
+		return Reason{Kind: PlanChanged}
+	}
+	return Reason{}
+}
+
+// reason says whether e's host source or its place in the tree at dir
+// changed since the build.
+func (e *Entry) reason(dir string) Reason {
+	if e.Source != "" {
+		st, err := Lstat(e.Source)
+		switch {
+		case gone(err):
+			return Reason{Kind: SourceGone, Path: e.Source, Entry: e.Dest}
+		case err != nil || st != e.SourceStat:
+			return Reason{Kind: SourceChanged, Path: e.Source, Entry: e.Dest}
+		}
+	}
+	tree := filepath.Join(dir, e.Dest)
+	var err error
+	changed := false
+	switch e.Kind {
+	case plan.KindFile:
+		var fi fs.FileInfo
+		if fi, err = os.Lstat(tree); err == nil {
+			changed = TreeStatOf(fi) != e.TreeStat
+		}
+	case plan.KindSymlink:
+		var target string
+		if target, err = os.Readlink(tree); err == nil {
+			changed = target != e.Target
+		}
+	default:
+		// A directory or device is not compared by stat (a run changes
+		// directories' times), but it must still be one: a directory
+		// replaced by a symlink would lead out of the jail.
+		var fi fs.FileInfo
+		if fi, err = os.Lstat(tree); err == nil {
+			changed = e.Kind == plan.KindDir && !fi.IsDir() || e.Kind == plan.KindDevice && fi.Mode()&fs.ModeDevice == 0
+		}
+	}
+	switch {
+	case gone(err):
+		return Reason{Kind: EntryMissing, Entry: e.Dest}
+	case err != nil || changed:
+		return Reason{Kind: TreeChanged, Entry: e.Dest}
+	}
+	return Reason{}
 }
