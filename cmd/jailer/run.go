@@ -46,6 +46,9 @@ func runCommand() *cli.Command {
 			if !wantQuiet(c) && !sum.UpToDate {
 				fmt.Fprintln(c.App.ErrWriter, "jailer: "+sum.String())
 			}
+			if setAnywhere(c, "verbose") && !sum.UpToDate {
+				fmt.Fprintln(c.App.ErrWriter, "jailer: built because: "+sum.Reason.String())
+			}
 			opts, err := enterOptions(c, sum.Output, c.Args().Slice()[1:])
 			if err != nil {
 				return err
