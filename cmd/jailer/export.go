@@ -19,7 +19,7 @@ func exportCommand() *cli.Command {
 		ArgsUsage: "JAIL",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "file to write (- for stdout); a tar named .tar.gz or .tgz is gzip-compressed"},
-			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: export.ExportTar, Usage: "tar, oci (OCI image archive) or docker (docker-archive)"},
+			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: export.Tar, Usage: "tar, oci (OCI image archive) or docker (docker-archive)"},
 			&cli.StringFlag{Name: "tag", Aliases: []string{"t"}, Usage: "image name for oci and docker (default jailer/NAME:latest)"},
 			newJSONFlag(), newQuietFlag(),
 		},
@@ -32,11 +32,11 @@ func exportCommand() *cli.Command {
 			if out == "" {
 				return usagef("export needs -o FILE (or -o - for stdout)")
 			}
-			opts := export.ExportOptions{Format: c.String("format"), Tag: c.String("tag")}
-			if !slices.Contains(export.ExportFormats, opts.Format) {
-				return usagef("--format %q: use %s", opts.Format, strings.Join(export.ExportFormats, ", "))
+			opts := export.Options{Format: c.String("format"), Tag: c.String("tag")}
+			if !slices.Contains(export.Formats, opts.Format) {
+				return usagef("--format %q: use %s", opts.Format, strings.Join(export.Formats, ", "))
 			}
-			if opts.Tag != "" && opts.Format == export.ExportTar {
+			if opts.Tag != "" && opts.Format == export.Tar {
 				return usagef("--tag names an image: use it with --format oci or docker")
 			}
 			if opts.Tag != "" {
@@ -47,11 +47,11 @@ func exportCommand() *cli.Command {
 			if opts.Epoch, err = export.SourceDateEpoch(os.Getenv("SOURCE_DATE_EPOCH")); err != nil {
 				return usageError{err.Error()}
 			}
-			var sum *export.ExportSummary
+			var sum *export.Summary
 			if out == "-" {
-				sum, err = export.Export(c.Context, dir, c.App.Writer, opts)
+				sum, err = export.Write(c.Context, dir, c.App.Writer, opts)
 			} else {
-				sum, err = export.ExportFile(c.Context, dir, out, opts)
+				sum, err = export.ToFile(c.Context, dir, out, opts)
 			}
 			switch {
 			case err != nil:

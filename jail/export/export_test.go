@@ -112,7 +112,7 @@ func TestExportTar(t *testing.T) {
 		}
 	}
 	var buf bytes.Buffer
-	sum, err := Export(context.Background(), dir, &buf, ExportOptions{})
+	sum, err := Write(context.Background(), dir, &buf, Options{})
 	if err != nil {
 		t.Fatalf("Export = %v", err)
 	}
@@ -146,7 +146,7 @@ func TestExportTar(t *testing.T) {
 	if slices.ContainsFunc(names, func(n string) bool { return strings.HasPrefix(n, "hostdir/") || n == "" || strings.HasPrefix(n, "/") }) {
 		t.Errorf("Export entries = %q: went through a symlink, or named the root", names)
 	}
-	if sum.Entries != len(hdrs) || sum.Format != ExportTar {
+	if sum.Entries != len(hdrs) || sum.Format != Tar {
 		t.Errorf("summary = %+v, want %d entries, format tar", sum, len(hdrs))
 	}
 	uid, gid := os.Geteuid(), os.Getegid()
@@ -207,16 +207,16 @@ func TestExportReproducible(t *testing.T) {
 	dir, _ := exportJail(t)
 	out := t.TempDir()
 	for _, tt := range []struct{ file, format string }{
-		{"j.tar", ExportTar}, {"j.tar.gz", ExportTar}, {"j.tgz", ExportTar},
-		{"j.oci.tar", ExportOCI}, {"j.docker.tar", ExportDocker},
+		{"j.tar", Tar}, {"j.tar.gz", Tar}, {"j.tgz", Tar},
+		{"j.oci.tar", OCI}, {"j.docker.tar", Docker},
 	} {
 		var got [2][]byte
 		for i := range got {
 			p := filepath.Join(out, fmt.Sprint(i), tt.file)
 			os.MkdirAll(filepath.Dir(p), 0o755)
-			sum, err := ExportFile(context.Background(), dir, p, ExportOptions{Format: tt.format})
+			sum, err := ToFile(context.Background(), dir, p, Options{Format: tt.format})
 			if err != nil {
-				t.Fatalf("ExportFile(%s) = %v", tt.file, err)
+				t.Fatalf("ToFile(%s) = %v", tt.file, err)
 			}
 			if sum.Output != p {
 				t.Errorf("summary output = %q, want %q", sum.Output, p)
@@ -276,7 +276,7 @@ func TestExportEpoch(t *testing.T) {
 	dir, _ := exportJail(t)
 	const epoch = 1700000000
 	var buf bytes.Buffer
-	if _, err := Export(context.Background(), dir, &buf, ExportOptions{Epoch: epoch}); err != nil {
+	if _, err := Write(context.Background(), dir, &buf, Options{Epoch: epoch}); err != nil {
 		t.Fatal(err)
 	}
 	hdrs, _ := readTar(t, &buf)
@@ -286,7 +286,7 @@ func TestExportEpoch(t *testing.T) {
 		}
 	}
 	p := filepath.Join(t.TempDir(), "img.tar")
-	if _, err := ExportFile(context.Background(), dir, p, ExportOptions{Format: ExportDocker, Epoch: epoch}); err != nil {
+	if _, err := ToFile(context.Background(), dir, p, Options{Format: Docker, Epoch: epoch}); err != nil {
 		t.Fatal(err)
 	}
 	img, err := tarball.ImageFromPath(p, nil)
@@ -336,7 +336,7 @@ func TestExportImage(t *testing.T) {
 		User:       "1000:1000",
 		WorkingDir: "/home/tester",
 	}
-	check := func(what string, img v1.Image, sum *ExportSummary) {
+	check := func(what string, img v1.Image, sum *Summary) {
 		t.Helper()
 		cfg, err := img.ConfigFile()
 		if err != nil {
@@ -363,7 +363,7 @@ func TestExportImage(t *testing.T) {
 
 	out := t.TempDir()
 	docker := filepath.Join(out, "docker.tar")
-	sum, err := ExportFile(context.Background(), dir, docker, ExportOptions{Format: ExportDocker})
+	sum, err := ToFile(context.Background(), dir, docker, Options{Format: Docker})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -378,7 +378,7 @@ func TestExportImage(t *testing.T) {
 	check("docker", img, sum)
 
 	oci := filepath.Join(out, "oci.tar")
-	sum, err = ExportFile(context.Background(), dir, oci, ExportOptions{Format: ExportOCI, Tag: "registry.example:5000/team/app:v1"})
+	sum, err = ToFile(context.Background(), dir, oci, Options{Format: OCI, Tag: "registry.example:5000/team/app:v1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -463,31 +463,31 @@ func TestExportErrors(t *testing.T) {
 	dir, _ := exportJail(t)
 	notJail := t.TempDir()
 	ctx := context.Background()
-	if _, err := Export(ctx, notJail, io.Discard, ExportOptions{}); !errors.Is(err, lockfile.ErrNotAJail) {
+	if _, err := Write(ctx, notJail, io.Discard, Options{}); !errors.Is(err, lockfile.ErrNotAJail) {
 		t.Errorf("Export(not a jail) = %v, want ErrNotAJail", err)
 	}
-	if _, err := Export(ctx, dir, io.Discard, ExportOptions{Format: "zip"}); err == nil || !strings.Contains(err.Error(), `unknown export format "zip"`) {
+	if _, err := Write(ctx, dir, io.Discard, Options{Format: "zip"}); err == nil || !strings.Contains(err.Error(), `unknown export format "zip"`) {
 		t.Errorf("Export(format zip) = %v", err)
 	}
-	if _, err := Export(ctx, dir, io.Discard, ExportOptions{Format: ExportOCI, Tag: "Bad Tag"}); err == nil || !strings.Contains(err.Error(), `image name "Bad Tag"`) {
+	if _, err := Write(ctx, dir, io.Discard, Options{Format: OCI, Tag: "Bad Tag"}); err == nil || !strings.Contains(err.Error(), `image name "Bad Tag"`) {
 		t.Errorf("Export(bad tag) = %v", err)
 	}
-	if _, err := ExportFile(ctx, dir, filepath.Join(dir, "tmp/x.tar"), ExportOptions{}); err == nil || !strings.Contains(err.Error(), "inside the jail") {
-		t.Errorf("ExportFile(into the jail) = %v", err)
+	if _, err := ToFile(ctx, dir, filepath.Join(dir, "tmp/x.tar"), Options{}); err == nil || !strings.Contains(err.Error(), "inside the jail") {
+		t.Errorf("ToFile(into the jail) = %v", err)
 	}
 	link := filepath.Join(t.TempDir(), "link")
 	os.Symlink(filepath.Join(dir, "tmp"), link)
-	if _, err := ExportFile(ctx, dir, filepath.Join(link, "x.tar"), ExportOptions{}); err == nil || !strings.Contains(err.Error(), "inside the jail") {
-		t.Errorf("ExportFile(through a symlink into the jail) = %v", err)
+	if _, err := ToFile(ctx, dir, filepath.Join(link, "x.tar"), Options{}); err == nil || !strings.Contains(err.Error(), "inside the jail") {
+		t.Errorf("ToFile(through a symlink into the jail) = %v", err)
 	}
-	if _, err := ExportFile(ctx, dir, filepath.Join(t.TempDir(), "x.tar.gz"), ExportOptions{Format: ExportDocker}); err == nil || !strings.Contains(err.Error(), "gzip is for tar exports only") {
-		t.Errorf("ExportFile(docker, .tar.gz) = %v", err)
+	if _, err := ToFile(ctx, dir, filepath.Join(t.TempDir(), "x.tar.gz"), Options{Format: Docker}); err == nil || !strings.Contains(err.Error(), "gzip is for tar exports only") {
+		t.Errorf("ToFile(docker, .tar.gz) = %v", err)
 	}
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
 	out := filepath.Join(t.TempDir(), "x.tar")
-	if _, err := ExportFile(cancelled, dir, out, ExportOptions{}); !errors.Is(err, context.Canceled) {
-		t.Errorf("ExportFile(cancelled) = %v, want context.Canceled", err)
+	if _, err := ToFile(cancelled, dir, out, Options{}); !errors.Is(err, context.Canceled) {
+		t.Errorf("ToFile(cancelled) = %v, want context.Canceled", err)
 	}
 	if _, err := os.Lstat(out); err == nil {
 		t.Errorf("a failed export left %s", out)
@@ -506,7 +506,7 @@ func TestExportDevices(t *testing.T) {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer
-	if _, err := Export(context.Background(), dir, &buf, ExportOptions{}); err != nil {
+	if _, err := Write(context.Background(), dir, &buf, Options{}); err != nil {
 		t.Fatal(err)
 	}
 	hdrs, _ := readTar(t, &buf)
@@ -514,7 +514,7 @@ func TestExportDevices(t *testing.T) {
 	if i < 0 || hdrs[i].Typeflag != tar.TypeChar || hdrs[i].Devmajor != 1 || hdrs[i].Devminor != 3 || hdrs[i].Mode != 0o666 {
 		t.Errorf("dev/null entry = %+v, want a char device 1,3 mode 0666", hdrs[min(max(i, 0), len(hdrs)-1)])
 	}
-	sum, err := Export(context.Background(), dir, io.Discard, ExportOptions{Format: ExportOCI})
+	sum, err := Write(context.Background(), dir, io.Discard, Options{Format: OCI})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -530,7 +530,7 @@ func TestExportMountedProc(t *testing.T) {
 	dir, _ := exportJail(t)
 	proc := filepath.Join(dir, "proc")
 	var before bytes.Buffer
-	if _, err := Export(context.Background(), dir, &before, ExportOptions{}); err != nil {
+	if _, err := Write(context.Background(), dir, &before, Options{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := unix.Mount("tmpfs", proc, "tmpfs", 0, "size=1M,mode=0555"); err != nil {
@@ -541,7 +541,7 @@ func TestExportMountedProc(t *testing.T) {
 		t.Fatal(err)
 	}
 	var after bytes.Buffer
-	if _, err := Export(context.Background(), dir, &after, ExportOptions{}); err != nil {
+	if _, err := Write(context.Background(), dir, &after, Options{}); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(before.Bytes(), after.Bytes()) {
@@ -592,11 +592,11 @@ enter:
 `)
 	dir := filepath.Join(tmp, "jail")
 	jailtest.MustBuild(t, m, build.Options{Output: dir})
-	for _, format := range []string{ExportDocker, ExportOCI} {
+	for _, format := range []string{Docker, OCI} {
 		t.Run(format, func(t *testing.T) {
 			tag := fmt.Sprintf("localhost/jailer-test/%s:%d", format, os.Getpid())
 			file := filepath.Join(tmp, format+".tar")
-			if _, err := ExportFile(context.Background(), dir, file, ExportOptions{Format: format, Tag: tag}); err != nil {
+			if _, err := ToFile(context.Background(), dir, file, Options{Format: format, Tag: tag}); err != nil {
 				t.Fatal(err)
 			}
 			out, err := podman(t, "load", "-i", file)

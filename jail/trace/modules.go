@@ -1,3 +1,5 @@
+//go:build linux
+
 package trace
 
 // Failed imports: a Python or Perl module that the jail lacks shows in

@@ -1,3 +1,5 @@
+//go:build linux
+
 package trace
 
 // Printing suggestions and adding them to a manifest, keeping its text.
