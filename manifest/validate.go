@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/bmatcuk/doublestar/v4"
+	"github.com/jailer-dev/jailer/manifest/dpkg"
 )
 
 // Devices are the device nodes a manifest may ask for, by name.
@@ -257,9 +258,9 @@ func (v *validator) pkg(p *Package) {
 		v.errorf(p.Pos, "package needs a name")
 		return
 	}
-	list, err := PackageList(DpkgDir, p.Name)
+	list, err := dpkg.PackageList(dpkg.Dir, p.Name)
 	switch {
-	case errors.Is(err, ErrNotInstalled):
+	case errors.Is(err, dpkg.ErrNotInstalled):
 		bare, _, _ := strings.Cut(p.Name, ":")
 		v.errorf(p.Pos, "package %s is not installed (apt-get install %s)", p.Name, bare)
 	case err != nil:

@@ -1,9 +1,12 @@
 package manifest
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jailer-dev/jailer/manifest/dpkg"
 )
 
 // validateSetup adds the host files the validation cases refer to.
@@ -369,5 +372,32 @@ func TestValidateCleansPaths(t *testing.T) {
 		if c.got != c.want {
 			t.Errorf("Load(uncleaned paths).%s = %q, want %q", c.what, c.got, c.want)
 		}
+	}
+}
+
+// TestValidatePackages: an installed package gets its file list; one item
+// may be a name or a mapping.
+func TestValidatePackages(t *testing.T) {
+	if _, err := dpkg.PackageList(dpkg.Dir, "coreutils"); err != nil {
+		t.Skipf("no dpkg database with coreutils here: %v", err)
+	}
+	dir := t.TempDir()
+	m, err := Load(writeManifest(t, dir, lines(
+		"version: 1",
+		"packages:",
+		"  - coreutils",
+		"  - { name: coreutils, depends: true, docs: true }",
+	)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := filepath.Join(dpkg.Dir, "info", "coreutils.list")
+	for i, p := range m.Packages {
+		if p.List != want {
+			t.Errorf("packages[%d].List = %q, want %q", i, p.List, want)
+		}
+	}
+	if p := m.Packages[1]; !p.Depends || !p.Docs || p.Pos.Line != 4 {
+		t.Errorf("packages[1] = %+v, want depends and docs set, at line 4", p)
 	}
 }

@@ -180,3 +180,28 @@ func TestGeneratedCompanionsRules(t *testing.T) {
 		t.Errorf("Warnings = %q, want one naming made.cache", p.Warnings)
 	}
 }
+
+// TestPlanPackageProblemsAtItem: what dpkg's database cannot satisfy is
+// reported at the packages: item that asked for it, FILE:LINE:COL.
+func TestPlanPackageProblemsAtItem(t *testing.T) {
+	status := "Package: app\nStatus: install ok installed\nArchitecture: all\nDepends: gone (>= 1) | also-gone\n\n" +
+		"Package: old\nStatus: deinstall ok config-files\nArchitecture: all\n"
+	admin := testutil.FakeDpkg(t, status, "", map[string]string{"app.list": "/.\n", "old.list": "/.\n"})
+	pl := newPlanner(&manifest.Manifest{Layout: "preserve", Packages: []manifest.Package{
+		{Name: "app", List: filepath.Join(admin, "info", "app.list"), Depends: true, Pos: manifest.Pos{File: "m.yaml", Line: 3, Col: 5}},
+		{Name: "old", List: filepath.Join(admin, "info", "old.list"), Pos: manifest.Pos{File: "m.yaml", Line: 4, Col: 5}},
+	}}, nil)
+	pl.dpkgDir = admin
+	pl.packages()
+	var got []string
+	for _, err := range pl.es.errs {
+		got = append(got, err.Error())
+	}
+	want := []string{
+		"m.yaml:3:5: package app depends on gone | also-gone, which is not installed (apt-get install gone)",
+		"m.yaml:4:5: package old is not installed (dpkg has its file list but not its files; apt-get install old)",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("packages() errors =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

@@ -15,8 +15,8 @@ import (
 
 	"github.com/jailer-dev/jailer/jail/internal/elfdeps"
 	"github.com/jailer-dev/jailer/jail/plan"
-
 	"github.com/jailer-dev/jailer/manifest"
+	"github.com/jailer-dev/jailer/manifest/dpkg"
 )
 
 // maxLinks bounds symlink chains and #! chains, as the kernel does.
@@ -34,7 +34,7 @@ type planner struct {
 	dataELFs int
 	// excluded are the paths exclude: patterns left out.
 	excluded []plan.Exclusion
-	// dpkgDir is dpkg's database, manifest.DpkgDir but in tests.
+	// dpkgDir is dpkg's database, dpkg.Dir but in tests.
 	dpkgDir string
 	libs    map[string]bool   // libraries installed already (most programs share them)
 	dirs    map[string]string // host directory -> its real path
@@ -157,7 +157,7 @@ func (es *entries) resolve(p string) (plan.Entry, bool) {
 
 func newPlanner(m *manifest.Manifest, r *elfdeps.Resolver) *planner {
 	return &planner{m: m, es: newEntries(), r: r, elfs: map[string]string{}, elfAt: map[string]manifest.Pos{},
-		found: map[string]bool{}, libs: map[string]bool{}, dirs: map[string]string{}, dpkgDir: manifest.DpkgDir}
+		found: map[string]bool{}, libs: map[string]bool{}, dirs: map[string]string{}, dpkgDir: dpkg.Dir}
 }
 
 // where names a manifest position briefly and independently of how the

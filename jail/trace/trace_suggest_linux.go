@@ -120,7 +120,7 @@ type SuggestOptions struct {
 	// Modules are the imports the command's output says failed.
 	Modules []MissingModule
 	// Dpkg is dpkg's database, searched for the packages that ship
-	// Modules; default manifest.DpkgDir.
+	// Modules; default dpkg.Dir.
 	Dpkg string
 }
 

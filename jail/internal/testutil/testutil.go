@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/jailer-dev/jailer/manifest"
+	"github.com/jailer-dev/jailer/manifest/dpkg"
 )
 
 // requireRoot skips a test that needs root, except in CI (CI=true), where a
@@ -100,7 +101,7 @@ func RequireHostFile(t *testing.T, name string) {
 // requirePackage skips (or, in CI, fails) when a Debian package is not installed.
 func RequirePackage(t *testing.T, name string) {
 	t.Helper()
-	if _, err := manifest.PackageList(manifest.DpkgDir, name); err != nil {
+	if _, err := dpkg.PackageList(dpkg.Dir, name); err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("package %s is needed and CI=true: .ci/run must install it (%v)", name, err)
 		}
