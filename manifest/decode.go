@@ -107,7 +107,10 @@ func decodeDocument(file string, data []byte, v any) (decoded bool, err error) {
 	return root.Kind == yaml.MappingNode, errors.Join(d.errs...)
 }
 
-var yamlLine = lazyRegexp(`^yaml: line (\d+): (.*)$`)
+// yamlLine is how yaml.v3 words a syntax error. Regexps in this package
+// are compiled on first use, not at program start: the jail's init runs
+// this binary too and should not pay for them.
+var yamlLine = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^yaml: line (\d+): (.*)$`) })
 
 // parserProblems are the messages of yaml.v3's parser (as opposed to its
 // scanner), whose line it reports 0-based: one less than the real line.
@@ -380,7 +383,8 @@ func (d *decoder) recordField(v reflect.Value, key string, val *yaml.Node) {
 	}
 }
 
-var octalMode = lazyRegexp(`^0?[0-7]{3,4}$|^0o[0-7]{3,4}$`)
+// octalMode is how a mode is written: "0644", "644", "1777" or "0o644".
+var octalMode = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^0?[0-7]{3,4}$|^0o[0-7]{3,4}$`) })
 
 func (d *decoder) decodeMode(n *yaml.Node, v reflect.Value, what string) {
 	s := n.Value
@@ -418,9 +422,3 @@ func (p *Profile) fromScalar(s string) { p.Name = s }
 func (dv *Device) fromScalar(s string) { dv.Name = s }
 func (dr *Dir) fromScalar(s string)    { dr.Path = s }
 func (f *File) fromScalar(s string)    { f.Src = s }
-
-// lazyRegexp compiles a regexp on first use, not at program start: the
-// jail's init runs this binary too and should not pay for it.
-func lazyRegexp(expr string) func() *regexp.Regexp {
-	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
-}

@@ -17,6 +17,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -40,8 +41,8 @@ const schemaID = "https://raw.githubusercontent.com/jailer-dev/jailer/main/manif
 func schemaEnums() map[string][]string {
 	return map[string][]string{
 		"Manifest.Layout":  Layouts,
-		"Device.Name":      sortedKeys(Devices),
-		"Profile.Name":     sortedKeys(Profiles),
+		"Device.Name":      slices.Sorted(maps.Keys(Devices)),
+		"Profile.Name":     slices.Sorted(maps.Keys(Profiles)),
 		"Enter.Namespaces": Namespaces,
 		"Mount.Type":       MountTypes,
 	}

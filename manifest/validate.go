@@ -4,15 +4,18 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bmatcuk/doublestar/v4"
@@ -48,10 +51,12 @@ var Profiles = map[string]string{
 }
 
 var (
-	userName = lazyRegexp(`^[a-z_][a-z0-9_.-]{0,31}$`)
-	envName  = lazyRegexp(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	// userName is a user or group name, as useradd accepts it.
+	userName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z_][a-z0-9_.-]{0,31}$`) })
+	// envName is an environment variable's name, as POSIX shells accept it.
+	envName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`) })
 	// seconds is a timeout given as a bare number of seconds.
-	seconds = lazyRegexp(`^[-+]?[0-9]+(\.[0-9]+)?$`)
+	seconds = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[-+]?[0-9]+(\.[0-9]+)?$`) })
 )
 
 // validator collects every problem, so a user fixes a manifest in one pass.
@@ -98,12 +103,12 @@ func Validate(m *Manifest) error {
 	}
 	for _, d := range m.Devices {
 		if _, ok := Devices[d.Name]; !ok {
-			v.errorf(d.Pos, "unknown device %q (use one of: %s)", d.Name, strings.Join(sortedKeys(Devices), ", "))
+			v.errorf(d.Pos, "unknown device %q (use one of: %s)", d.Name, strings.Join(slices.Sorted(maps.Keys(Devices)), ", "))
 		}
 	}
 	for _, p := range m.Profiles {
 		if _, ok := Profiles[p.Name]; !ok {
-			v.errorf(p.Pos, "unknown profile %q (use one of: %s)", p.Name, strings.Join(sortedKeys(Profiles), ", "))
+			v.errorf(p.Pos, "unknown profile %q (use one of: %s)", p.Name, strings.Join(slices.Sorted(maps.Keys(Profiles)), ", "))
 		}
 	}
 	for i := range m.Packages {
@@ -637,13 +642,4 @@ func ImplicitGroups(m *Manifest) []Group {
 		gids[gid], names[u.Name] = true, true
 	}
 	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,7 +21,6 @@ import (
 	"time"
 
 	"github.com/jailer-dev/jailer/jail/internal/human"
-	"github.com/jailer-dev/jailer/jail/plan"
 	"github.com/jailer-dev/jailer/manifest"
 
 	"golang.org/x/sys/unix"
@@ -302,7 +303,7 @@ func initConfigFor(root string, o *Options, stdio Stdio) (*initConfig, error) {
 	if cfg.Workdir == "" {
 		cfg.Workdir = "/"
 	}
-	for _, k := range plan.SortedKeys(env) {
+	for _, k := range slices.Sorted(maps.Keys(env)) {
 		cfg.Env = append(cfg.Env, k+"="+env[k])
 	}
 	for i, m := range cfg.Mounts {

@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -117,7 +119,7 @@ func NewWith(m *manifest.Manifest, r *elfdeps.Resolver) (*plan.Plan, error) {
 // host file there, or a flat /bin/sh next to a package's /usr/bin/sh ->
 // dash. Moved through the links, such an entry would clash with the link.
 func (p *planner) dropAliases() {
-	for _, dest := range plan.SortedKeys(p.es.m) {
+	for _, dest := range slices.Sorted(maps.Keys(p.es.m)) {
 		e := p.es.m[dest]
 		if e.Kind != plan.KindFile || e.Source == "" {
 			continue

@@ -1,6 +1,7 @@
 package planner
 
 import (
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -18,7 +19,7 @@ import (
 // TestProfileTable: the profiles manifest accepts are the profiles the
 // planner knows, and every path in the table is a clean absolute path.
 func TestProfileTable(t *testing.T) {
-	if got, want := plan.SortedKeys(Profiles), plan.SortedKeys(manifest.Profiles); !reflect.DeepEqual(got, want) {
+	if got, want := slices.Sorted(maps.Keys(Profiles)), slices.Sorted(maps.Keys(manifest.Profiles)); !reflect.DeepEqual(got, want) {
 		t.Errorf("jail profiles %v, manifest.Profiles %v: want the same names", got, want)
 	}
 	for name, def := range Profiles {
@@ -28,7 +29,7 @@ func TestProfileTable(t *testing.T) {
 		if len(def.Content) == 0 && def.install == "" {
 			t.Errorf("profile %s copies host files but names no package to install them", name)
 		}
-		paths := append(append(plan.SortedKeys(def.Content), def.copy...), def.optional...)
+		paths := append(append(slices.Sorted(maps.Keys(def.Content)), def.copy...), def.optional...)
 		for _, p := range paths {
 			if !path.IsAbs(p) || path.Clean(p) != p {
 				t.Errorf("profile %s: %q is not a clean absolute path", name, p)

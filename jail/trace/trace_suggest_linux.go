@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -17,7 +18,6 @@ import (
 
 	"github.com/jailer-dev/jailer/jail/internal/human"
 	"github.com/jailer-dev/jailer/jail/internal/privdirs"
-	"github.com/jailer-dev/jailer/jail/plan"
 	"github.com/jailer-dev/jailer/jail/planner"
 
 	"golang.org/x/sys/unix"
@@ -198,7 +198,7 @@ func Suggest(root string, lookups []Lookup, o SuggestOptions) ([]Suggestion, []N
 	}
 	cands := collapse(s.collect(lookups), root, s.j, o.Private)
 	out, tooBig := s.place(cands)
-	for _, name := range plan.SortedKeys(s.byProfile) {
+	for _, name := range slices.Sorted(maps.Keys(s.byProfile)) {
 		ls := s.byProfile[name]
 		slices.SortFunc(ls, func(a, b Lookup) int { return strings.Compare(a.Path, b.Path) })
 		why := ls[0].Path + ": " + describeLookup(ls[0])
@@ -381,9 +381,9 @@ func generatedPaths(m *manifest.Manifest) map[string]bool {
 func (s *suggester) profileFor(p string) (name string, named, ok bool) {
 	if !s.loaded {
 		s.loaded = true
-		for _, name := range plan.SortedKeys(planner.Profiles) {
+		for _, name := range slices.Sorted(maps.Keys(planner.Profiles)) {
 			def := planner.Profiles[name]
-			for _, dest := range plan.SortedKeys(def.Content) {
+			for _, dest := range slices.Sorted(maps.Keys(def.Content)) {
 				s.provides = append(s.provides, providedPath{profile: name, path: dest})
 			}
 			paths, _, err := def.Paths()
@@ -507,7 +507,7 @@ func collapse(cands []*candidate, root string, j jailStat, private []privdirs.Di
 			byDir[path.Dir(c.Path)] = append(byDir[path.Dir(c.Path)], c)
 		}
 	}
-	for _, dir := range plan.SortedKeys(byDir) {
+	for _, dir := range slices.Sorted(maps.Keys(byDir)) {
 		files := byDir[dir]
 		if len(files) < 2 || strings.Count(dir, "/") < 2 || within(root, dir) || j.exists(dir) || privdirs.Holds(private, dir) {
 			continue
