@@ -1,8 +1,14 @@
 // Package manifest reads jailer manifests: YAML files that say what a jail
-// contains. It parses strictly (unknown fields are errors), merges includes,
-// fills defaults, validates and normalises. Every problem it finds is reported
-// as FILE:LINE:COL. It reads manifests and looks at the host (PATH, source
-// files, dpkg's list of installed packages) but never touches a jail tree.
+// contains. Load runs four steps, each in its own file: it parses strictly,
+// keeping the position of every item (decode.go; unknown fields are
+// errors) and merges includes (load.go); SetDefaults fills what the
+// manifest left out (defaults.go); Normalize rewrites it into the form the
+// planner reads, cleaning jail paths, making host paths absolute, finding
+// binaries in PATH and packages in dpkg's database (normalize.go); and
+// Validate checks the result and reports every problem, changing nothing
+// (validate.go). Every problem is reported as FILE:LINE:COL. It reads
+// manifests and looks at the host (PATH, source files, dpkg's list of
+// installed packages) but never touches a jail tree.
 package manifest
 
 import (
@@ -95,7 +101,7 @@ type Binary struct {
 	// AllowSetuid keeps setuid and setgid bits, which are stripped otherwise.
 	AllowSetuid bool `yaml:"allow_setuid,omitempty"`
 
-	// Host is the absolute host path Src resolved to (set by Validate).
+	// Host is the absolute host path Src resolved to (set by Normalize; empty when Src is not in PATH).
 	Host string `yaml:"-"`
 	Pos  Pos    `yaml:"-"`
 }
@@ -110,7 +116,7 @@ type Package struct {
 	// Docs keeps documentation, manual pages and translations, which are left out otherwise.
 	Docs bool `yaml:"docs,omitempty"`
 
-	// List is the path of the package's dpkg file list (set by Validate).
+	// List is the path of the package's dpkg file list (set by Normalize; empty when it is not installed).
 	List string `yaml:"-"`
 	Pos  Pos    `yaml:"-"`
 }
@@ -137,7 +143,7 @@ type File struct {
 	// Exclude lists glob patterns (** matches any depth) of paths in a copied directory, relative to it, that are left out.
 	Exclude []string `yaml:"exclude,omitempty"`
 
-	// Host is the absolute host path of Src (set by Validate).
+	// Host is the absolute host path of Src (set by Normalize).
 	Host string `yaml:"-"`
 	Pos  Pos    `yaml:"-"`
 }

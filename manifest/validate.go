@@ -7,9 +7,7 @@ import (
 	"maps"
 	"math"
 	"os"
-	"os/exec"
 	"path"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -67,8 +65,11 @@ func (v *validator) errorf(p Pos, format string, args ...any) {
 }
 
 // Validate checks m against the rules of the format and against the host
-// (programs in PATH, source files present), and normalises it: jail paths
-// are cleaned, host sources become absolute, binaries get their jail path.
+// (programs in PATH, source files present, packages installed) and reports
+// every problem, each at its FILE:LINE:COL; it changes nothing. It expects
+// a manifest that SetDefaults and then Normalize have prepared, as Load
+// does: what Normalize could not work out (a binary's host path, a file's
+// jail path) Validate reports as missing.
 func Validate(m *Manifest) error {
 	v := &validator{}
 	if !slices.Contains(Layouts, m.Layout) {
@@ -78,24 +79,22 @@ func Validate(m *Manifest) error {
 		v.errorf(fieldPos(m.Fields, "name", m.Pos), "name %q must be at most 64 characters with no slash", m.Name)
 	}
 	dests := newDests(v)
-	for i := range m.Binaries {
-		v.binary(m, &m.Binaries[i], dests)
+	for _, b := range m.Binaries {
+		v.binary(b, dests)
 	}
-	for i := range m.Files {
-		v.file(&m.Files[i], dests)
+	for _, f := range m.Files {
+		v.file(f, dests)
 	}
-	for i := range m.Dirs {
-		d := &m.Dirs[i]
-		d.Path = v.jailPath(d.Pos, "dirs path", d.Path)
+	for _, d := range m.Dirs {
+		v.jailPath(d.Pos, "dirs path", d.Path)
 		if d.Owner != "" {
 			if _, _, err := ResolveUser(m, d.Owner); err != nil {
 				v.errorf(d.Pos, "owner: %v", err)
 			}
 		}
 	}
-	for i := range m.Symlinks {
-		s := &m.Symlinks[i]
-		s.Path = v.jailPath(s.Pos, "symlink path", s.Path)
+	for _, s := range m.Symlinks {
+		v.jailPath(s.Pos, "symlink path", s.Path)
 		if s.Target == "" || strings.ContainsRune(s.Target, 0) {
 			v.errorf(s.Pos, "symlink %s needs a target", s.Path)
 		}
@@ -111,8 +110,8 @@ func Validate(m *Manifest) error {
 			v.errorf(p.Pos, "unknown profile %q (use one of: %s)", p.Name, strings.Join(slices.Sorted(maps.Keys(Profiles)), ", "))
 		}
 	}
-	for i := range m.Packages {
-		v.pkg(&m.Packages[i])
+	for _, p := range m.Packages {
+		v.pkg(p)
 	}
 	v.accounts(m)
 	v.enter(m)
@@ -176,13 +175,11 @@ func (d *dests) add(dest, src string, p Pos) {
 	}{src, p}
 }
 
-// jailPath checks a path inside the jail: absolute, no "..", and returns it cleaned.
-func (v *validator) jailPath(p Pos, what, s string) string {
+// jailPath checks a path inside the jail: absolute, no "..".
+func (v *validator) jailPath(p Pos, what, s string) {
 	if err := CheckJailPath(s); err != nil {
 		v.errorf(p, "%s: %v", what, err)
-		return s
 	}
-	return path.Clean(s)
 }
 
 // CheckJailPath reports why s is not a valid path inside a jail.
@@ -205,23 +202,14 @@ func CheckJailPath(s string) error {
 	return nil
 }
 
-// hostPath makes a manifest-relative path absolute, relative to the file
-// the item was written in.
-func hostPath(p Pos, s string) string {
-	if filepath.IsAbs(s) {
-		return filepath.Clean(s)
-	}
-	dir, _ := filepath.Abs(filepath.Dir(p.File))
-	return filepath.Join(dir, s)
-}
-
-func (v *validator) binary(m *Manifest, b *Binary, d *dests) {
+// binary checks that a binary is an executable file on the host, found
+// where Normalize looked for it, and that its jail path is free.
+func (v *validator) binary(b Binary, d *dests) {
 	if b.Src == "" {
 		v.errorf(b.Pos, "binary needs a src (a program name or path)")
 		return
 	}
 	if strings.Contains(b.Src, "/") {
-		b.Host = hostPath(b.Pos, b.Src)
 		fi, err := os.Stat(b.Host)
 		switch {
 		case err != nil:
@@ -234,48 +222,33 @@ func (v *validator) binary(m *Manifest, b *Binary, d *dests) {
 			v.errorf(b.Pos, "binary %s is not executable (chmod +x it, or list it under files:)", b.Src)
 			return
 		}
-	} else {
-		p, err := exec.LookPath(b.Src)
-		if err != nil {
-			v.errorf(b.Pos, "binary %q not found in PATH (install it, or give its absolute path)", b.Src)
-			return
-		}
-		if b.Host, err = filepath.Abs(p); err != nil {
-			v.errorf(b.Pos, "binary %q: %v", b.Src, err)
-			return
-		}
+	} else if b.Host == "" { // Normalize looked in PATH
+		v.errorf(b.Pos, "binary %q not found in PATH (install it, or give its absolute path)", b.Src)
+		return
 	}
-	if b.Dest == "" {
-		if m.Layout == "preserve" {
-			b.Dest = b.Host
-		} else {
-			b.Dest = "/bin/" + filepath.Base(b.Src)
-		}
-	}
-	b.Dest = v.jailPath(b.Pos, "binary dest", b.Dest)
+	v.jailPath(b.Pos, "binary dest", b.Dest)
 	d.add(b.Dest, b.Host, b.Pos)
 }
 
-// pkg checks that a packages: item names an installed Debian package and
-// records its dpkg file list.
-func (v *validator) pkg(p *Package) {
+// pkg checks that a packages: item names an installed Debian package.
+func (v *validator) pkg(p Package) {
 	if p.Name == "" {
 		v.errorf(p.Pos, "package needs a name")
 		return
 	}
-	list, err := dpkg.PackageList(dpkg.Dir, p.Name)
+	_, err := dpkg.PackageList(dpkg.Dir, p.Name)
 	switch {
 	case errors.Is(err, dpkg.ErrNotInstalled):
 		bare, _, _ := strings.Cut(p.Name, ":")
 		v.errorf(p.Pos, "package %s is not installed (apt-get install %s)", p.Name, bare)
 	case err != nil:
 		v.errorf(p.Pos, "package %s: %v", p.Name, err)
-	default:
-		p.List = list
 	}
 }
 
-func (v *validator) file(f *File, d *dests) {
+// file checks a files: item: a source that exists or inline content, and
+// a jail path that is valid and free.
+func (v *validator) file(f File, d *dests) {
 	switch {
 	case f.Content != nil && f.Src != "":
 		v.errorf(f.Pos, "file has both src and content (keep one)")
@@ -288,7 +261,7 @@ func (v *validator) file(f *File, d *dests) {
 			v.errorf(f.Pos, "file with content needs a dest")
 			return
 		}
-		f.Dest = v.jailPath(f.Pos, "file dest", f.Dest)
+		v.jailPath(f.Pos, "file dest", f.Dest)
 		// Two contents for one path conflict; the same content twice does not.
 		d.add(f.Dest, fmt.Sprintf("inline content %.8x", sha256.Sum256([]byte(*f.Content))), f.Pos)
 		return
@@ -296,7 +269,6 @@ func (v *validator) file(f *File, d *dests) {
 		v.errorf(f.Pos, "file needs a src or a content")
 		return
 	}
-	f.Host = hostPath(f.Pos, f.Src)
 	if _, err := os.Lstat(f.Host); err != nil {
 		v.errorf(f.Pos, "file %s: %v (check the path; it is relative to the manifest)", f.Src, unwrapPath(err))
 		return
@@ -311,43 +283,12 @@ func (v *validator) file(f *File, d *dests) {
 			}
 		}
 	}
-	if f.Dest == "" {
-		if !filepath.IsAbs(f.Src) {
-			v.errorf(f.Pos, "file %s is relative: give a dest inside the jail", f.Src)
-			return
-		}
-		f.Dest = f.Host
+	if f.Dest == "" { // Normalize gives an absolute src its own path
+		v.errorf(f.Pos, "file %s is relative: give a dest inside the jail", f.Src)
+		return
 	}
-	f.Dest = v.jailPath(f.Pos, "file dest", f.Dest)
+	v.jailPath(f.Pos, "file dest", f.Dest)
 	d.add(f.Dest, f.Host, f.Pos)
-}
-
-// sameAccounts drops a user or group declared again exactly as before (in
-// an include and in the top file, say): one account, wherever it is written.
-// Declarations that differ stay, and accounts reports them with what differs.
-func (v *validator) sameAccounts(m *Manifest) {
-	var users []User
-	for _, u := range m.Users {
-		if i := slices.IndexFunc(users, func(prev User) bool { return prev.Name == u.Name }); i >= 0 && userDiff(users[i], u) == "" {
-			continue
-		}
-		users = append(users, u)
-	}
-	m.Users = users
-	var groups []Group
-	for _, g := range m.Groups {
-		i := slices.IndexFunc(groups, func(prev Group) bool { return prev.Name == g.Name })
-		if i >= 0 && eqID(groups[i].GID, g.GID) {
-			for _, mem := range g.Members {
-				if !slices.Contains(groups[i].Members, mem) {
-					groups[i].Members = append(groups[i].Members, mem)
-				}
-			}
-			continue
-		}
-		groups = append(groups, g)
-	}
-	m.Groups = groups
 }
 
 // userDiff says how two declarations of one user differ, "" when they do not.
@@ -378,12 +319,12 @@ func idString(id *int) string {
 	return strconv.Itoa(*id)
 }
 
+// accounts checks users: and groups: (names, ids, members) and that no
+// account is declared twice differently.
 func (v *validator) accounts(m *Manifest) {
-	v.sameAccounts(m)
 	names, uids := map[string]Pos{}, map[int]Pos{}
 	declared := map[string]User{}
-	for i := range m.Users {
-		u := &m.Users[i]
+	for _, u := range m.Users {
 		if !userName().MatchString(u.Name) {
 			v.errorf(u.Pos, "user name %q is not valid (lowercase letters, digits, _ . -)", u.Name)
 		}
@@ -392,16 +333,16 @@ func (v *validator) accounts(m *Manifest) {
 			continue
 		}
 		if p, ok := names[u.Name]; ok {
-			v.errorf(u.Pos, "user %s is declared twice, differently (also at %s): %s (make them agree, or keep one)", u.Name, p, userDiff(declared[u.Name], *u))
+			v.errorf(u.Pos, "user %s is declared twice, differently (also at %s): %s (make them agree, or keep one)", u.Name, p, userDiff(declared[u.Name], u))
 		} else if p, ok := uids[*u.UID]; ok {
 			v.errorf(u.Pos, "uid %d is declared twice (also at %s)", *u.UID, p)
 		}
 		if (u.Name == "root") != (*u.UID == 0) {
 			v.errorf(u.Pos, "root must have uid 0 and uid 0 must be root (root is always present)")
 		}
-		names[u.Name], uids[*u.UID], declared[u.Name] = u.Pos, u.Pos, *u
-		u.Home = v.jailPath(u.Pos, "user "+u.Name+" home", u.Home)
-		u.Shell = v.jailPath(u.Pos, "user "+u.Name+" shell", u.Shell)
+		names[u.Name], uids[*u.UID], declared[u.Name] = u.Pos, u.Pos, u
+		v.jailPath(u.Pos, "user "+u.Name+" home", u.Home)
+		v.jailPath(u.Pos, "user "+u.Name+" shell", u.Shell)
 	}
 	gnames, gids, gidOf := map[string]Pos{}, map[int]Pos{}, map[string]int{}
 	for _, g := range m.Groups {
@@ -437,6 +378,8 @@ func fieldPos(fields map[string]Pos, key string, fallback Pos) Pos {
 	return fallback
 }
 
+// enter checks the enter: defaults: names from the fixed lists, users
+// that exist, jail paths, mount sources present, sizes and limits readable.
 func (v *validator) enter(m *Manifest) {
 	e := &m.Enter
 	at := func(key string) Pos { return fieldPos(e.Fields, key, fieldPos(m.Fields, "enter", m.Pos)) }
@@ -457,28 +400,24 @@ func (v *validator) enter(m *Manifest) {
 		}
 	}
 	if e.Workdir != "" {
-		e.Workdir = v.jailPath(at("workdir"), "enter.workdir", e.Workdir)
+		v.jailPath(at("workdir"), "enter.workdir", e.Workdir)
 	}
 	for k := range e.Env {
 		if !envName().MatchString(k) {
 			v.errorf(at("env."+k), "enter.env: %q is not a valid variable name", k)
 		}
 	}
-	for i := range e.Mounts {
-		mt := &e.Mounts[i]
+	for _, mt := range e.Mounts {
 		if !slices.Contains(MountTypes, mt.Type) {
 			v.errorf(mt.Pos, "unknown mount type %q (use: %s)", mt.Type, strings.Join(MountTypes, ", "))
 		}
-		mt.Target = v.jailPath(mt.Pos, "mount target", mt.Target)
+		v.jailPath(mt.Pos, "mount target", mt.Target)
 		switch mt.Type {
 		case "bind":
 			if mt.Source == "" {
 				v.errorf(mt.Pos, "bind mount of %s needs a source", mt.Target)
-			} else {
-				mt.Source = hostPath(mt.Pos, mt.Source)
-				if _, err := os.Stat(mt.Source); err != nil {
-					v.errorf(mt.Pos, "bind source %s: %v", mt.Source, unwrapPath(err))
-				}
+			} else if _, err := os.Stat(mt.Source); err != nil {
+				v.errorf(mt.Pos, "bind source %s: %v", mt.Source, unwrapPath(err))
 			}
 			if mt.Size != "" {
 				v.errorf(mt.Pos, "size is only for tmpfs mounts")

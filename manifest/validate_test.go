@@ -336,48 +336,9 @@ func TestCheckJailPath(t *testing.T) {
 	}
 }
 
-// TestValidateCleansPaths checks that every jail path Validate accepts
-// comes out cleaned.
-func TestValidateCleansPaths(t *testing.T) {
-	hostPATH(t)
-	dir := t.TempDir()
-	validateSetup(t, dir)
-	path := writeManifest(t, dir, lines(
-		"version: 1",
-		"binaries: [{src: ls, dest: //usr/./bin//ls/}]",
-		"files: [{src: ./data.txt, dest: /etc//d/}]",
-		"dirs: [/a/./b/, {path: //c}]",
-		"users: [{name: a, uid: 5, home: /home//a/, shell: /bin/./sh}]",
-		"symlinks: [{path: /l//m/, target: x/../y}]",
-		"enter:",
-		"  workdir: /w/./x//",
-		"  mounts: [{type: tmpfs, target: /t//u/.}]",
-	))
-	m, err := Load(path)
-	if err != nil {
-		t.Fatalf("Load(uncleaned paths) = %v", err)
-	}
-	for _, c := range []struct{ what, got, want string }{
-		{"Binaries[0].Dest", m.Binaries[0].Dest, "/usr/bin/ls"},
-		{"Files[0].Dest", m.Files[0].Dest, "/etc/d"},
-		{"Dirs[0].Path", m.Dirs[0].Path, "/a/b"},
-		{"Dirs[1].Path", m.Dirs[1].Path, "/c"},
-		{"Symlinks[0].Path", m.Symlinks[0].Path, "/l/m"},
-		{"Symlinks[0].Target", m.Symlinks[0].Target, "x/../y"}, // a target is the link's text, kept as written
-		{"Users[0].Home", m.Users[0].Home, "/home/a"},
-		{"Users[0].Shell", m.Users[0].Shell, "/bin/sh"},
-		{"Enter.Workdir", m.Enter.Workdir, "/w/x"},
-		{"Enter.Mounts[0].Target", m.Enter.Mounts[0].Target, "/t/u"},
-	} {
-		if c.got != c.want {
-			t.Errorf("Load(uncleaned paths).%s = %q, want %q", c.what, c.got, c.want)
-		}
-	}
-}
-
-// TestValidatePackages: an installed package gets its file list; one item
-// may be a name or a mapping.
-func TestValidatePackages(t *testing.T) {
+// TestLoadPackages: an installed package gets its file list; one item may
+// be a name or a mapping.
+func TestLoadPackages(t *testing.T) {
 	if _, err := dpkg.PackageList(dpkg.Dir, "coreutils"); err != nil {
 		t.Skipf("no dpkg database with coreutils here: %v", err)
 	}
