@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/jailer-dev/jailer/manifest/internal/rules"
 	"gopkg.in/yaml.v3"
 )
 
@@ -58,10 +59,19 @@ func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
 	d.errs = append(d.errs, &Error{Pos: d.pos(n), Msg: fmt.Sprintf(format, args...)})
 }
 
-// shorthand is implemented by list items that may be written as one scalar
-// (`- bash` for `- {src: bash}`).
-type shorthand interface {
-	fromScalar(s string)
+// shorthandField returns the index of the field that an item written as
+// one scalar fills (`- bash` for `- {src: bash}`): the string field tagged
+// shorthand:"true". The JSON Schema generator reads the same tag.
+func shorthandField(t reflect.Type) (int, bool) {
+	if t.Kind() != reflect.Struct {
+		return 0, false
+	}
+	for i := 0; i < t.NumField(); i++ {
+		if f := t.Field(i); f.Tag.Get("shorthand") == "true" && f.Type.Kind() == reflect.String {
+			return i, true
+		}
+	}
+	return 0, false
 }
 
 var (
@@ -210,8 +220,8 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, what string) {
 	}
 	if n.Kind == yaml.ScalarNode && v.Kind() == reflect.Struct && n.Value != "" && n.Value != "~" {
 		// Before the null check: `devices: [null]` names the null device.
-		if s, ok := v.Addr().Interface().(shorthand); ok {
-			s.fromScalar(n.Value)
+		if i, ok := shorthandField(v.Type()); ok {
+			v.Field(i).SetString(n.Value)
 			d.setPos(n, v)
 			return
 		}
@@ -320,7 +330,7 @@ func (d *decoder) setPos(n *yaml.Node, v reflect.Value) {
 func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, what string) {
 	t := v.Type()
 	if n.Kind != yaml.MappingNode {
-		if _, ok := v.Addr().Interface().(shorthand); ok {
+		if _, ok := shorthandField(t); ok {
 			d.errorf(n, "%s must be a string or a mapping, not %s", what, kindName(n))
 		} else {
 			d.errorf(n, "%s must be a mapping, not %s", what, kindName(n))
@@ -383,12 +393,9 @@ func (d *decoder) recordField(v reflect.Value, key string, val *yaml.Node) {
 	}
 }
 
-// octalMode is how a mode is written: "0644", "644", "1777" or "0o644".
-var octalMode = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^0?[0-7]{3,4}$|^0o[0-7]{3,4}$`) })
-
 func (d *decoder) decodeMode(n *yaml.Node, v reflect.Value, what string) {
 	s := n.Value
-	if n.Kind != yaml.ScalarNode || !octalMode().MatchString(s) {
+	if n.Kind != yaml.ScalarNode || !rules.Mode().MatchString(s) {
 		d.errorf(n, "%s must be an octal mode such as \"0644\" or \"1777\", not %s", what, kindName(n))
 		return
 	}
@@ -414,11 +421,3 @@ func permFromUnix(u uint32) (m os.FileMode) {
 	}
 	return m
 }
-
-func (b *Binary) fromScalar(s string)  { b.Src = s }
-func (i *Include) fromScalar(s string) { i.Path = s }
-func (p *Package) fromScalar(s string) { p.Name = s }
-func (p *Profile) fromScalar(s string) { p.Name = s }
-func (dv *Device) fromScalar(s string) { dv.Name = s }
-func (dr *Dir) fromScalar(s string)    { dr.Path = s }
-func (f *File) fromScalar(s string)    { f.Src = s }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/bmatcuk/doublestar/v4"
 	"github.com/jailer-dev/jailer/manifest/dpkg"
+	"github.com/jailer-dev/jailer/manifest/internal/rules"
 )
 
 // Devices are the device nodes a manifest may ask for, by name.
@@ -49,10 +50,6 @@ var Profiles = map[string]string{
 }
 
 var (
-	// userName is a user or group name, as useradd accepts it.
-	userName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z_][a-z0-9_.-]{0,31}$`) })
-	// envName is an environment variable's name, as POSIX shells accept it.
-	envName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`) })
 	// seconds is a timeout given as a bare number of seconds.
 	seconds = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[-+]?[0-9]+(\.[0-9]+)?$`) })
 )
@@ -325,7 +322,7 @@ func (v *validator) accounts(m *Manifest) {
 	names, uids := map[string]Pos{}, map[int]Pos{}
 	declared := map[string]User{}
 	for _, u := range m.Users {
-		if !userName().MatchString(u.Name) {
+		if !rules.AccountName().MatchString(u.Name) {
 			v.errorf(u.Pos, "user name %q is not valid (lowercase letters, digits, _ . -)", u.Name)
 		}
 		if u.UID == nil {
@@ -346,7 +343,7 @@ func (v *validator) accounts(m *Manifest) {
 	}
 	gnames, gids, gidOf := map[string]Pos{}, map[int]Pos{}, map[string]int{}
 	for _, g := range m.Groups {
-		if !userName().MatchString(g.Name) {
+		if !rules.AccountName().MatchString(g.Name) {
 			v.errorf(g.Pos, "group name %q is not valid (lowercase letters, digits, _ . -)", g.Name)
 		}
 		if g.GID == nil {
@@ -403,7 +400,7 @@ func (v *validator) enter(m *Manifest) {
 		v.jailPath(at("workdir"), "enter.workdir", e.Workdir)
 	}
 	for k := range e.Env {
-		if !envName().MatchString(k) {
+		if !rules.EnvName().MatchString(k) {
 			v.errorf(at("env."+k), "enter.env: %q is not a valid variable name", k)
 		}
 	}
