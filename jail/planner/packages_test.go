@@ -16,20 +16,22 @@ import (
 // host path with the package as its reason, documentation left out, the
 // libraries of the ELF files among them resolved.
 func TestPlanPackages(t *testing.T) {
-	testutil.RequirePackage(t, "python3.11-minimal")
-	testutil.RequirePackage(t, "libpython3.11-stdlib")
-	py, _ := filepath.EvalSymlinks("/usr/bin/python3.11")
-	sqlite := dynload(t, "_sqlite3") // in libpython3.11-stdlib
-	ssl := dynload(t, "_ssl")        // in libpython3.11-minimal
+	py := testutil.HostPython(t)
+	minimal, stdlib, libMinimal := "python"+py.Version+"-minimal", "libpython"+py.Version+"-stdlib", "libpython"+py.Version+"-minimal"
+	testutil.RequirePackage(t, minimal)
+	testutil.RequirePackage(t, stdlib)
+	exe, _ := filepath.EvalSymlinks(py.Exe)
+	sqlite := dynload(t, py, "_sqlite3") // in libpython3.X-stdlib
+	ssl := dynload(t, py, "_ssl")        // in libpython3.X-minimal
 	for _, layout := range []string{"preserve", "flat"} {
 		t.Run(layout, func(t *testing.T) {
-			p := mustPlan(t, t.TempDir(), "version: 1\nlayout: "+layout+"\npackages:\n  - python3.11-minimal\n  - libpython3.11-stdlib\n  - libpython3.11-minimal\n")
+			p := mustPlan(t, t.TempDir(), "version: 1\nlayout: "+layout+"\npackages:\n  - "+minimal+"\n  - "+stdlib+"\n  - "+libMinimal+"\n")
 			es := EntryMap(p)
 			for f, why := range map[string]string{
-				py:                          "package python3.11-minimal (m.yaml:4)",
-				sqlite:                      "package libpython3.11-stdlib (m.yaml:5)",
-				ssl:                         "package libpython3.11-minimal (m.yaml:6)",
-				"/usr/lib/python3.11/os.py": "package libpython3.11-minimal (m.yaml:6)",
+				exe:                               "package " + minimal + " (m.yaml:4)",
+				sqlite:                            "package " + stdlib + " (m.yaml:5)",
+				ssl:                               "package " + libMinimal + " (m.yaml:6)",
+				filepath.Join(py.Stdlib, "os.py"): "package " + libMinimal + " (m.yaml:6)",
 			} {
 				if e := es[f]; e.Kind != plan.KindFile || e.Source != f || e.Why != why {
 					t.Errorf("%s = %+v, want a file from the package, why %q", f, e, why)
@@ -46,7 +48,7 @@ func TestPlanPackages(t *testing.T) {
 			}
 			// The ELF files among the packages' files are resolved: the
 			// extension modules' libraries are in the plan.
-			for lib, by := range map[string]string{"libssl.so.3": ssl, "libsqlite3.so.0": sqlite, "libexpat.so.1": py} {
+			for lib, by := range map[string]string{"libssl.so.3": ssl, "libsqlite3.so.0": sqlite, "libexpat.so.1": exe} {
 				if needed[lib] != by {
 					t.Errorf("%s needed by %q, want by %s", lib, needed[lib], by)
 				}
@@ -60,20 +62,22 @@ func TestPlanPackages(t *testing.T) {
 // layouts (in the flat one, libc6's /lib64 -> usr/lib64 meets the flat
 // ELF interpreter at /lib64).
 func TestPlanPackageDepends(t *testing.T) {
-	testutil.RequirePackage(t, "libpython3.11-stdlib")
+	py := testutil.HostPython(t)
+	stdlib := "libpython" + py.Version + "-stdlib"
+	testutil.RequirePackage(t, stdlib)
 	for _, layout := range []string{"preserve", "flat"} {
 		t.Run(layout, func(t *testing.T) {
-			p := mustPlan(t, t.TempDir(), "version: 1\nlayout: "+layout+"\npackages:\n  - { name: libpython3.11-stdlib, depends: true }\n")
+			p := mustPlan(t, t.TempDir(), "version: 1\nlayout: "+layout+"\npackages:\n  - { name: "+stdlib+", depends: true }\n")
 			es := EntryMap(p)
 			for f, why := range map[string]string{
-				dynload(t, "_sqlite3"):      "package libpython3.11-stdlib (m.yaml:4)",
-				"/usr/lib/python3.11/os.py": "package libpython3.11-minimal, a dependency of libpython3.11-stdlib (m.yaml:4)",
+				dynload(t, py, "_sqlite3"):        "package " + stdlib + " (m.yaml:4)",
+				filepath.Join(py.Stdlib, "os.py"): "package libpython" + py.Version + "-minimal, a dependency of " + stdlib + " (m.yaml:4)",
 			} {
 				if e := es[f]; e.Kind != plan.KindFile || e.Why != why {
 					t.Errorf("%s = %+v, want why %q", f, e, why)
 				}
 			}
-			libc, _ := filepath.EvalSymlinks("/lib/x86_64-linux-gnu/libc.so.6")
+			libc, _ := filepath.EvalSymlinks(filepath.Join("/lib", testutil.Multiarch(t), "libc.so.6"))
 			if e := es[libc]; e.Kind != plan.KindFile || !strings.HasPrefix(e.Why, "package libc6, a dependency of ") {
 				t.Errorf("%s = %+v, want it from libc6, a dependency", libc, e)
 			}
@@ -81,10 +85,10 @@ func TestPlanPackageDepends(t *testing.T) {
 	}
 }
 
-// dynload returns the path of a python3.11 extension module.
-func dynload(t *testing.T, module string) string {
+// dynload returns the path of one of py's extension modules.
+func dynload(t *testing.T, py testutil.Python, module string) string {
 	t.Helper()
-	m, _ := filepath.Glob("/usr/lib/python3.11/lib-dynload/" + module + ".*.so")
+	m, _ := filepath.Glob(filepath.Join(py.DynLoad, module+".*.so"))
 	if len(m) != 1 {
 		t.Fatalf("no python module %s in lib-dynload", module)
 	}
