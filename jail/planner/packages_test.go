@@ -16,6 +16,7 @@ import (
 // host path with the package as its reason, documentation left out, the
 // libraries of the ELF files among them resolved.
 func TestPlanPackages(t *testing.T) {
+	testutil.SkipShort(t, "plans python's whole standard library, twice")
 	py := testutil.HostPython(t)
 	minimal, stdlib, libMinimal := "python"+py.Version+"-minimal", "libpython"+py.Version+"-stdlib", "libpython"+py.Version+"-minimal"
 	testutil.RequirePackage(t, minimal)
@@ -62,6 +63,7 @@ func TestPlanPackages(t *testing.T) {
 // layouts (in the flat one, libc6's /lib64 -> usr/lib64 meets the flat
 // ELF interpreter at /lib64).
 func TestPlanPackageDepends(t *testing.T) {
+	testutil.SkipShort(t, "plans python's standard library and everything it depends on, twice")
 	py := testutil.HostPython(t)
 	stdlib := "libpython" + py.Version + "-stdlib"
 	testutil.RequirePackage(t, stdlib)
@@ -98,6 +100,7 @@ func dynload(t *testing.T, py testutil.Python, module string) string {
 // TestPlanPackagesDeterministic: packages, their dependencies and the
 // profiles that ask host programs plan the same, byte for byte, every time.
 func TestPlanPackagesDeterministic(t *testing.T) {
+	testutil.SkipShort(t, "plans git, its dependencies and five profiles, three times")
 	testutil.RequirePackage(t, "git")
 	testutil.RequireHostFile(t, PythonPath)
 	testutil.RequireHostFile(t, PerlPath)
