@@ -8,12 +8,11 @@ import (
 	"math"
 	"os"
 	"reflect"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 
+	"github.com/jailer-dev/jailer/manifest/internal/rules"
 	"gopkg.in/yaml.v3"
 )
 
@@ -26,20 +25,6 @@ const (
 	maxNodes    = 100000
 	maxExpanded = 2 * maxManifestSize
 )
-
-// Error is one problem in a manifest, at a position.
-type Error struct {
-	Pos Pos
-	Msg string
-	// Err is the cause, when the problem came from one (a host file
-	// missing, say), so that errors.Is sees through the position.
-	Err error
-}
-
-func (e *Error) Error() string { return e.Pos.String() + ": " + e.Msg }
-
-// Unwrap returns the cause.
-func (e *Error) Unwrap() error { return e.Err }
 
 // decoder turns a yaml.Node tree into Go values, strictly: unknown fields and
 // wrong types are errors that keep the node's line and column. yaml.v3's own
@@ -58,10 +43,19 @@ func (d *decoder) errorf(n *yaml.Node, format string, args ...any) {
 	d.errs = append(d.errs, &Error{Pos: d.pos(n), Msg: fmt.Sprintf(format, args...)})
 }
 
-// shorthand is implemented by list items that may be written as one scalar
-// (`- bash` for `- {src: bash}`).
-type shorthand interface {
-	fromScalar(s string)
+// shorthandField returns the index of the field that an item written as
+// one scalar fills (`- bash` for `- {src: bash}`): the string field tagged
+// shorthand:"true". The JSON Schema generator reads the same tag.
+func shorthandField(t reflect.Type) (int, bool) {
+	if t.Kind() != reflect.Struct {
+		return 0, false
+	}
+	for i := 0; i < t.NumField(); i++ {
+		if f := t.Field(i); f.Tag.Get("shorthand") == "true" && f.Type.Kind() == reflect.String {
+			return i, true
+		}
+	}
+	return 0, false
 }
 
 var (
@@ -107,63 +101,6 @@ func decodeDocument(file string, data []byte, v any) (decoded bool, err error) {
 	return root.Kind == yaml.MappingNode, errors.Join(d.errs...)
 }
 
-var yamlLine = lazyRegexp(`^yaml: line (\d+): (.*)$`)
-
-// parserProblems are the messages of yaml.v3's parser (as opposed to its
-// scanner), whose line it reports 0-based: one less than the real line.
-var parserProblems = map[string]bool{
-	"did not find expected <stream-start>":   true,
-	"did not find expected <document start>": true,
-	"found undefined tag handle":             true,
-	"did not find expected node content":     true,
-	"did not find expected '-' indicator":    true,
-	"did not find expected key":              true,
-	"did not find expected ',' or ']'":       true,
-	"did not find expected ',' or '}'":       true,
-	"found duplicate %YAML directive":        true,
-	"found incompatible YAML document":       true,
-	"found duplicate %TAG directive":         true,
-}
-
-// syntaxError turns a yaml.v3 parse error into FILE:LINE:COL form. yaml.v3
-// reports only the line; the column given is that line's first non-blank.
-func syntaxError(file string, data []byte, err error) error {
-	msg := err.Error()
-	line, col := 1, 1
-	if m := yamlLine().FindStringSubmatch(msg); m != nil {
-		line, _ = strconv.Atoi(m[1])
-		msg = m[2]
-		if parserProblems[msg] {
-			line++
-		}
-		lines := strings.Split(string(data), "\n")
-		if line >= 1 && line <= len(lines) {
-			col = len(lines[line-1]) - len(strings.TrimLeft(lines[line-1], " \t")) + 1
-		}
-	} else {
-		msg = strings.TrimPrefix(msg, "yaml: ")
-	}
-	return &Error{Pos: Pos{File: file, Line: line, Col: col}, Msg: "YAML syntax: " + msg + " (fix the YAML syntax)"}
-}
-
-func kindName(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.ScalarNode:
-		switch n.Tag {
-		case "!!null":
-			return "nothing"
-		case "!!int", "!!float", "!!bool":
-			return n.Value
-		}
-		return fmt.Sprintf("%q", n.Value)
-	}
-	return "something else"
-}
-
 // yamlName returns the YAML key of a struct field, or "" for skipped fields.
 func yamlName(f reflect.StructField) string {
 	tag := f.Tag.Get("yaml")
@@ -207,8 +144,8 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, what string) {
 	}
 	if n.Kind == yaml.ScalarNode && v.Kind() == reflect.Struct && n.Value != "" && n.Value != "~" {
 		// Before the null check: `devices: [null]` names the null device.
-		if s, ok := v.Addr().Interface().(shorthand); ok {
-			s.fromScalar(n.Value)
+		if i, ok := shorthandField(v.Type()); ok {
+			v.Field(i).SetString(n.Value)
 			d.setPos(n, v)
 			return
 		}
@@ -317,7 +254,7 @@ func (d *decoder) setPos(n *yaml.Node, v reflect.Value) {
 func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, what string) {
 	t := v.Type()
 	if n.Kind != yaml.MappingNode {
-		if _, ok := v.Addr().Interface().(shorthand); ok {
+		if _, ok := shorthandField(t); ok {
 			d.errorf(n, "%s must be a string or a mapping, not %s", what, kindName(n))
 		} else {
 			d.errorf(n, "%s must be a mapping, not %s", what, kindName(n))
@@ -380,11 +317,9 @@ func (d *decoder) recordField(v reflect.Value, key string, val *yaml.Node) {
 	}
 }
 
-var octalMode = lazyRegexp(`^0?[0-7]{3,4}$|^0o[0-7]{3,4}$`)
-
 func (d *decoder) decodeMode(n *yaml.Node, v reflect.Value, what string) {
 	s := n.Value
-	if n.Kind != yaml.ScalarNode || !octalMode().MatchString(s) {
+	if n.Kind != yaml.ScalarNode || !rules.Mode().MatchString(s) {
 		d.errorf(n, "%s must be an octal mode such as \"0644\" or \"1777\", not %s", what, kindName(n))
 		return
 	}
@@ -409,18 +344,4 @@ func permFromUnix(u uint32) (m os.FileMode) {
 		m |= os.ModeSticky
 	}
 	return m
-}
-
-func (b *Binary) fromScalar(s string)  { b.Src = s }
-func (i *Include) fromScalar(s string) { i.Path = s }
-func (p *Package) fromScalar(s string) { p.Name = s }
-func (p *Profile) fromScalar(s string) { p.Name = s }
-func (dv *Device) fromScalar(s string) { dv.Name = s }
-func (dr *Dir) fromScalar(s string)    { dr.Path = s }
-func (f *File) fromScalar(s string)    { f.Src = s }
-
-// lazyRegexp compiles a regexp on first use, not at program start: the
-// jail's init runs this binary too and should not pay for it.
-func lazyRegexp(expr string) func() *regexp.Regexp {
-	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
 }

@@ -182,6 +182,7 @@ func TestIncludeReplacesCommandAndNamespaces(t *testing.T) {
 		t.Errorf("env = %v, want both maps merged", m.Enter.Env)
 	}
 	SetDefaults(m)
+	Normalize(m)
 	err = Validate(m)
 	if err == nil || !strings.Contains(err.Error(), "top.yaml:5:28: enter.namespaces: unknown namespace \"bogus\"") {
 		t.Errorf("Validate = %v, want the bad namespace at top.yaml:5:28", err)

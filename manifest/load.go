@@ -15,15 +15,17 @@ import (
 // maxManifestSize bounds a manifest file; larger is surely a mistake.
 const maxManifestSize = 4 << 20
 
-// Load reads the manifest at path with its includes, fills defaults,
-// validates it against the host and normalises it. A returned error lists
-// every problem found, one per line, each as FILE:LINE:COL: message.
+// Load reads the manifest at path with its includes, then fills defaults
+// (SetDefaults), normalises (Normalize) and validates it against the host
+// (Validate). A returned error lists every problem found, one per line,
+// each as FILE:LINE:COL: message.
 func Load(path string) (*Manifest, error) {
 	m, perr := parse(path)
 	if m == nil {
 		return nil, perr
 	}
 	SetDefaults(m)
+	Normalize(m)
 	verr := Validate(m)
 	if perr == nil && verr == nil {
 		return m, nil

@@ -2,9 +2,12 @@ package manifest
 
 import _ "embed" // for schema.json
 
-// schemaJSON is generated from the doc comments of the types in this
-// package by `go test ./manifest -run TestSchema -update`; TestSchema fails
-// while it differs from what the types say.
+//go:generate go run gen_schema.go
+
+// schemaJSON is generated from the types in this package and their doc
+// comments by `go generate ./manifest` (gen_schema.go, which calls
+// manifest/internal/schemagen); TestSchemaIsCurrent fails while it differs
+// from what the types say.
 //
 //go:embed schema.json
 var schemaJSON []byte

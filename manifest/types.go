@@ -1,8 +1,21 @@
 // Package manifest reads jailer manifests: YAML files that say what a jail
-// contains. It parses strictly (unknown fields are errors), merges includes,
-// fills defaults, validates and normalises. Every problem it finds is reported
-// as FILE:LINE:COL. It reads manifests and looks at the host (PATH, source
-// files, dpkg's list of installed packages) but never touches a jail tree.
+// contains. Load runs four steps, each in its own file: it parses strictly,
+// keeping the position of every item (decode.go; unknown fields are
+// errors) and merges includes (load.go); SetDefaults fills what the
+// manifest left out (defaults.go); Normalize rewrites it into the form the
+// planner reads, cleaning jail paths, making host paths absolute, finding
+// binaries in PATH and packages in dpkg's database (normalize.go); and
+// Validate checks the result and reports every problem, changing nothing
+// (validate.go). Every problem is reported as FILE:LINE:COL. It reads
+// manifests and looks at the host (PATH, source files, dpkg's list of
+// installed packages) but never touches a jail tree.
+//
+// The types below carry struct tags that the decoder, the merging of
+// includes and the JSON Schema generator all read: yaml names the key a
+// field is written under (`yaml:"key,omitempty"`; "-" for what jailer
+// fills in), shorthand:"true" marks the field an item written as one
+// scalar fills (`- bash` for `- {src: bash}`), and merge:"replace" a list
+// that a later manifest replaces rather than appends to.
 package manifest
 
 import (
@@ -82,20 +95,20 @@ type Manifest struct {
 // Include names another manifest to merge first.
 type Include struct {
 	// Path of the included manifest, relative to the including one.
-	Path string `yaml:"path,omitempty"`
+	Path string `yaml:"path,omitempty" shorthand:"true"`
 	Pos  Pos    `yaml:"-"`
 }
 
 // Binary is a program to install. Written as a name, a path, or a mapping.
 type Binary struct {
 	// Src is a program name looked up in PATH, or a path (relative to the manifest).
-	Src string `yaml:"src,omitempty"`
+	Src string `yaml:"src,omitempty" shorthand:"true"`
 	// Dest is the jail path; default /bin/NAME (flat) or the host path (preserve).
 	Dest string `yaml:"dest,omitempty"`
 	// AllowSetuid keeps setuid and setgid bits, which are stripped otherwise.
 	AllowSetuid bool `yaml:"allow_setuid,omitempty"`
 
-	// Host is the absolute host path Src resolved to (set by Validate).
+	// Host is the absolute host path Src resolved to (set by Normalize; empty when Src is not in PATH).
 	Host string `yaml:"-"`
 	Pos  Pos    `yaml:"-"`
 }
@@ -104,13 +117,13 @@ type Binary struct {
 // host paths. Written as a name or a mapping.
 type Package struct {
 	// Name of the installed package, optionally with its architecture (libpython3.11-stdlib:amd64).
-	Name string `yaml:"name,omitempty"`
+	Name string `yaml:"name,omitempty" shorthand:"true"`
 	// Depends also copies the packages it needs, as dpkg records them (pre-dependencies and dependencies, recursively).
 	Depends bool `yaml:"depends,omitempty"`
 	// Docs keeps documentation, manual pages and translations, which are left out otherwise.
 	Docs bool `yaml:"docs,omitempty"`
 
-	// List is the path of the package's dpkg file list (set by Validate).
+	// List is the path of the package's dpkg file list (set by Normalize; empty when it is not installed).
 	List string `yaml:"-"`
 	Pos  Pos    `yaml:"-"`
 }
@@ -118,14 +131,14 @@ type Package struct {
 // Profile is a named runtime addition.
 type Profile struct {
 	// Name of the profile.
-	Name string `yaml:"name,omitempty"`
+	Name string `yaml:"name,omitempty" shorthand:"true"`
 	Pos  Pos    `yaml:"-"`
 }
 
 // File is a host file or directory to copy, or inline content.
 type File struct {
 	// Src is the host path (relative to the manifest); a directory is copied recursively.
-	Src string `yaml:"src,omitempty"`
+	Src string `yaml:"src,omitempty" shorthand:"true"`
 	// Dest is the jail path; default: the same path as Src.
 	Dest string `yaml:"dest,omitempty"`
 	// Content is written to Dest instead of copying a file.
@@ -137,7 +150,7 @@ type File struct {
 	// Exclude lists glob patterns (** matches any depth) of paths in a copied directory, relative to it, that are left out.
 	Exclude []string `yaml:"exclude,omitempty"`
 
-	// Host is the absolute host path of Src (set by Validate).
+	// Host is the absolute host path of Src (set by Normalize).
 	Host string `yaml:"-"`
 	Pos  Pos    `yaml:"-"`
 }
@@ -145,7 +158,7 @@ type File struct {
 // Dir is a directory to create.
 type Dir struct {
 	// Path is the jail path of the directory.
-	Path string `yaml:"path,omitempty"`
+	Path string `yaml:"path,omitempty" shorthand:"true"`
 	// Mode is the octal permission mode; default 0755.
 	Mode Mode `yaml:"mode,omitempty"`
 	// Owner is the owning user, a name from users or a uid, with an optional :group.
@@ -165,7 +178,7 @@ type Symlink struct {
 // Device is a device node created under /dev.
 type Device struct {
 	// Name is one of null, zero, full, random, urandom, tty.
-	Name string `yaml:"name,omitempty"`
+	Name string `yaml:"name,omitempty" shorthand:"true"`
 	Pos  Pos    `yaml:"-"`
 }
 

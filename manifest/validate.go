@@ -4,18 +4,16 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"math"
+	"maps"
 	"os"
-	"os/exec"
 	"path"
-	"path/filepath"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/bmatcuk/doublestar/v4"
+	"github.com/jailer-dev/jailer/manifest/dpkg"
+	"github.com/jailer-dev/jailer/manifest/internal/rules"
 )
 
 // Devices are the device nodes a manifest may ask for, by name.
@@ -46,13 +44,6 @@ var Profiles = map[string]string{
 	"perl":     "the module directories of the host's /usr/bin/perl (its @INC), with the libraries of its XS modules",
 }
 
-var (
-	userName = lazyRegexp(`^[a-z_][a-z0-9_.-]{0,31}$`)
-	envName  = lazyRegexp(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	// seconds is a timeout given as a bare number of seconds.
-	seconds = lazyRegexp(`^[-+]?[0-9]+(\.[0-9]+)?$`)
-)
-
 // validator collects every problem, so a user fixes a manifest in one pass.
 type validator struct{ errs []error }
 
@@ -61,8 +52,11 @@ func (v *validator) errorf(p Pos, format string, args ...any) {
 }
 
 // Validate checks m against the rules of the format and against the host
-// (programs in PATH, source files present), and normalises it: jail paths
-// are cleaned, host sources become absolute, binaries get their jail path.
+// (programs in PATH, source files present, packages installed) and reports
+// every problem, each at its FILE:LINE:COL; it changes nothing. It expects
+// a manifest that SetDefaults and then Normalize have prepared, as Load
+// does: what Normalize could not work out (a binary's host path, a file's
+// jail path) Validate reports as missing.
 func Validate(m *Manifest) error {
 	v := &validator{}
 	if !slices.Contains(Layouts, m.Layout) {
@@ -72,24 +66,22 @@ func Validate(m *Manifest) error {
 		v.errorf(fieldPos(m.Fields, "name", m.Pos), "name %q must be at most 64 characters with no slash", m.Name)
 	}
 	dests := newDests(v)
-	for i := range m.Binaries {
-		v.binary(m, &m.Binaries[i], dests)
+	for _, b := range m.Binaries {
+		v.binary(b, dests)
 	}
-	for i := range m.Files {
-		v.file(&m.Files[i], dests)
+	for _, f := range m.Files {
+		v.file(f, dests)
 	}
-	for i := range m.Dirs {
-		d := &m.Dirs[i]
-		d.Path = v.jailPath(d.Pos, "dirs path", d.Path)
+	for _, d := range m.Dirs {
+		v.jailPath(d.Pos, "dirs path", d.Path)
 		if d.Owner != "" {
 			if _, _, err := ResolveUser(m, d.Owner); err != nil {
 				v.errorf(d.Pos, "owner: %v", err)
 			}
 		}
 	}
-	for i := range m.Symlinks {
-		s := &m.Symlinks[i]
-		s.Path = v.jailPath(s.Pos, "symlink path", s.Path)
+	for _, s := range m.Symlinks {
+		v.jailPath(s.Pos, "symlink path", s.Path)
 		if s.Target == "" || strings.ContainsRune(s.Target, 0) {
 			v.errorf(s.Pos, "symlink %s needs a target", s.Path)
 		}
@@ -97,16 +89,16 @@ func Validate(m *Manifest) error {
 	}
 	for _, d := range m.Devices {
 		if _, ok := Devices[d.Name]; !ok {
-			v.errorf(d.Pos, "unknown device %q (use one of: %s)", d.Name, strings.Join(sortedKeys(Devices), ", "))
+			v.errorf(d.Pos, "unknown device %q (use one of: %s)", d.Name, strings.Join(slices.Sorted(maps.Keys(Devices)), ", "))
 		}
 	}
 	for _, p := range m.Profiles {
 		if _, ok := Profiles[p.Name]; !ok {
-			v.errorf(p.Pos, "unknown profile %q (use one of: %s)", p.Name, strings.Join(sortedKeys(Profiles), ", "))
+			v.errorf(p.Pos, "unknown profile %q (use one of: %s)", p.Name, strings.Join(slices.Sorted(maps.Keys(Profiles)), ", "))
 		}
 	}
-	for i := range m.Packages {
-		v.pkg(&m.Packages[i])
+	for _, p := range m.Packages {
+		v.pkg(p)
 	}
 	v.accounts(m)
 	v.enter(m)
@@ -170,13 +162,11 @@ func (d *dests) add(dest, src string, p Pos) {
 	}{src, p}
 }
 
-// jailPath checks a path inside the jail: absolute, no "..", and returns it cleaned.
-func (v *validator) jailPath(p Pos, what, s string) string {
+// jailPath checks a path inside the jail: absolute, no "..".
+func (v *validator) jailPath(p Pos, what, s string) {
 	if err := CheckJailPath(s); err != nil {
 		v.errorf(p, "%s: %v", what, err)
-		return s
 	}
-	return path.Clean(s)
 }
 
 // CheckJailPath reports why s is not a valid path inside a jail.
@@ -199,23 +189,14 @@ func CheckJailPath(s string) error {
 	return nil
 }
 
-// hostPath makes a manifest-relative path absolute, relative to the file
-// the item was written in.
-func hostPath(p Pos, s string) string {
-	if filepath.IsAbs(s) {
-		return filepath.Clean(s)
-	}
-	dir, _ := filepath.Abs(filepath.Dir(p.File))
-	return filepath.Join(dir, s)
-}
-
-func (v *validator) binary(m *Manifest, b *Binary, d *dests) {
+// binary checks that a binary is an executable file on the host, found
+// where Normalize looked for it, and that its jail path is free.
+func (v *validator) binary(b Binary, d *dests) {
 	if b.Src == "" {
 		v.errorf(b.Pos, "binary needs a src (a program name or path)")
 		return
 	}
 	if strings.Contains(b.Src, "/") {
-		b.Host = hostPath(b.Pos, b.Src)
 		fi, err := os.Stat(b.Host)
 		switch {
 		case err != nil:
@@ -228,48 +209,33 @@ func (v *validator) binary(m *Manifest, b *Binary, d *dests) {
 			v.errorf(b.Pos, "binary %s is not executable (chmod +x it, or list it under files:)", b.Src)
 			return
 		}
-	} else {
-		p, err := exec.LookPath(b.Src)
-		if err != nil {
-			v.errorf(b.Pos, "binary %q not found in PATH (install it, or give its absolute path)", b.Src)
-			return
-		}
-		if b.Host, err = filepath.Abs(p); err != nil {
-			v.errorf(b.Pos, "binary %q: %v", b.Src, err)
-			return
-		}
+	} else if b.Host == "" { // Normalize looked in PATH
+		v.errorf(b.Pos, "binary %q not found in PATH (install it, or give its absolute path)", b.Src)
+		return
 	}
-	if b.Dest == "" {
-		if m.Layout == "preserve" {
-			b.Dest = b.Host
-		} else {
-			b.Dest = "/bin/" + filepath.Base(b.Src)
-		}
-	}
-	b.Dest = v.jailPath(b.Pos, "binary dest", b.Dest)
+	v.jailPath(b.Pos, "binary dest", b.Dest)
 	d.add(b.Dest, b.Host, b.Pos)
 }
 
-// pkg checks that a packages: item names an installed Debian package and
-// records its dpkg file list.
-func (v *validator) pkg(p *Package) {
+// pkg checks that a packages: item names an installed Debian package.
+func (v *validator) pkg(p Package) {
 	if p.Name == "" {
 		v.errorf(p.Pos, "package needs a name")
 		return
 	}
-	list, err := PackageList(DpkgDir, p.Name)
+	_, err := dpkg.PackageList(dpkg.Dir, p.Name)
 	switch {
-	case errors.Is(err, ErrNotInstalled):
+	case errors.Is(err, dpkg.ErrNotInstalled):
 		bare, _, _ := strings.Cut(p.Name, ":")
 		v.errorf(p.Pos, "package %s is not installed (apt-get install %s)", p.Name, bare)
 	case err != nil:
 		v.errorf(p.Pos, "package %s: %v", p.Name, err)
-	default:
-		p.List = list
 	}
 }
 
-func (v *validator) file(f *File, d *dests) {
+// file checks a files: item: a source that exists or inline content, and
+// a jail path that is valid and free.
+func (v *validator) file(f File, d *dests) {
 	switch {
 	case f.Content != nil && f.Src != "":
 		v.errorf(f.Pos, "file has both src and content (keep one)")
@@ -282,7 +248,7 @@ func (v *validator) file(f *File, d *dests) {
 			v.errorf(f.Pos, "file with content needs a dest")
 			return
 		}
-		f.Dest = v.jailPath(f.Pos, "file dest", f.Dest)
+		v.jailPath(f.Pos, "file dest", f.Dest)
 		// Two contents for one path conflict; the same content twice does not.
 		d.add(f.Dest, fmt.Sprintf("inline content %.8x", sha256.Sum256([]byte(*f.Content))), f.Pos)
 		return
@@ -290,7 +256,6 @@ func (v *validator) file(f *File, d *dests) {
 		v.errorf(f.Pos, "file needs a src or a content")
 		return
 	}
-	f.Host = hostPath(f.Pos, f.Src)
 	if _, err := os.Lstat(f.Host); err != nil {
 		v.errorf(f.Pos, "file %s: %v (check the path; it is relative to the manifest)", f.Src, unwrapPath(err))
 		return
@@ -305,122 +270,12 @@ func (v *validator) file(f *File, d *dests) {
 			}
 		}
 	}
-	if f.Dest == "" {
-		if !filepath.IsAbs(f.Src) {
-			v.errorf(f.Pos, "file %s is relative: give a dest inside the jail", f.Src)
-			return
-		}
-		f.Dest = f.Host
+	if f.Dest == "" { // Normalize gives an absolute src its own path
+		v.errorf(f.Pos, "file %s is relative: give a dest inside the jail", f.Src)
+		return
 	}
-	f.Dest = v.jailPath(f.Pos, "file dest", f.Dest)
+	v.jailPath(f.Pos, "file dest", f.Dest)
 	d.add(f.Dest, f.Host, f.Pos)
-}
-
-// sameAccounts drops a user or group declared again exactly as before (in
-// an include and in the top file, say): one account, wherever it is written.
-// Declarations that differ stay, and accounts reports them with what differs.
-func (v *validator) sameAccounts(m *Manifest) {
-	var users []User
-	for _, u := range m.Users {
-		if i := slices.IndexFunc(users, func(prev User) bool { return prev.Name == u.Name }); i >= 0 && userDiff(users[i], u) == "" {
-			continue
-		}
-		users = append(users, u)
-	}
-	m.Users = users
-	var groups []Group
-	for _, g := range m.Groups {
-		i := slices.IndexFunc(groups, func(prev Group) bool { return prev.Name == g.Name })
-		if i >= 0 && eqID(groups[i].GID, g.GID) {
-			for _, mem := range g.Members {
-				if !slices.Contains(groups[i].Members, mem) {
-					groups[i].Members = append(groups[i].Members, mem)
-				}
-			}
-			continue
-		}
-		groups = append(groups, g)
-	}
-	m.Groups = groups
-}
-
-// userDiff says how two declarations of one user differ, "" when they do not.
-func userDiff(a, b User) string {
-	var d []string
-	if !eqID(a.UID, b.UID) {
-		d = append(d, fmt.Sprintf("uid %s there, %s here", idString(a.UID), idString(b.UID)))
-	}
-	if !eqID(a.GID, b.GID) {
-		d = append(d, fmt.Sprintf("gid %s there, %s here", idString(a.GID), idString(b.GID)))
-	}
-	for _, f := range []struct{ name, a, b string }{
-		{"home", path.Clean(a.Home), path.Clean(b.Home)}, {"shell", path.Clean(a.Shell), path.Clean(b.Shell)}, {"gecos", a.Gecos, b.Gecos},
-	} {
-		if f.a != f.b {
-			d = append(d, fmt.Sprintf("%s %q there, %q here", f.name, f.a, f.b))
-		}
-	}
-	return strings.Join(d, "; ")
-}
-
-func eqID(a, b *int) bool { return (a == nil) == (b == nil) && (a == nil || *a == *b) }
-
-func idString(id *int) string {
-	if id == nil {
-		return "unset"
-	}
-	return strconv.Itoa(*id)
-}
-
-func (v *validator) accounts(m *Manifest) {
-	v.sameAccounts(m)
-	names, uids := map[string]Pos{}, map[int]Pos{}
-	declared := map[string]User{}
-	for i := range m.Users {
-		u := &m.Users[i]
-		if !userName().MatchString(u.Name) {
-			v.errorf(u.Pos, "user name %q is not valid (lowercase letters, digits, _ . -)", u.Name)
-		}
-		if u.UID == nil {
-			v.errorf(u.Pos, "user %s needs a uid", u.Name)
-			continue
-		}
-		if p, ok := names[u.Name]; ok {
-			v.errorf(u.Pos, "user %s is declared twice, differently (also at %s): %s (make them agree, or keep one)", u.Name, p, userDiff(declared[u.Name], *u))
-		} else if p, ok := uids[*u.UID]; ok {
-			v.errorf(u.Pos, "uid %d is declared twice (also at %s)", *u.UID, p)
-		}
-		if (u.Name == "root") != (*u.UID == 0) {
-			v.errorf(u.Pos, "root must have uid 0 and uid 0 must be root (root is always present)")
-		}
-		names[u.Name], uids[*u.UID], declared[u.Name] = u.Pos, u.Pos, *u
-		u.Home = v.jailPath(u.Pos, "user "+u.Name+" home", u.Home)
-		u.Shell = v.jailPath(u.Pos, "user "+u.Name+" shell", u.Shell)
-	}
-	gnames, gids, gidOf := map[string]Pos{}, map[int]Pos{}, map[string]int{}
-	for _, g := range m.Groups {
-		if !userName().MatchString(g.Name) {
-			v.errorf(g.Pos, "group name %q is not valid (lowercase letters, digits, _ . -)", g.Name)
-		}
-		if g.GID == nil {
-			v.errorf(g.Pos, "group %s needs a gid", g.Name)
-			continue
-		}
-		if p, ok := gnames[g.Name]; ok {
-			v.errorf(g.Pos, "group %s is declared twice, differently (also at %s): gid %d there, %d here (make them agree, or keep one)", g.Name, p, gidOf[g.Name], *g.GID)
-		} else if p, ok := gids[*g.GID]; ok {
-			v.errorf(g.Pos, "gid %d is declared twice (also at %s)", *g.GID, p)
-		}
-		if (g.Name == "root") != (*g.GID == 0) {
-			v.errorf(g.Pos, "group root must have gid 0 and gid 0 must be root (root is always present)")
-		}
-		gnames[g.Name], gids[*g.GID], gidOf[g.Name] = g.Pos, g.Pos, *g.GID
-		for _, mem := range g.Members {
-			if _, ok := names[mem]; !ok && mem != "root" {
-				v.errorf(g.Pos, "group %s member %q is not a declared user", g.Name, mem)
-			}
-		}
-	}
 }
 
 // fieldPos is where key was written in a struct's Fields, else fallback.
@@ -431,6 +286,8 @@ func fieldPos(fields map[string]Pos, key string, fallback Pos) Pos {
 	return fallback
 }
 
+// enter checks the enter: defaults: names from the fixed lists, users
+// that exist, jail paths, mount sources present, sizes and limits readable.
 func (v *validator) enter(m *Manifest) {
 	e := &m.Enter
 	at := func(key string) Pos { return fieldPos(e.Fields, key, fieldPos(m.Fields, "enter", m.Pos)) }
@@ -451,28 +308,24 @@ func (v *validator) enter(m *Manifest) {
 		}
 	}
 	if e.Workdir != "" {
-		e.Workdir = v.jailPath(at("workdir"), "enter.workdir", e.Workdir)
+		v.jailPath(at("workdir"), "enter.workdir", e.Workdir)
 	}
 	for k := range e.Env {
-		if !envName().MatchString(k) {
+		if !rules.EnvName().MatchString(k) {
 			v.errorf(at("env."+k), "enter.env: %q is not a valid variable name", k)
 		}
 	}
-	for i := range e.Mounts {
-		mt := &e.Mounts[i]
+	for _, mt := range e.Mounts {
 		if !slices.Contains(MountTypes, mt.Type) {
 			v.errorf(mt.Pos, "unknown mount type %q (use: %s)", mt.Type, strings.Join(MountTypes, ", "))
 		}
-		mt.Target = v.jailPath(mt.Pos, "mount target", mt.Target)
+		v.jailPath(mt.Pos, "mount target", mt.Target)
 		switch mt.Type {
 		case "bind":
 			if mt.Source == "" {
 				v.errorf(mt.Pos, "bind mount of %s needs a source", mt.Target)
-			} else {
-				mt.Source = hostPath(mt.Pos, mt.Source)
-				if _, err := os.Stat(mt.Source); err != nil {
-					v.errorf(mt.Pos, "bind source %s: %v", mt.Source, unwrapPath(err))
-				}
+			} else if _, err := os.Stat(mt.Source); err != nil {
+				v.errorf(mt.Pos, "bind source %s: %v", mt.Source, unwrapPath(err))
 			}
 			if mt.Size != "" {
 				v.errorf(mt.Pos, "size is only for tmpfs mounts")
@@ -503,146 +356,4 @@ func (v *validator) enter(m *Manifest) {
 			v.errorf(lat("timeout"), "limits.timeout: %v", err)
 		}
 	}
-}
-
-// ParseTimeout reads a timeout: a bare number is seconds ("30", "1.5"),
-// anything else a Go duration ("10s", "5m", "1h30m"). 0 means no timeout,
-// as for timeout(1). A negative or unreadable value is an error that
-// quotes it and says what to write.
-func ParseTimeout(s string) (time.Duration, error) {
-	t := strings.TrimSpace(s)
-	negative := fmt.Errorf("%q is negative (use seconds, such as 30, or a duration, such as 5m; 0 means no timeout)", s)
-	if seconds().MatchString(t) {
-		f, err := strconv.ParseFloat(t, 64)
-		switch {
-		case err == nil && f < 0:
-			return 0, negative
-		case err != nil || f*float64(time.Second) >= float64(math.MaxInt64):
-			return 0, fmt.Errorf("%q is longer than a timeout can be (at most about 290 years)", s)
-		}
-		return time.Duration(math.Ceil(f * float64(time.Second))), nil // never 0 (none) for a tiny positive value
-	}
-	d, err := time.ParseDuration(t)
-	if err != nil {
-		return 0, fmt.Errorf("%q is not a timeout (use seconds, such as 30 or 1.5, or a duration, such as 10s or 5m)", s)
-	}
-	if d < 0 {
-		return 0, negative
-	}
-	return d, nil
-}
-
-// ParseSize reads a size such as 512M, 64k, 2G or 1048576 (bytes).
-func ParseSize(s string) (int64, error) {
-	t := strings.TrimSpace(s)
-	mult := int64(1)
-	if n := len(t); n > 0 {
-		switch strings.ToUpper(t[n-1:]) {
-		case "K":
-			mult = 1 << 10
-		case "M":
-			mult = 1 << 20
-		case "G":
-			mult = 1 << 30
-		case "T":
-			mult = 1 << 40
-		}
-		if mult > 1 {
-			t = t[:n-1]
-		}
-	}
-	n, err := strconv.ParseInt(t, 10, 64)
-	if err != nil || n <= 0 || n > (1<<62)/mult {
-		return 0, fmt.Errorf("%q is not a size such as 64M, 512K or 2G", s)
-	}
-	return n * mult, nil
-}
-
-// maxID is the largest uid or gid a manifest may name, as users: and
-// groups: allow; larger ones would wrap when made a uint32 (4294967296 is 0).
-const maxID = 1<<31 - 1
-
-// ResolveUser turns an enter.user or owner value (a declared user's name,
-// uid, or uid:gid) into numeric ids.
-func ResolveUser(m *Manifest, s string) (uid, gid int, err error) {
-	name, group, hasGroup := strings.Cut(s, ":")
-	uid, gid = -1, -1
-	if n, err := strconv.Atoi(name); err == nil && n >= 0 && n <= maxID {
-		uid, gid = n, n
-	} else if name == "root" {
-		uid, gid = 0, 0
-	} else {
-		for _, u := range m.Users {
-			if u.Name == name && u.UID != nil && u.GID != nil {
-				uid, gid = *u.UID, *u.GID
-			}
-		}
-	}
-	if uid < 0 {
-		return 0, 0, fmt.Errorf("%q is not a declared user or a uid (declare it under users:)", name)
-	}
-	if hasGroup {
-		gid = -1
-		if n, err := strconv.Atoi(group); err == nil && n >= 0 && n <= maxID {
-			gid = n
-		} else if group == "root" {
-			gid = 0
-		} else {
-			for _, g := range m.Groups {
-				if g.Name == group && g.GID != nil {
-					gid = *g.GID
-				}
-			}
-			if gid < 0 {
-				gid = implicitGroup(m, group)
-			}
-		}
-		if gid < 0 {
-			return 0, 0, fmt.Errorf("%q is not a declared group or a gid (declare it under groups:)", group)
-		}
-	}
-	return uid, gid, nil
-}
-
-// implicitGroup returns the gid of the group jailer creates for a user
-// whose primary group nobody declared, or -1 when there is no such group.
-func implicitGroup(m *Manifest, name string) int {
-	for _, g := range ImplicitGroups(m) {
-		if g.Name == name {
-			return *g.GID
-		}
-	}
-	return -1
-}
-
-// ImplicitGroups are the groups written to /etc/group besides the declared
-// ones: like useradd, a user whose primary group nobody declared gets a
-// group of its own name, so that id and ls -l show a name for it.
-func ImplicitGroups(m *Manifest) []Group {
-	gids, names := map[int]bool{0: true}, map[string]bool{}
-	for _, g := range m.Groups {
-		if g.GID != nil {
-			gids[*g.GID] = true
-		}
-		names[g.Name] = true
-	}
-	var out []Group
-	for _, u := range m.Users {
-		if u.GID == nil || gids[*u.GID] || names[u.Name] {
-			continue
-		}
-		gid := *u.GID
-		out = append(out, Group{Name: u.Name, GID: &gid, Pos: u.Pos})
-		gids[gid], names[u.Name] = true, true
-	}
-	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -1,9 +1,12 @@
 package manifest
 
 import (
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jailer-dev/jailer/manifest/dpkg"
 )
 
 // validateSetup adds the host files the validation cases refer to.
@@ -333,41 +336,29 @@ func TestCheckJailPath(t *testing.T) {
 	}
 }
 
-// TestValidateCleansPaths checks that every jail path Validate accepts
-// comes out cleaned.
-func TestValidateCleansPaths(t *testing.T) {
-	hostPATH(t)
-	dir := t.TempDir()
-	validateSetup(t, dir)
-	path := writeManifest(t, dir, lines(
-		"version: 1",
-		"binaries: [{src: ls, dest: //usr/./bin//ls/}]",
-		"files: [{src: ./data.txt, dest: /etc//d/}]",
-		"dirs: [/a/./b/, {path: //c}]",
-		"users: [{name: a, uid: 5, home: /home//a/, shell: /bin/./sh}]",
-		"symlinks: [{path: /l//m/, target: x/../y}]",
-		"enter:",
-		"  workdir: /w/./x//",
-		"  mounts: [{type: tmpfs, target: /t//u/.}]",
-	))
-	m, err := Load(path)
-	if err != nil {
-		t.Fatalf("Load(uncleaned paths) = %v", err)
+// TestLoadPackages: an installed package gets its file list; one item may
+// be a name or a mapping.
+func TestLoadPackages(t *testing.T) {
+	if _, err := dpkg.PackageList(dpkg.Dir, "coreutils"); err != nil {
+		t.Skipf("no dpkg database with coreutils here: %v", err)
 	}
-	for _, c := range []struct{ what, got, want string }{
-		{"Binaries[0].Dest", m.Binaries[0].Dest, "/usr/bin/ls"},
-		{"Files[0].Dest", m.Files[0].Dest, "/etc/d"},
-		{"Dirs[0].Path", m.Dirs[0].Path, "/a/b"},
-		{"Dirs[1].Path", m.Dirs[1].Path, "/c"},
-		{"Symlinks[0].Path", m.Symlinks[0].Path, "/l/m"},
-		{"Symlinks[0].Target", m.Symlinks[0].Target, "x/../y"}, // a target is the link's text, kept as written
-		{"Users[0].Home", m.Users[0].Home, "/home/a"},
-		{"Users[0].Shell", m.Users[0].Shell, "/bin/sh"},
-		{"Enter.Workdir", m.Enter.Workdir, "/w/x"},
-		{"Enter.Mounts[0].Target", m.Enter.Mounts[0].Target, "/t/u"},
-	} {
-		if c.got != c.want {
-			t.Errorf("Load(uncleaned paths).%s = %q, want %q", c.what, c.got, c.want)
+	dir := t.TempDir()
+	m, err := Load(writeManifest(t, dir, lines(
+		"version: 1",
+		"packages:",
+		"  - coreutils",
+		"  - { name: coreutils, depends: true, docs: true }",
+	)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := filepath.Join(dpkg.Dir, "info", "coreutils.list")
+	for i, p := range m.Packages {
+		if p.List != want {
+			t.Errorf("packages[%d].List = %q, want %q", i, p.List, want)
 		}
+	}
+	if p := m.Packages[1]; !p.Depends || !p.Docs || p.Pos.Line != 4 {
+		t.Errorf("packages[1] = %+v, want depends and docs set, at line 4", p)
 	}
 }

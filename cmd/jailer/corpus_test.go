@@ -100,7 +100,7 @@ func (p corpusProbe) String() string { return fmt.Sprintf("exit %d: %q", p.code,
 // must run every program preserve runs.
 func TestCorpus(t *testing.T) {
 	if testing.Short() {
-		t.Skip("the corpus takes minutes")
+		t.Skip("-short: the corpus takes a minute or more")
 	}
 	requireRootCLI(t)
 	progs := corpusPrograms(t)
@@ -154,9 +154,14 @@ func TestCorpus(t *testing.T) {
 	t.Logf("%d of %d run as on the host in both layouts; %d need runtime data", ran, len(stable), len(stable)-ran)
 }
 
-// requireRootCLI fails under CI=true and skips elsewhere when not root.
+// requireRootCLI skips a test that needs root under -short, and when not
+// root fails it under CI=true and skips it elsewhere: jail/internal/testutil's
+// RequireRoot, which cmd cannot import.
 func requireRootCLI(t *testing.T) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: needs root")
+	}
 	if os.Geteuid() == 0 {
 		return
 	}

@@ -28,7 +28,8 @@ func TestMain(m *testing.M) {
 
 // TestScripts runs the CLI end-to-end tests in testdata/script/*.txtar.
 // Conditions: [root] (scripts that need root skip without it, but fail
-// under CI=true), [exec:NAME] for host programs.
+// under CI=true; false under -short, which leaves root tests out),
+// [exec:NAME] for host programs.
 func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir:           "../../testdata/script",
@@ -40,6 +41,9 @@ func TestScripts(t *testing.T) {
 		},
 		Condition: func(cond string) (bool, error) {
 			if cond == "root" {
+				if testing.Short() {
+					return false, nil
+				}
 				if os.Geteuid() != 0 && os.Getenv("CI") == "true" {
 					t.Fatal("CI=true but not root: root-only scripts must run in CI")
 				}

@@ -15,12 +15,7 @@ import (
 // reach the command (its trap runs and sets the exit status), not kill the
 // jail.
 func TestEnterForwardsSignals(t *testing.T) {
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("needs root, and CI=true")
-		}
-		t.Skip("needs root")
-	}
+	requireRootCLI(t)
 	dir := t.TempDir()
 	m := filepath.Join(dir, "m.yaml")
 	os.WriteFile(m, []byte("version: 1\nbinaries: [/bin/sh, /bin/sleep]\n"), 0o644)

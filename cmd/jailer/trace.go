@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/jailer-dev/jailer/jail/build"
 	"github.com/jailer-dev/jailer/jail/enter"
@@ -30,12 +29,10 @@ func traceCommand() *cli.Command {
 			if c.NArg() < 1 {
 				return usagef("trace takes a manifest (see jailer trace --help)")
 			}
-			file, args := c.Args().First(), c.Args().Slice()[1:]
-			if len(args) > 0 && args[0] == "--" {
-				args = args[1:]
-			} else if len(args) > 0 && strings.HasPrefix(args[0], "-") {
-				return usagef("trace: put flags before the manifest (jailer trace --write m.yaml -- CMD)")
-			}
+			// interspersed has moved flags written after the manifest in
+			// front of it: what follows the manifest is the command, even
+			// one that starts with "-" (`trace m.yaml -- -x`).
+			file, args := c.Args().First(), c.Args().Tail()
 			quiet, asJSON := wantQuiet(c), wantJSON(c)
 			stdout, stderr := c.App.Writer, c.App.ErrWriter
 			say := func(format string, a ...any) {

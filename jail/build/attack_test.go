@@ -166,9 +166,7 @@ func wholeJail(t *testing.T, out string) string {
 // moments and checks that the jail is always one whole build, and that the
 // next build cleans up what the killed ones left.
 func TestKilledBuildLeavesPreviousJail(t *testing.T) {
-	if testing.Short() {
-		t.Skip("slow")
-	}
+	testutil.SkipShort(t, "builds many times")
 	dir := t.TempDir()
 	out := filepath.Join(dir, "jail")
 	a, b := bigManifest(t, dir, "a", "A"), bigManifest(t, dir, "b", "B")
@@ -209,9 +207,7 @@ func TestKilledBuildLeavesPreviousJail(t *testing.T) {
 // TestRacingBuilds runs two builds of one output at once: they are
 // serialised, and the result is always one of them, whole, with its lock.
 func TestRacingBuilds(t *testing.T) {
-	if testing.Short() {
-		t.Skip("slow")
-	}
+	testutil.SkipShort(t, "builds many times")
 	dir := t.TempDir()
 	out := filepath.Join(dir, "jail")
 	a, b := bigManifest(t, dir, "a", "A"), bigManifest(t, dir, "b", "B")

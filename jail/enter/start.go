@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -16,7 +18,6 @@ import (
 	"syscall"
 
 	"github.com/jailer-dev/jailer/jail/internal/jailfs"
-	"github.com/jailer-dev/jailer/jail/plan"
 	"github.com/jailer-dev/jailer/manifest"
 
 	"golang.org/x/sys/unix"
@@ -142,7 +143,7 @@ func initConfigFor(root string, o *Options) (*initConfig, error) {
 	if cfg.Workdir == "" {
 		cfg.Workdir = "/"
 	}
-	for _, k := range plan.SortedKeys(env) {
+	for _, k := range slices.Sorted(maps.Keys(env)) {
 		cfg.Env = append(cfg.Env, k+"="+env[k])
 	}
 	for i, m := range cfg.Mounts {

@@ -47,7 +47,7 @@ func newTestJail(t testing.TB) *testJail {
 
 // newBashJail returns a flat jail with the host's bash, its libraries in
 // /lib (symlink chains kept, as libtinfo.so.6 -> libtinfo.so.6.4) and the
-// loader in /lib64.
+// loader where bash names it (/lib64).
 func newBashJail(t testing.TB) *testJail {
 	t.Helper()
 	j := newTestJail(t)
@@ -79,6 +79,17 @@ func (j *testJail) addLibs(bin string) {
 			j.copy(realPath(j.t, f[0]), f[0])
 		}
 	}
+}
+
+// hostTinfo is the host's libtinfo.so.6, which bash needs.
+func hostTinfo(t testing.TB) string {
+	return filepath.Join("/usr/lib", testutil.Multiarch(t), "libtinfo.so.6")
+}
+
+// tinfoFile is where newBashJail puts the file libtinfo.so.6 links to,
+// named by the host's ncurses version (/lib/libtinfo.so.6.4 on Debian 12).
+func tinfoFile(t testing.TB) string {
+	return "/lib/" + filepath.Base(realPath(t, hostTinfo(t)))
 }
 
 func realPath(t testing.TB, p string) string {
@@ -208,7 +219,9 @@ func checkProblems(t *testing.T, dir string, want []wantProblem) {
 }
 
 func TestCheckJail(t *testing.T) {
-	hostTinfo := "/usr/lib/x86_64-linux-gnu/libtinfo.so.6"
+	hostTinfo, tinfo := hostTinfo(t), tinfoFile(t)
+	loader := testutil.Loader(t)
+	ld, libdir := filepath.Base(loader), filepath.Dir(hostTinfo)
 	tests := []struct {
 		name  string
 		build func(j *testJail) // the jail as built, before the lock is written
@@ -218,19 +231,19 @@ func TestCheckJail(t *testing.T) {
 		{name: "clean bash jail"},
 		{
 			name:  "library left out",
-			build: func(j *testJail) { j.remove("/lib/libtinfo.so.6"); j.remove("/lib/libtinfo.so.6.4") },
+			build: func(j *testJail) { j.remove("/lib/libtinfo.so.6"); j.remove(tinfo) },
 			want:  []wantProblem{{"/bin/bash", "unresolved", "libtinfo.so.6 needed but not found in the jail"}},
 		},
 		{
 			name:  "interpreter left out",
-			build: func(j *testJail) { j.remove("/lib64/ld-linux-x86-64.so.2") },
+			build: func(j *testJail) { j.remove(loader) },
 			// libc has a PT_INTERP (it runs) and names the loader in
 			// DT_NEEDED, which only the mapped interpreter satisfies.
 			want: []wantProblem{
-				{"/bin/bash", "interpreter", "interpreter /lib64/ld-linux-x86-64.so.2 not found"},
-				{"/bin/bash", "unresolved", "ld-linux-x86-64.so.2 needed by /lib/libc.so.6 but not found"},
-				{"/lib/libc.so.6", "interpreter", "interpreter /lib64/ld-linux-x86-64.so.2 not found"},
-				{"/lib/libc.so.6", "unresolved", "ld-linux-x86-64.so.2 needed but not found"},
+				{"/bin/bash", "interpreter", "interpreter " + loader + " not found"},
+				{"/bin/bash", "unresolved", ld + " needed by /lib/libc.so.6 but not found"},
+				{"/lib/libc.so.6", "interpreter", "interpreter " + loader + " not found"},
+				{"/lib/libc.so.6", "unresolved", ld + " needed but not found"},
 			},
 		},
 		{
@@ -240,7 +253,7 @@ func TestCheckJail(t *testing.T) {
 		},
 		{
 			name:  "absolute symlink within the jail",
-			build: func(j *testJail) { j.symlink("/lib/libtinfo.so.6.4", "/lib/libtinfo.so.6") },
+			build: func(j *testJail) { j.symlink(tinfo, "/lib/libtinfo.so.6") },
 		},
 		{
 			name: "dot-dot symlink stops at the jail root",
@@ -253,20 +266,20 @@ func TestCheckJail(t *testing.T) {
 			name: "symlinked library directory to the host",
 			build: func(j *testJail) {
 				j.remove("/lib/libtinfo.so.6")
-				j.symlink("/usr/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu")
+				j.symlink(libdir, libdir)
 			},
 			want: []wantProblem{{"/bin/bash", "unresolved", "libtinfo.so.6 needed"}},
 		},
 		{
 			name: "library of another machine is skipped",
 			build: func(j *testJail) {
-				data, _ := os.ReadFile(j.path("/lib/libtinfo.so.6.4"))
+				data, _ := os.ReadFile(j.path(tinfo))
 				data[18], data[19] = byte(183), 0 // EM_AARCH64
-				j.write("/lib/libtinfo.so.6.4", data)
+				j.write(tinfo, data)
 			},
 			want: []wantProblem{
 				{"/bin/bash", "unresolved", "/lib/libtinfo.so.6 is a 64-bit AARCH64 ELF, not 64-bit X86_64"},
-				{"/lib/libtinfo.so.6.4", "unresolved", "libc.so.6 needed"},
+				{tinfo, "unresolved", "libc.so.6 needed"},
 			},
 		},
 		{
@@ -310,16 +323,16 @@ func TestCheckJail(t *testing.T) {
 		},
 		{
 			name:  "library removed after the build",
-			drift: func(j *testJail) { j.remove("/lib/libtinfo.so.6.4") },
+			drift: func(j *testJail) { j.remove(tinfo) },
 			want: []wantProblem{
 				{"/bin/bash", "unresolved", "libtinfo.so.6 needed"},
-				{"/lib/libtinfo.so.6.4", "missing", "the lock lists a file"},
+				{tinfo, "missing", "the lock lists a file"},
 			},
 		},
 		{
 			name:  "symlink retargeted",
-			drift: func(j *testJail) { j.symlink("./libtinfo.so.6.4", "/lib/libtinfo.so.6") },
-			want:  []wantProblem{{"/lib/libtinfo.so.6", "modified", `points to "./libtinfo.so.6.4", the lock says "libtinfo.so.6.4"`}},
+			drift: func(j *testJail) { j.symlink("./"+filepath.Base(tinfo), "/lib/libtinfo.so.6") },
+			want:  []wantProblem{{"/lib/libtinfo.so.6", "modified", fmt.Sprintf("points to %q, the lock says %q", "./"+filepath.Base(tinfo), filepath.Base(tinfo))}},
 		},
 		{
 			name: "file replaced by a directory",
@@ -501,7 +514,7 @@ func TestProblemString(t *testing.T) {
 func BenchmarkCheck400(b *testing.B) {
 	j := newBashJail(b)
 	bash, _ := os.ReadFile(j.path("/bin/bash"))
-	lib, _ := os.ReadFile(j.path("/lib/libtinfo.so.6.4"))
+	lib, _ := os.ReadFile(j.path(tinfoFile(b)))
 	for i := range 100 {
 		j.write(fmt.Sprintf("/bin/bash%d", i), bash)
 	}

@@ -145,7 +145,7 @@ func TestReadELFDepsMalformed(t *testing.T) {
 	// dynamic strings (needed names, RPATH, RUNPATH, SONAME).
 	j := newBashJail(t)
 	j.writeLock()
-	files := []string{"/bin/bash", "/lib/libtinfo.so.6.4", "/lib/libc.so.6"}
+	files := []string{"/bin/bash", tinfoFile(t), "/lib/libc.so.6"}
 	orig := map[string][]byte{}
 	spans := map[string][][2]int{}
 	for _, f := range files {

@@ -177,6 +177,8 @@ func TestInspectStalePATH(t *testing.T) {
 }
 
 func TestInspectHardlink(t *testing.T) {
+	// Only a host file owned as in the jail (by root) can be linked.
+	testutil.RequireRoot(t)
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "data.txt"), []byte("shared\n"), 0o644)
 	m := testutil.WriteManifest(t, dir, "m.yaml", "version: 1\nfiles: [{src: ./data.txt, dest: /data.txt}, {dest: /gen, content: x}]\n")

@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
 	"strings"
 
 	"github.com/jailer-dev/jailer/manifest"
@@ -194,13 +193,4 @@ func PathLess(a, b string) bool {
 		}
 	}
 	return len(ac) < len(bc)
-}
-
-func SortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -92,7 +92,7 @@ func TestPlanFilesResolveELF(t *testing.T) {
 	for dest, why := range map[string]string{
 		"/lib/libfoo.so.1":            "libfoo.so.1 needed by /opt/tree/bin/prog",
 		"/lib/libc.so.6":              "libc.so.6 needed by /opt/tree/bin/prog",
-		"/lib64/ld-linux-x86-64.so.2": "ELF interpreter of /opt/tree/bin/prog",
+		testutil.Loader(t):            "ELF interpreter of /opt/tree/bin/prog", // at the path gcc's programs name
 		"/opt/tree/plugins/plugin.so": "files (m.yaml:2)",
 		"/opt/tree/plugins/fake.so":   "files (m.yaml:2)",
 	} {
@@ -101,7 +101,7 @@ func TestPlanFilesResolveELF(t *testing.T) {
 		}
 	}
 	es = EntryMap(mustPlan(t, dir, "version: 1\nlayout: preserve\nfiles: ["+tree+"]\n"))
-	libc, _ := filepath.EvalSymlinks("/lib/x86_64-linux-gnu/libc.so.6")
+	libc, _ := filepath.EvalSymlinks(filepath.Join("/lib", testutil.Multiarch(t), "libc.so.6"))
 	if e := es[libc]; e.Kind != plan.KindFile || e.Why != "libc.so.6 needed by "+tree+"/bin/prog" {
 		t.Errorf("preserve plan: %s = %+v, want libc at its host path", libc, e)
 	}

@@ -31,11 +31,18 @@ func (p *planner) packages() {
 		p.errorf("packages: read the dpkg database: %w", err)
 		return
 	}
-	items, errs := db.Closure(p.m.Packages)
-	p.es.errs = append(p.es.errs, errs...)
+	roots := make([]dpkg.Root, len(p.m.Packages))
+	for i, r := range p.m.Packages {
+		roots[i] = dpkg.Root{Name: r.Name, List: r.List, Depends: r.Depends, Docs: r.Docs,
+			At: fmt.Sprintf("%s:%d", filepath.Base(r.Pos.File), r.Pos.Line)}
+	}
+	items, errs := db.Closure(roots)
+	for _, e := range errs {
+		p.es.errorAt(p.m.Packages[e.Root].Pos, "%w", e.Err)
+	}
 	var listed map[string]int // read once, only when a package has directories
 	for _, it := range items {
-		p.es.at = it.Pos
+		p.es.at = p.m.Packages[it.Root].Pos
 		paths, err := db.Paths(it)
 		if err != nil {
 			p.errorf("%s: %w", it.Why, err)

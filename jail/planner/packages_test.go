@@ -16,20 +16,23 @@ import (
 // host path with the package as its reason, documentation left out, the
 // libraries of the ELF files among them resolved.
 func TestPlanPackages(t *testing.T) {
-	testutil.RequirePackage(t, "python3.11-minimal")
-	testutil.RequirePackage(t, "libpython3.11-stdlib")
-	py, _ := filepath.EvalSymlinks("/usr/bin/python3.11")
-	sqlite := dynload(t, "_sqlite3") // in libpython3.11-stdlib
-	ssl := dynload(t, "_ssl")        // in libpython3.11-minimal
+	testutil.SkipShort(t, "plans python's whole standard library, twice")
+	py := testutil.HostPython(t)
+	minimal, stdlib, libMinimal := "python"+py.Version+"-minimal", "libpython"+py.Version+"-stdlib", "libpython"+py.Version+"-minimal"
+	testutil.RequirePackage(t, minimal)
+	testutil.RequirePackage(t, stdlib)
+	exe, _ := filepath.EvalSymlinks(py.Exe)
+	sqlite := dynload(t, py, "_sqlite3") // in libpython3.X-stdlib
+	ssl := dynload(t, py, "_ssl")        // in libpython3.X-minimal
 	for _, layout := range []string{"preserve", "flat"} {
 		t.Run(layout, func(t *testing.T) {
-			p := mustPlan(t, t.TempDir(), "version: 1\nlayout: "+layout+"\npackages:\n  - python3.11-minimal\n  - libpython3.11-stdlib\n  - libpython3.11-minimal\n")
+			p := mustPlan(t, t.TempDir(), "version: 1\nlayout: "+layout+"\npackages:\n  - "+minimal+"\n  - "+stdlib+"\n  - "+libMinimal+"\n")
 			es := EntryMap(p)
 			for f, why := range map[string]string{
-				py:                          "package python3.11-minimal (m.yaml:4)",
-				sqlite:                      "package libpython3.11-stdlib (m.yaml:5)",
-				ssl:                         "package libpython3.11-minimal (m.yaml:6)",
-				"/usr/lib/python3.11/os.py": "package libpython3.11-minimal (m.yaml:6)",
+				exe:                               "package " + minimal + " (m.yaml:4)",
+				sqlite:                            "package " + stdlib + " (m.yaml:5)",
+				ssl:                               "package " + libMinimal + " (m.yaml:6)",
+				filepath.Join(py.Stdlib, "os.py"): "package " + libMinimal + " (m.yaml:6)",
 			} {
 				if e := es[f]; e.Kind != plan.KindFile || e.Source != f || e.Why != why {
 					t.Errorf("%s = %+v, want a file from the package, why %q", f, e, why)
@@ -46,7 +49,7 @@ func TestPlanPackages(t *testing.T) {
 			}
 			// The ELF files among the packages' files are resolved: the
 			// extension modules' libraries are in the plan.
-			for lib, by := range map[string]string{"libssl.so.3": ssl, "libsqlite3.so.0": sqlite, "libexpat.so.1": py} {
+			for lib, by := range map[string]string{"libssl.so.3": ssl, "libsqlite3.so.0": sqlite, "libexpat.so.1": exe} {
 				if needed[lib] != by {
 					t.Errorf("%s needed by %q, want by %s", lib, needed[lib], by)
 				}
@@ -60,20 +63,23 @@ func TestPlanPackages(t *testing.T) {
 // layouts (in the flat one, libc6's /lib64 -> usr/lib64 meets the flat
 // ELF interpreter at /lib64).
 func TestPlanPackageDepends(t *testing.T) {
-	testutil.RequirePackage(t, "libpython3.11-stdlib")
+	testutil.SkipShort(t, "plans python's standard library and everything it depends on, twice")
+	py := testutil.HostPython(t)
+	stdlib := "libpython" + py.Version + "-stdlib"
+	testutil.RequirePackage(t, stdlib)
 	for _, layout := range []string{"preserve", "flat"} {
 		t.Run(layout, func(t *testing.T) {
-			p := mustPlan(t, t.TempDir(), "version: 1\nlayout: "+layout+"\npackages:\n  - { name: libpython3.11-stdlib, depends: true }\n")
+			p := mustPlan(t, t.TempDir(), "version: 1\nlayout: "+layout+"\npackages:\n  - { name: "+stdlib+", depends: true }\n")
 			es := EntryMap(p)
 			for f, why := range map[string]string{
-				dynload(t, "_sqlite3"):      "package libpython3.11-stdlib (m.yaml:4)",
-				"/usr/lib/python3.11/os.py": "package libpython3.11-minimal, a dependency of libpython3.11-stdlib (m.yaml:4)",
+				dynload(t, py, "_sqlite3"):        "package " + stdlib + " (m.yaml:4)",
+				filepath.Join(py.Stdlib, "os.py"): "package libpython" + py.Version + "-minimal, a dependency of " + stdlib + " (m.yaml:4)",
 			} {
 				if e := es[f]; e.Kind != plan.KindFile || e.Why != why {
 					t.Errorf("%s = %+v, want why %q", f, e, why)
 				}
 			}
-			libc, _ := filepath.EvalSymlinks("/lib/x86_64-linux-gnu/libc.so.6")
+			libc, _ := filepath.EvalSymlinks(filepath.Join("/lib", testutil.Multiarch(t), "libc.so.6"))
 			if e := es[libc]; e.Kind != plan.KindFile || !strings.HasPrefix(e.Why, "package libc6, a dependency of ") {
 				t.Errorf("%s = %+v, want it from libc6, a dependency", libc, e)
 			}
@@ -81,10 +87,10 @@ func TestPlanPackageDepends(t *testing.T) {
 	}
 }
 
-// dynload returns the path of a python3.11 extension module.
-func dynload(t *testing.T, module string) string {
+// dynload returns the path of one of py's extension modules.
+func dynload(t *testing.T, py testutil.Python, module string) string {
 	t.Helper()
-	m, _ := filepath.Glob("/usr/lib/python3.11/lib-dynload/" + module + ".*.so")
+	m, _ := filepath.Glob(filepath.Join(py.DynLoad, module+".*.so"))
 	if len(m) != 1 {
 		t.Fatalf("no python module %s in lib-dynload", module)
 	}
@@ -94,6 +100,7 @@ func dynload(t *testing.T, module string) string {
 // TestPlanPackagesDeterministic: packages, their dependencies and the
 // profiles that ask host programs plan the same, byte for byte, every time.
 func TestPlanPackagesDeterministic(t *testing.T) {
+	testutil.SkipShort(t, "plans git, its dependencies and five profiles, three times")
 	testutil.RequirePackage(t, "git")
 	testutil.RequireHostFile(t, PythonPath)
 	testutil.RequireHostFile(t, PerlPath)
@@ -178,5 +185,30 @@ func TestGeneratedCompanionsRules(t *testing.T) {
 	}
 	if len(p.Warnings) != 1 || !strings.Contains(p.Warnings[0], ": 1 file in directories it shares with other packages is in no package's file list (made by a trigger?): "+root+"/usr/share/shared/made.cache;") {
 		t.Errorf("Warnings = %q, want one naming made.cache", p.Warnings)
+	}
+}
+
+// TestPlanPackageProblemsAtItem: what dpkg's database cannot satisfy is
+// reported at the packages: item that asked for it, FILE:LINE:COL.
+func TestPlanPackageProblemsAtItem(t *testing.T) {
+	status := "Package: app\nStatus: install ok installed\nArchitecture: all\nDepends: gone (>= 1) | also-gone\n\n" +
+		"Package: old\nStatus: deinstall ok config-files\nArchitecture: all\n"
+	admin := testutil.FakeDpkg(t, status, "", map[string]string{"app.list": "/.\n", "old.list": "/.\n"})
+	pl := newPlanner(&manifest.Manifest{Layout: "preserve", Packages: []manifest.Package{
+		{Name: "app", List: filepath.Join(admin, "info", "app.list"), Depends: true, Pos: manifest.Pos{File: "m.yaml", Line: 3, Col: 5}},
+		{Name: "old", List: filepath.Join(admin, "info", "old.list"), Pos: manifest.Pos{File: "m.yaml", Line: 4, Col: 5}},
+	}}, nil)
+	pl.dpkgDir = admin
+	pl.packages()
+	var got []string
+	for _, err := range pl.es.errs {
+		got = append(got, err.Error())
+	}
+	want := []string{
+		"m.yaml:3:5: package app depends on gone | also-gone, which is not installed (apt-get install gone)",
+		"m.yaml:4:5: package old is not installed (dpkg has its file list but not its files; apt-get install old)",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("packages() errors =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

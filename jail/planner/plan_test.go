@@ -327,7 +327,7 @@ func TestPlanManifestSymlinkDoesNotRedirect(t *testing.T) {
 }
 
 func TestHasVersionAtLeast(t *testing.T) {
-	p, _ := filepath.EvalSymlinks("/lib/x86_64-linux-gnu/libc.so.6")
+	p, _ := filepath.EvalSymlinks(filepath.Join("/lib", testutil.Multiarch(t), "libc.so.6"))
 	if p == "" {
 		t.Skip("no glibc at the usual path")
 	}
@@ -338,14 +338,16 @@ func TestHasVersionAtLeast(t *testing.T) {
 }
 
 func TestCheckLoader(t *testing.T) {
+	loader := testutil.Loader(t) // /lib64/ld-linux-x86-64.so.2 on x86-64
+	name := filepath.Base(loader)
 	tests := []struct {
 		interp string
 		ok     bool
 	}{
-		{"/lib64/ld-linux-x86-64.so.2", true},
-		{"/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2", true},
-		{"/tmp/ld-linux-x86-64.so.2", false},
-		{"/lib64/../tmp/ld-linux-x86-64.so.2", false},
+		{loader, true},
+		{filepath.Join("/lib", testutil.Multiarch(t), name), true},
+		{"/tmp/" + name, false},
+		{filepath.Dir(loader) + "/../tmp/" + name, false},
 		{"/lib64/evil.so", false},
 		{"/lib/ld-musl-x86_64.so.1", false}, // the right name, but not on this host
 		{"", false},

@@ -15,14 +15,16 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 
 	"github.com/jailer-dev/jailer/jail/internal/elfdeps"
 	"github.com/jailer-dev/jailer/jail/plan"
-
 	"github.com/jailer-dev/jailer/manifest"
+	"github.com/jailer-dev/jailer/manifest/dpkg"
 )
 
 // MaxLinks bounds symlink chains and #! chains, as the kernel does.
@@ -40,7 +42,7 @@ type planner struct {
 	dataELFs int
 	// excluded are the paths exclude: patterns left out.
 	excluded []plan.Exclusion
-	// dpkgDir is dpkg's database, manifest.DpkgDir but in tests.
+	// dpkgDir is dpkg's database, dpkg.Dir but in tests.
 	dpkgDir string
 	libs    map[string]bool   // libraries installed already (most programs share them)
 	dirs    map[string]string // host directory -> its real path
@@ -123,7 +125,7 @@ func NewWith(m *manifest.Manifest, r *elfdeps.Resolver) (*plan.Plan, error) {
 // host file there, or a flat /bin/sh next to a package's /usr/bin/sh ->
 // dash. Moved through the links, such an entry would clash with the link.
 func (p *planner) dropAliases() {
-	for _, dest := range plan.SortedKeys(p.es.m) {
+	for _, dest := range slices.Sorted(maps.Keys(p.es.m)) {
 		e := p.es.m[dest]
 		if e.Kind != plan.KindFile || e.Source == "" {
 			continue
@@ -140,7 +142,7 @@ func (p *planner) dropAliases() {
 
 func newPlanner(m *manifest.Manifest, r *elfdeps.Resolver) *planner {
 	return &planner{m: m, es: newEntries(), r: r, elfs: map[string]string{}, elfAt: map[string]manifest.Pos{},
-		found: map[string]bool{}, libs: map[string]bool{}, dirs: map[string]string{}, dpkgDir: manifest.DpkgDir}
+		found: map[string]bool{}, libs: map[string]bool{}, dirs: map[string]string{}, dpkgDir: dpkg.Dir}
 }
 
 // where names a manifest position briefly and independently of how the

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/jailer-dev/jailer/jail/plan"
@@ -163,7 +165,7 @@ func (p *planner) profiles() {
 		def := Profiles[pr.Name]
 		why := fmt.Sprintf("profile %s (%s)", pr.Name, where(pr.Pos))
 		p.es.at = pr.Pos
-		for _, dest := range plan.SortedKeys(def.Content) {
+		for _, dest := range slices.Sorted(maps.Keys(def.Content)) {
 			p.es.add(plan.Entry{Dest: dest, Kind: plan.KindFile, Content: []byte(def.Content[dest]), Mode: 0o644, Why: why})
 		}
 		paths, required, err := def.Paths()

@@ -8,6 +8,7 @@ import (
 	"debug/elf"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -16,7 +17,6 @@ import (
 
 	"github.com/jailer-dev/jailer/jail/internal/jailfs"
 	"github.com/jailer-dev/jailer/jail/internal/privdirs"
-	"github.com/jailer-dev/jailer/jail/plan"
 )
 
 // collapse replaces two or more missing files of a directory by the
@@ -29,7 +29,7 @@ func collapse(cands []*candidate, root string, j jailStat, private []privdirs.Di
 			byDir[path.Dir(c.Path)] = append(byDir[path.Dir(c.Path)], c)
 		}
 	}
-	for _, dir := range plan.SortedKeys(byDir) {
+	for _, dir := range slices.Sorted(maps.Keys(byDir)) {
 		files := byDir[dir]
 		if len(files) < 2 || strings.Count(dir, "/") < 2 || within(root, dir) || j.exists(dir) || privdirs.Holds(private, dir) {
 			continue

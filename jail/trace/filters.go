@@ -6,12 +6,12 @@ package trace
 
 import (
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"slices"
 	"strings"
 
-	"github.com/jailer-dev/jailer/jail/plan"
 	"github.com/jailer-dev/jailer/jail/planner"
 
 	"github.com/jailer-dev/jailer/manifest"
@@ -43,9 +43,9 @@ func generatedPaths(m *manifest.Manifest) map[string]bool {
 func (s *suggester) profileFor(p string) (name string, named, ok bool) {
 	if !s.loaded {
 		s.loaded = true
-		for _, name := range plan.SortedKeys(planner.Profiles) {
+		for _, name := range slices.Sorted(maps.Keys(planner.Profiles)) {
 			def := planner.Profiles[name]
-			for _, dest := range plan.SortedKeys(def.Content) {
+			for _, dest := range slices.Sorted(maps.Keys(def.Content)) {
 				s.provides = append(s.provides, providedPath{profile: name, path: dest})
 			}
 			paths, _, err := def.Paths()

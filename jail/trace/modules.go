@@ -23,8 +23,6 @@ import (
 	"time"
 
 	"github.com/jailer-dev/jailer/manifest/dpkg"
-
-	"github.com/jailer-dev/jailer/manifest"
 )
 
 // MissingModule is a module an interpreter said it could not import.
@@ -265,7 +263,7 @@ func (s *suggester) moduleSuggestions(out []Suggestion) ([]Suggestion, []Note) {
 	}
 	admin := s.o.Dpkg
 	if admin == "" {
-		admin = manifest.DpkgDir
+		admin = dpkg.Dir
 	}
 	hits := s.moduleHits()
 	var sugs []Suggestion
@@ -290,7 +288,7 @@ func (s *suggester) moduleSuggestions(out []Suggestion) ([]Suggestion, []Note) {
 			continue
 		}
 		name := h.pkg
-		if n, arch, ok := strings.Cut(h.pkg, ":"); ok && arch == manifest.NativeArch() {
+		if n, arch, ok := strings.Cut(h.pkg, ":"); ok && arch == dpkg.NativeArch() {
 			name = n
 		}
 		if slices.ContainsFunc(sugs, func(o Suggestion) bool { return o.Name == name }) {
@@ -315,7 +313,7 @@ func (s *suggester) moduleHits() map[string][]moduleHit {
 	if s.hits == nil && s.hitsErr == nil && len(s.o.Modules) > 0 {
 		admin := s.o.Dpkg
 		if admin == "" {
-			admin = manifest.DpkgDir
+			admin = dpkg.Dir
 		}
 		s.hits, s.hitsErr = findModules(admin, s.o.Modules)
 	}
@@ -351,7 +349,7 @@ func (s *suggester) isModuleProbe(p string) bool {
 // jail has them all, or dpkg does not know the package.
 func (s *suggester) missingDepends(db *dpkg.DB, key string) string {
 	name, arch, _ := strings.Cut(key, ":")
-	pkg := db.Pick(name, arch, manifest.NativeArch())
+	pkg := db.Pick(name, arch, dpkg.NativeArch())
 	if pkg == nil {
 		return ""
 	}

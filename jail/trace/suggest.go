@@ -7,6 +7,7 @@ package trace
 import (
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -17,7 +18,6 @@ import (
 
 	"github.com/jailer-dev/jailer/jail/internal/human"
 	"github.com/jailer-dev/jailer/jail/internal/privdirs"
-	"github.com/jailer-dev/jailer/jail/plan"
 
 	"gopkg.in/yaml.v3"
 
@@ -118,7 +118,7 @@ type SuggestOptions struct {
 	// Modules are the imports the command's output says failed.
 	Modules []MissingModule
 	// Dpkg is dpkg's database, searched for the packages that ship
-	// Modules; default manifest.DpkgDir.
+	// Modules; default dpkg.Dir.
 	Dpkg string
 }
 
@@ -197,7 +197,7 @@ func Suggest(root string, lookups []Lookup, o SuggestOptions) ([]Suggestion, []N
 	}
 	cands := collapse(s.collect(lookups), root, s.j, o.Private)
 	out, tooBig := s.place(cands)
-	for _, name := range plan.SortedKeys(s.byProfile) {
+	for _, name := range slices.Sorted(maps.Keys(s.byProfile)) {
 		ls := s.byProfile[name]
 		slices.SortFunc(ls, func(a, b Lookup) int { return strings.Compare(a.Path, b.Path) })
 		why := ls[0].Path + ": " + describeLookup(ls[0])

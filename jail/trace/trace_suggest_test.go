@@ -12,6 +12,7 @@ import (
 
 	"github.com/jailer-dev/jailer/jail/internal/privdirs"
 	"github.com/jailer-dev/jailer/jail/planner"
+	"github.com/jailer-dev/jailer/manifest/dpkg"
 
 	"github.com/jailer-dev/jailer/manifest"
 )
@@ -251,7 +252,7 @@ func owner(t *testing.T, p string) string {
 	}
 	name, _, _ := strings.Cut(string(out), ": ")
 	name, arch, _ := strings.Cut(name, ":")
-	if arch != "" && arch != manifest.NativeArch() {
+	if arch != "" && arch != dpkg.NativeArch() {
 		name += ":" + arch
 	}
 	return name

@@ -1,23 +1,26 @@
+// Package dpkg reads what jailer needs of dpkg's database of installed
+// packages (/var/lib/dpkg), to copy every path a package owns. The method:
+// PackageList finds a package's file list, info/NAME.list (NAME:ARCH.list
+// for a multi-arch package; the native architecture wins when a package is
+// installed for several); Open reads the status file (each package's state,
+// architecture, Pre-Depends, Depends and Provides) and the diversions;
+// Closure walks from the packages a manifest names, breadth-first through
+// their dependencies when asked, choosing among alternatives and virtual
+// packages the one installed, with the same architecture first; Paths reads
+// a package's list and conffiles with diversions applied and documentation
+// left out. It never runs dpkg or apt and writes nothing. The package knows
+// nothing of manifests: the caller passes what it needs as Roots and places
+// the problems at the manifest items they are about.
 package dpkg
 
-// packages: copies every path an installed Debian package owns, as dpkg's
-// database (/var/lib/dpkg) records it: info/NAME.list (NAME:ARCH.list for
-// multi-arch packages) and info/NAME.conffiles, with diversions applied.
-// With depends: true the packages named by Pre-Depends and Depends in
-// /var/lib/dpkg/status are copied too, recursively.
-
 import (
-	"bufio"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
-
-	"github.com/jailer-dev/jailer/manifest"
 )
 
 // docDirs hold documentation and translations, left out of packages
@@ -31,7 +34,7 @@ var docDirs = []string{
 	"/usr/share/man",
 }
 
-// isDoc reports whether the package path p is documentation.
+// IsDoc reports whether the package path p is documentation.
 func IsDoc(p string) bool {
 	for _, d := range docDirs {
 		if p == d || strings.HasPrefix(p, d+"/") {
@@ -41,7 +44,7 @@ func IsDoc(p string) bool {
 	return false
 }
 
-// dpkgPackage is one package as dpkg's status file describes it.
+// Package is one package instance as dpkg's status file describes it.
 type Package struct {
 	Name      string
 	Arch      string
@@ -67,154 +70,14 @@ func (d *Package) present() bool {
 	return false
 }
 
-// dpkgDep is one alternative of a dependency: a package name and its
+// Dep is one alternative of a dependency: a package name and its
 // architecture qualifier ("", "any", "native" or an architecture).
 type Dep struct {
 	Name string
 	Arch string
 }
 
-// parseRelations reads a dpkg relationship field such as
-// "libc6 (>= 2.34), debconf (>= 0.5) | debconf-2.0, perl:any": groups
-// separated by commas, alternatives by "|". Versions are dropped.
-func parseRelations(s string) [][]Dep {
-	var groups [][]Dep
-	for _, g := range strings.Split(s, ",") {
-		var alts []Dep
-		for _, a := range strings.Split(g, "|") {
-			if i := strings.IndexAny(a, "(<["); i >= 0 {
-				a = a[:i]
-			}
-			a = strings.TrimSpace(a)
-			if a == "" {
-				continue
-			}
-			name, arch, _ := strings.Cut(a, ":")
-			alts = append(alts, Dep{Name: name, Arch: arch})
-		}
-		if len(alts) > 0 {
-			groups = append(groups, alts)
-		}
-	}
-	return groups
-}
-
-// parseStatus reads dpkg's status file: one stanza per package instance,
-// separated by blank lines; continuation lines (starting with a space)
-// belong to multi-line fields jailer does not need.
-func parseStatus(r io.Reader) ([]*Package, error) {
-	var out []*Package
-	var cur *Package
-	var pre, deps string
-	flush := func() {
-		if cur != nil && cur.Name != "" {
-			cur.Depends = append(parseRelations(pre), parseRelations(deps)...)
-			out = append(out, cur)
-		}
-		cur, pre, deps = nil, "", ""
-	}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 16<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.TrimSpace(line) == "" {
-			flush()
-			continue
-		}
-		if line[0] == ' ' || line[0] == '\t' {
-			continue
-		}
-		k, v, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
-		}
-		if cur == nil {
-			cur = &Package{}
-		}
-		v = strings.TrimSpace(v)
-		switch k {
-		case "Package":
-			cur.Name = v
-		case "Architecture":
-			cur.Arch = v
-		case "Multi-Arch":
-			cur.MultiArch = v
-		case "Status":
-			if f := strings.Fields(v); len(f) > 0 {
-				cur.State = f[len(f)-1]
-			}
-		case "Pre-Depends":
-			pre = v
-		case "Depends":
-			deps = v
-		case "Provides":
-			for _, g := range parseRelations(v) {
-				for _, a := range g {
-					cur.Provides = append(cur.Provides, a.Name)
-				}
-			}
-		}
-	}
-	flush()
-	return out, sc.Err()
-}
-
-// parseList reads a dpkg file list (info/NAME.list): one absolute path per
-// line, directories included; "/." stands for the root and is dropped.
-func parseList(r io.Reader) ([]string, error) {
-	var out []string
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		p := sc.Text()
-		if p == "" || p == "/." || !strings.HasPrefix(p, "/") {
-			continue
-		}
-		out = append(out, filepath.Clean(p))
-	}
-	return out, sc.Err()
-}
-
-// parseConffiles reads info/NAME.conffiles: a path per line, possibly
-// after flags such as remove-on-upgrade.
-func parseConffiles(r io.Reader) ([]string, error) {
-	var out []string
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if i := strings.Index(line, "/"); i >= 0 {
-			out = append(out, filepath.Clean(line[i:]))
-		}
-	}
-	return out, sc.Err()
-}
-
-// diversion moves a package's file elsewhere: dpkg installs any package's
-// From as To, except the diverting package's own (By; ":" diverts all).
-type diversion struct{ To, By string }
-
-// parseDiversions reads dpkg's diversions file: three lines per
-// diversion (the path, where it is diverted to, the diverting package).
-func parseDiversions(r io.Reader) (map[string]diversion, error) {
-	out := map[string]diversion{}
-	sc := bufio.NewScanner(r)
-	var lines []string
-	for sc.Scan() {
-		lines = append(lines, sc.Text())
-	}
-	if err := sc.Err(); err != nil {
-		return nil, err
-	}
-	if len(lines)%3 != 0 {
-		return nil, fmt.Errorf("%d lines, not triplets", len(lines))
-	}
-	for i := 0; i < len(lines); i += 3 {
-		out[lines[i]] = diversion{To: lines[i+1], By: lines[i+2]}
-	}
-	return out, nil
-}
-
-// dpkgDB is what jailer reads of dpkg's database.
+// DB is what jailer reads of dpkg's database.
 type DB struct {
 	admin      string
 	byName     map[string][]*Package // instances whose files are present
@@ -222,7 +85,7 @@ type DB struct {
 	diversions map[string]diversion
 }
 
-// loadDpkg reads the status and diversions files of the dpkg database at admin.
+// Open reads the status and diversions files of the dpkg database at admin.
 func Open(admin string) (*DB, error) {
 	db := &DB{admin: admin, byName: map[string][]*Package{}, providers: map[string][]*Package{}, diversions: map[string]diversion{}}
 	status := filepath.Join(admin, "status")
@@ -257,15 +120,15 @@ func Open(admin string) (*DB, error) {
 	return db, nil
 }
 
-// pick returns the present instance of the package name that a package of
+// Pick returns the present instance of the package name that a package of
 // architecture from means by name with the qualifier arch: the same
 // architecture first, then the native one, then Architecture: all.
 func (db *DB) Pick(name, arch, from string) *Package {
-	prefs := []string{from, manifest.NativeArch(), "all"}
+	prefs := []string{from, NativeArch(), "all"}
 	switch arch {
 	case "", "any":
 	case "native":
-		prefs = []string{manifest.NativeArch()}
+		prefs = []string{NativeArch()}
 	default:
 		prefs = []string{arch}
 	}
@@ -285,7 +148,7 @@ func (db *DB) Pick(name, arch, from string) *Package {
 	return nil
 }
 
-// choose returns the package that satisfies one dependency group: the
+// Choose returns the package that satisfies one dependency group: the
 // first alternative that is present, else the first present package that
 // provides one (virtual packages).
 func (db *DB) Choose(group []Dep, from *Package) *Package {
@@ -302,7 +165,7 @@ func (db *DB) Choose(group []Dep, from *Package) *Package {
 	return nil
 }
 
-// listOf returns the file list of an instance: NAME:ARCH.list for a
+// ListOf returns the file list of an instance: NAME:ARCH.list for a
 // multi-arch package, NAME.list otherwise.
 func (db *DB) ListOf(d *Package) string {
 	ma := filepath.Join(db.admin, "info", d.key()+".list")
@@ -312,36 +175,61 @@ func (db *DB) ListOf(d *Package) string {
 	return filepath.Join(db.admin, "info", d.Name+".list")
 }
 
-// pkgItem is one package to copy, and why.
+// Root is a package a manifest names: where a Closure starts.
+type Root struct {
+	// Name is the package as written, NAME or NAME:ARCH.
+	Name string
+	// List is its file list, as PackageList found it.
+	List string
+	// Depends says to copy its dependencies too; Docs to keep documentation.
+	Depends, Docs bool
+	// At says where the package was named, such as m.yaml:3; every reason
+	// given for a package it brings in ends with it.
+	At string
+}
+
+// Item is one package to copy, and why.
 type Item struct {
 	Pkg  *Package
 	List string
 	Why  string
 	Docs bool
-	Pos  manifest.Pos // of the packages: item that brought it
+	// Root is the index, among the roots given to Closure, of the one that
+	// brought this package in.
+	Root int
 }
 
-// closure returns the packages to copy for the manifest's packages: those
-// written, in order, each followed breadth-first by its dependencies when
-// it says depends: true. A package reached twice is copied once, for the
-// first reason.
-func (db *DB) Closure(roots []manifest.Package) ([]Item, []error) {
+// RootError is a problem with the packages of one root: it is not
+// installed, or a dependency is not. The caller says where the root was
+// written.
+type RootError struct {
+	// Root is the index of the root among those given to Closure.
+	Root int
+	Err  error
+}
+
+func (e *RootError) Error() string { return e.Err.Error() }
+func (e *RootError) Unwrap() error { return e.Err }
+
+// Closure returns the packages to copy for roots: those written, in order,
+// each followed breadth-first by its dependencies when it says Depends. A
+// package reached twice is copied once, for the first reason.
+func (db *DB) Closure(roots []Root) ([]Item, []*RootError) {
 	var out []Item
-	var errs []error
+	var errs []*RootError
 	seen := map[string]bool{}
-	for _, r := range roots {
+	for i, r := range roots {
 		base := strings.TrimSuffix(filepath.Base(r.List), ".list")
 		name, arch, _ := strings.Cut(base, ":")
-		root := db.Pick(name, arch, manifest.NativeArch())
+		root := db.Pick(name, arch, NativeArch())
 		if root == nil {
-			errs = append(errs, &manifest.Error{Pos: r.Pos, Msg: fmt.Sprintf("package %s is not installed (dpkg has its file list but not its files; apt-get install %s)", r.Name, name)})
+			errs = append(errs, &RootError{Root: i, Err: fmt.Errorf("package %s is not installed (dpkg has its file list but not its files; apt-get install %s)", r.Name, name)})
 			continue
 		}
-		at := fmt.Sprintf("%s:%d", filepath.Base(r.Pos.File), r.Pos.Line)
 		queue := []*Package{root}
 		if !seen[root.key()] {
 			seen[root.key()] = true
-			out = append(out, Item{Pkg: root, List: r.List, Why: fmt.Sprintf("package %s (%s)", r.Name, at), Docs: r.Docs, Pos: r.Pos})
+			out = append(out, Item{Pkg: root, List: r.List, Why: fmt.Sprintf("package %s (%s)", r.Name, r.At), Docs: r.Docs, Root: i})
 		}
 		for len(queue) > 0 && r.Depends {
 			cur := queue[0]
@@ -349,7 +237,7 @@ func (db *DB) Closure(roots []manifest.Package) ([]Item, []error) {
 			for _, g := range cur.Depends {
 				d := db.Choose(g, cur)
 				if d == nil {
-					errs = append(errs, &manifest.Error{Pos: r.Pos, Msg: fmt.Sprintf("package %s depends on %s, which is not installed (apt-get install %s)", cur.Name, describeGroup(g), g[0].Name)})
+					errs = append(errs, &RootError{Root: i, Err: fmt.Errorf("package %s depends on %s, which is not installed (apt-get install %s)", cur.Name, describeGroup(g), g[0].Name)})
 					continue
 				}
 				if seen[d.key()] {
@@ -357,13 +245,14 @@ func (db *DB) Closure(roots []manifest.Package) ([]Item, []error) {
 				}
 				seen[d.key()] = true
 				queue = append(queue, d)
-				out = append(out, Item{Pkg: d, List: db.ListOf(d), Why: fmt.Sprintf("package %s, a dependency of %s (%s)", d.Name, cur.Name, at), Docs: r.Docs, Pos: r.Pos})
+				out = append(out, Item{Pkg: d, List: db.ListOf(d), Why: fmt.Sprintf("package %s, a dependency of %s (%s)", d.Name, cur.Name, r.At), Docs: r.Docs, Root: i})
 			}
 		}
 	}
 	return out, errs
 }
 
+// describeGroup names a dependency's alternatives as dpkg writes them.
 func describeGroup(g []Dep) string {
 	names := make([]string, len(g))
 	for i, a := range g {
@@ -372,7 +261,7 @@ func describeGroup(g []Dep) string {
 	return strings.Join(names, " | ")
 }
 
-// paths returns the paths a package owns, as installed: its list and its
+// Paths returns the paths a package owns, as installed: its list and its
 // conffiles, diversions applied, documentation left out unless docs.
 func (db *DB) Paths(it Item) ([]string, error) {
 	var all []string
@@ -411,7 +300,7 @@ func (db *DB) Paths(it Item) ([]string, error) {
 	return out, nil
 }
 
-// listed counts, for every path in any installed package's file list, how
+// Listed counts, for every path in any installed package's file list, how
 // many packages list it, under the path as listed and with its directory's
 // symlinks resolved (packages list /bin/bash; a merged-/usr host has it
 // at /usr/bin/bash); the targets of diversions count as listed.

@@ -1,14 +1,13 @@
 package dpkg
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/jailer-dev/jailer/manifest"
 )
 
 func TestParseRelations(t *testing.T) {
@@ -164,13 +163,15 @@ func TestIsDoc(t *testing.T) {
 	}
 	for p, want := range tests {
 		if got := IsDoc(p); got != want {
-			t.Errorf("isDoc(%q) = %v, want %v", p, got, want)
+			t.Errorf("IsDoc(%q) = %v, want %v", p, got, want)
 		}
 	}
 }
 
+// TestClosure walks a made-up status file from the roots a manifest
+// names; problems name the root they belong to, by index.
 func TestClosure(t *testing.T) {
-	native := manifest.NativeArch()
+	native := NativeArch()
 	if native != "amd64" {
 		t.Skipf("the test status is written for amd64, not %s", native)
 	}
@@ -179,50 +180,49 @@ func TestClosure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pos := manifest.Pos{File: "/x/m.yaml", Line: 3, Col: 5}
-	root := func(name string, depends bool) manifest.Package {
-		return manifest.Package{Name: name, List: filepath.Join(admin, "info", name+".list"), Depends: depends, Pos: pos}
+	root := func(name string, depends bool) Root {
+		return Root{Name: name, List: filepath.Join(admin, "info", name+".list"), Depends: depends, At: "m.yaml:3"}
 	}
 	tests := []struct {
 		name  string
-		roots []manifest.Package
-		want  []string // NAME:ARCH why
-		errs  []string
+		roots []Root
+		want  []string // NAME:ARCH why (root)
+		errs  []string // (root) message
 	}{
-		{"without depends", []manifest.Package{root("app", false)}, []string{"app:amd64 package app (m.yaml:3)"}, nil},
-		{"depends", []manifest.Package{root("app", true)}, []string{
-			"app:amd64 package app (m.yaml:3)",
-			"libc6:amd64 package libc6, a dependency of app (m.yaml:3)",           // same architecture as app, not i386
-			"libssl3:amd64 package libssl3, a dependency of app (m.yaml:3)",       // unpacked: its files are there
-			"postfix:amd64 package postfix, a dependency of app (m.yaml:3)",       // provides mail-transport-agent; exim4 is only config files
-			"libz:amd64 package libz, a dependency of app (m.yaml:3)",             // the first alternative installed
-			"lynx:amd64 package lynx, a dependency of app (m.yaml:3)",             // provides www-browser
-			"libgcc-s1:amd64 package libgcc-s1, a dependency of libc6 (m.yaml:3)", // recursively, and the cycle back to libc6 ends
+		{"without depends", []Root{root("app", false)}, []string{"app:amd64 package app (m.yaml:3) (0)"}, nil},
+		{"depends", []Root{root("app", true)}, []string{
+			"app:amd64 package app (m.yaml:3) (0)",
+			"libc6:amd64 package libc6, a dependency of app (m.yaml:3) (0)",           // same architecture as app, not i386
+			"libssl3:amd64 package libssl3, a dependency of app (m.yaml:3) (0)",       // unpacked: its files are there
+			"postfix:amd64 package postfix, a dependency of app (m.yaml:3) (0)",       // provides mail-transport-agent; exim4 is only config files
+			"libz:amd64 package libz, a dependency of app (m.yaml:3) (0)",             // the first alternative installed
+			"lynx:amd64 package lynx, a dependency of app (m.yaml:3) (0)",             // provides www-browser
+			"libgcc-s1:amd64 package libgcc-s1, a dependency of libc6 (m.yaml:3) (0)", // recursively, and the cycle back to libc6 ends
 		}, nil},
-		{"a package twice", []manifest.Package{root("libz", false), root("app", true)}, []string{
-			"libz:amd64 package libz (m.yaml:3)",
-			"app:amd64 package app (m.yaml:3)",
-			"libc6:amd64 package libc6, a dependency of app (m.yaml:3)",
-			"libssl3:amd64 package libssl3, a dependency of app (m.yaml:3)",
-			"postfix:amd64 package postfix, a dependency of app (m.yaml:3)",
-			"lynx:amd64 package lynx, a dependency of app (m.yaml:3)",
-			"libgcc-s1:amd64 package libgcc-s1, a dependency of libc6 (m.yaml:3)",
+		{"a package twice", []Root{root("libz", false), root("app", true)}, []string{
+			"libz:amd64 package libz (m.yaml:3) (0)",
+			"app:amd64 package app (m.yaml:3) (1)",
+			"libc6:amd64 package libc6, a dependency of app (m.yaml:3) (1)",
+			"libssl3:amd64 package libssl3, a dependency of app (m.yaml:3) (1)",
+			"postfix:amd64 package postfix, a dependency of app (m.yaml:3) (1)",
+			"lynx:amd64 package lynx, a dependency of app (m.yaml:3) (1)",
+			"libgcc-s1:amd64 package libgcc-s1, a dependency of libc6 (m.yaml:3) (1)",
 		}, nil},
-		{"multi-arch list", []manifest.Package{{Name: "libc6:i386", List: filepath.Join(admin, "info", "libc6:i386.list"), Pos: pos}}, []string{"libc6:i386 package libc6:i386 (m.yaml:3)"}, nil},
-		{"unsatisfied", []manifest.Package{root("broken", true)}, []string{"broken:all package broken (m.yaml:3)"},
-			[]string{"/x/m.yaml:3:5: package broken depends on gone | also-gone, which is not installed (apt-get install gone)"}},
-		{"only config files", []manifest.Package{root("exim4", false)}, nil,
-			[]string{"/x/m.yaml:3:5: package exim4 is not installed (dpkg has its file list but not its files; apt-get install exim4)"}},
+		{"multi-arch list", []Root{{Name: "libc6:i386", List: filepath.Join(admin, "info", "libc6:i386.list"), At: "m.yaml:3"}}, []string{"libc6:i386 package libc6:i386 (m.yaml:3) (0)"}, nil},
+		{"unsatisfied", []Root{root("libz", false), root("broken", true)}, []string{"libz:amd64 package libz (m.yaml:3) (0)", "broken:all package broken (m.yaml:3) (1)"},
+			[]string{"(1) package broken depends on gone | also-gone, which is not installed (apt-get install gone)"}},
+		{"only config files", []Root{root("exim4", false)}, nil,
+			[]string{"(0) package exim4 is not installed (dpkg has its file list but not its files; apt-get install exim4)"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			items, errs := db.Closure(tt.roots)
 			var got, gotErrs []string
 			for _, it := range items {
-				got = append(got, it.Pkg.key()+" "+it.Why)
+				got = append(got, fmt.Sprintf("%s %s (%d)", it.Pkg.key(), it.Why, it.Root))
 			}
 			for _, e := range errs {
-				gotErrs = append(gotErrs, e.Error())
+				gotErrs = append(gotErrs, fmt.Sprintf("(%d) %v", e.Root, e))
 			}
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("closure = %q,\nwant %q", got, tt.want)

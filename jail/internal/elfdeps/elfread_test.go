@@ -7,10 +7,12 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/jailer-dev/jailer/jail/internal/testutil"
 )
 
 func TestReadELFDeps(t *testing.T) {
-	for _, file := range []string{"/bin/bash", "/lib/x86_64-linux-gnu/libc.so.6", "/lib64/ld-linux-x86-64.so.2"} {
+	for _, file := range []string{"/bin/bash", filepath.Join("/lib", testutil.Multiarch(t), "libc.so.6"), testutil.Loader(t)} {
 		t.Run(file, func(t *testing.T) {
 			real, err := filepath.EvalSymlinks(file)
 			if err != nil {

@@ -67,8 +67,11 @@ func (r *Resolver) Save() { r.Cache.save() }
 // systemLoader matches the dynamic loaders of glibc and musl in the
 // directories distributions install them to. jailer runs the loader named
 // by a binary, so a binary naming any other program as its interpreter
-// (./evil with PT_INTERP /tmp/x) is refused rather than executed.
-var systemLoader = lazyRegexp(`^/(usr/)?lib(64|32|x32)?(/[a-z0-9_]+-linux-gnu[a-z0-9_]*)?/ld-(linux|musl)[A-Za-z0-9_.-]*\.so\.[0-9]+$`)
+// (./evil with PT_INTERP /tmp/x) is refused rather than executed. It is
+// compiled on first use: the jail's init runs this binary too.
+var systemLoader = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^/(usr/)?lib(64|32|x32)?(/[a-z0-9_]+-linux-gnu[a-z0-9_]*)?/ld-(linux|musl)[A-Za-z0-9_.-]*\.so\.[0-9]+$`)
+})
 
 // CheckLoader returns an error unless interp is a system dynamic loader:
 // a well-known path, owned by root and writable by nobody else.
@@ -240,10 +243,4 @@ func missingLibs(interp, path string) ([]string, error) {
 	}
 	sort.Strings(missing)
 	return missing, nil
-}
-
-// lazyRegexp compiles a regexp on first use, not at program start: the
-// jail's init runs this binary too and should not pay for it.
-func lazyRegexp(expr string) func() *regexp.Regexp {
-	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
 }

@@ -1,7 +1,14 @@
-// Package testutil holds test helpers that need no jail package: skipping
-// (or, under CI=true, failing) without root or a host tool, writing
-// manifests and scripts, compiling C fixtures, running in a plain chroot,
-// and a fake dpkg database.
+// Package testutil holds what the jail packages' tests share: the checks
+// that skip a test the host cannot run (RequireRoot, RequireTool,
+// RequirePackage, RequireHostFile, SkipShort), facts about the host the
+// tests derive rather than hard-code (HostPython, Multiarch, Loader), and
+// small builders (manifests, C programs, fake dpkg databases).
+//
+// Skipping follows two rules. With CI=true a test that cannot run is a
+// failure, not a skip: CI installs everything and runs as root. With
+// -short, every test that needs root or takes long skips, even in CI, so
+// that `go test -short ./...` (make test-short) is a quick loop for a
+// developer without root.
 package testutil
 
 import (
@@ -11,12 +18,16 @@ import (
 	"testing"
 
 	"github.com/jailer-dev/jailer/manifest"
+	"github.com/jailer-dev/jailer/manifest/dpkg"
 )
 
-// requireRoot skips a test that needs root, except in CI (CI=true), where a
-// missing privilege is a failure: those tests must run there.
+// RequireRoot skips a test that needs root, except in CI (CI=true), where a
+// missing privilege is a failure: those tests must run there. With -short
+// it skips even as root: tests that need root build and enter real jails,
+// which is what -short leaves out.
 func RequireRoot(t testing.TB) {
 	t.Helper()
+	SkipShort(t, "needs root")
 	if os.Geteuid() == 0 {
 		return
 	}
@@ -26,7 +37,16 @@ func RequireRoot(t testing.TB) {
 	t.Skip("needs root (set CI=true to make this a failure)")
 }
 
-// requireTool skips (or, in CI, fails) when a host program is missing.
+// SkipShort skips a slow test, or one that needs root, under -short; why
+// says which it is.
+func SkipShort(t testing.TB, why string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skipf("-short: %s", why)
+	}
+}
+
+// RequireTool skips (or, in CI, fails) when a host program is missing.
 func RequireTool(t testing.TB, name string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
@@ -39,7 +59,7 @@ func RequireTool(t testing.TB, name string) string {
 	return p
 }
 
-// writeManifest writes a manifest into dir and returns its path.
+// WriteManifest writes a manifest into dir and returns its path.
 func WriteManifest(t testing.TB, dir, name, text string) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
@@ -49,7 +69,7 @@ func WriteManifest(t testing.TB, dir, name, text string) string {
 	return p
 }
 
-// load loads a manifest and fails the test on error.
+// LoadManifest loads a manifest and fails the test on error.
 func LoadManifest(t testing.TB, path string) *manifest.Manifest {
 	t.Helper()
 	m, err := manifest.Load(path)
@@ -59,7 +79,7 @@ func LoadManifest(t testing.TB, path string) *manifest.Manifest {
 	return m
 }
 
-// chrootRun runs argv inside dir with chroot(8) and returns its output.
+// ChrootRun runs argv inside dir with chroot(8) and returns its output.
 func ChrootRun(t testing.TB, dir string, argv ...string) (string, error) {
 	t.Helper()
 	cmd := exec.Command("chroot", append([]string{dir}, argv...)...)
@@ -68,7 +88,7 @@ func ChrootRun(t testing.TB, dir string, argv ...string) (string, error) {
 	return string(out), err
 }
 
-// chrootRunProc is chrootRun with /proc mounted in a new mount and PID
+// ChrootRunProc is ChrootRun with /proc mounted in a new mount and PID
 // namespace, as jailer enter provides it.
 func ChrootRunProc(t testing.TB, dir string, argv ...string) (string, error) {
 	t.Helper()
@@ -81,7 +101,7 @@ func ChrootRunProc(t testing.TB, dir string, argv ...string) (string, error) {
 	return string(out), err
 }
 
-// gcc compiles a C program for a test, failing when gcc is missing in CI.
+// Gcc compiles a C program for a test, failing when gcc is missing in CI.
 func Gcc(t testing.TB, args ...string) {
 	t.Helper()
 	RequireTool(t, "gcc")
@@ -90,7 +110,7 @@ func Gcc(t testing.TB, args ...string) {
 	}
 }
 
-// requireHostFile skips (or, in CI, fails) when the host lacks a file.
+// RequireHostFile skips (or, in CI, fails) when the host lacks a file.
 func RequireHostFile(t *testing.T, name string) {
 	t.Helper()
 	if _, err := os.Stat(name); err != nil {
@@ -101,10 +121,10 @@ func RequireHostFile(t *testing.T, name string) {
 	}
 }
 
-// requirePackage skips (or, in CI, fails) when a Debian package is not installed.
+// RequirePackage skips (or, in CI, fails) when a Debian package is not installed.
 func RequirePackage(t *testing.T, name string) {
 	t.Helper()
-	if _, err := manifest.PackageList(manifest.DpkgDir, name); err != nil {
+	if _, err := dpkg.PackageList(dpkg.Dir, name); err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("package %s is needed and CI=true: .ci/run must install it (%v)", name, err)
 		}
@@ -112,6 +132,7 @@ func RequirePackage(t *testing.T, name string) {
 	}
 }
 
+// WriteScript writes an executable file into dir and returns its path.
 func WriteScript(t *testing.T, dir, name, text string) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
@@ -121,7 +142,7 @@ func WriteScript(t *testing.T, dir, name, text string) string {
 	return p
 }
 
-// cLib builds lib/libNAME.so.1 and bin/prog linked to it with RUNPATH
+// CLib builds lib/libNAME.so.1 and bin/prog linked to it with RUNPATH
 // $ORIGIN/../lib under dir, and returns the program's path.
 func CLib(t *testing.T, dir, name string) string {
 	t.Helper()
@@ -136,7 +157,7 @@ func CLib(t *testing.T, dir, name string) string {
 	return prog
 }
 
-// fakeDpkg writes a dpkg database (status, diversions, info/*) into a
+// FakeDpkg writes a dpkg database (status, diversions, info/*) into a
 // temporary directory and returns it.
 func FakeDpkg(t *testing.T, status, diversions string, info map[string]string) string {
 	t.Helper()

@@ -1,28 +1,34 @@
-package manifest
+package dpkg
 
 import (
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"sort"
 	"strings"
+	"sync"
 )
 
-// DpkgDir is dpkg's database of installed packages; its info/NAME.list
-// files say which paths each package owns.
-const DpkgDir = "/var/lib/dpkg"
+// Dir is dpkg's database of installed packages; its info/NAME.list files
+// say which paths each package owns.
+const Dir = "/var/lib/dpkg"
 
 // ErrNotInstalled is returned by PackageList for a package dpkg does not know.
 var ErrNotInstalled = errors.New("not installed")
 
-// packageName is a Debian package name, optionally qualified by an architecture.
-var packageName = lazyRegexp(`^[a-z0-9][a-z0-9+.-]+(:[a-z0-9-]+)?$`)
+// packageName is a Debian package name, optionally qualified by an
+// architecture; compiled on first use, as the jail's init runs this binary
+// too and should not pay for it.
+var packageName = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]+(:[a-z0-9-]+)?$`)
+})
 
-// dpkgArch maps Go's architecture names to Debian's, to prefer the native
+// debianArch maps Go's architecture names to Debian's, to prefer the native
 // one among a multi-arch package's instances.
-var dpkgArch = map[string]string{
+var debianArch = map[string]string{
 	"amd64": "amd64", "arm64": "arm64", "386": "i386", "arm": "armhf",
 	"ppc64le": "ppc64el", "s390x": "s390x", "riscv64": "riscv64", "mips64le": "mips64el",
 	"loong64": "loong64",
@@ -30,7 +36,7 @@ var dpkgArch = map[string]string{
 
 // NativeArch is the Debian name of the architecture jailer runs on.
 func NativeArch() string {
-	if a, ok := dpkgArch[runtime.GOARCH]; ok {
+	if a, ok := debianArch[runtime.GOARCH]; ok {
 		return a
 	}
 	return runtime.GOARCH

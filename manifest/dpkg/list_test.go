@@ -1,4 +1,4 @@
-package manifest
+package dpkg
 
 import (
 	"errors"
@@ -10,8 +10,8 @@ import (
 // TestPackageList finds dpkg file lists in a made-up database: plain
 // NAME.list, multi-arch NAME:ARCH.list, the native architecture preferred.
 func TestPackageList(t *testing.T) {
-	admin := t.TempDir()
 	native := NativeArch()
+	lists := map[string]string{}
 	for _, name := range []string{
 		"git.list",                    // Multi-Arch: foreign or none: no qualifier
 		"libssl3:" + native + ".list", // Multi-Arch: same
@@ -22,8 +22,9 @@ func TestPackageList(t *testing.T) {
 		"libbar:s390x.list",
 		"git-man.list", "git-man.md5sums", // other files are not lists
 	} {
-		writeFile(t, admin, filepath.Join("info", name), "/.\n", 0o644)
+		lists[name] = "/.\n"
 	}
+	admin := fakeDpkg(t, "", "", lists)
 	list := func(name string) string { return filepath.Join(admin, "info", name) }
 	tests := []struct {
 		name    string
@@ -58,32 +59,5 @@ func TestPackageList(t *testing.T) {
 	}
 	if _, err := PackageList(admin, "nope"); !errors.Is(err, ErrNotInstalled) {
 		t.Errorf("PackageList(nope) = %v, want ErrNotInstalled", err)
-	}
-}
-
-// TestValidatePackages: an installed package gets its file list; one item
-// may be a name or a mapping.
-func TestValidatePackages(t *testing.T) {
-	if _, err := PackageList(DpkgDir, "coreutils"); err != nil {
-		t.Skipf("no dpkg database with coreutils here: %v", err)
-	}
-	dir := t.TempDir()
-	m, err := Load(writeManifest(t, dir, lines(
-		"version: 1",
-		"packages:",
-		"  - coreutils",
-		"  - { name: coreutils, depends: true, docs: true }",
-	)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := filepath.Join(DpkgDir, "info", "coreutils.list")
-	for i, p := range m.Packages {
-		if p.List != want {
-			t.Errorf("packages[%d].List = %q, want %q", i, p.List, want)
-		}
-	}
-	if p := m.Packages[1]; !p.Depends || !p.Docs || p.Pos.Line != 4 {
-		t.Errorf("packages[1] = %+v, want depends and docs set, at line 4", p)
 	}
 }
