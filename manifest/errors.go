@@ -19,6 +19,7 @@ type Error struct {
 	Err error
 }
 
+// Error is the problem as FILE:LINE:COL: message.
 func (e *Error) Error() string { return e.Pos.String() + ": " + e.Msg }
 
 // Unwrap returns the cause.

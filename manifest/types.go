@@ -33,6 +33,7 @@ type Pos struct {
 	Col  int    `json:"col,omitempty"`
 }
 
+// String is FILE:LINE:COL, or the file alone when the line is unknown.
 func (p Pos) String() string {
 	if p.Line == 0 {
 		return p.File

@@ -29,6 +29,7 @@ type Error struct {
 	Msg  string // what went wrong, one line, as the init reported it
 }
 
+// Error returns the message, for the caller to print.
 func (e *Error) Error() string { return e.Msg }
 
 // Run runs opts.Command inside the jail at dir and returns its exit

@@ -61,7 +61,7 @@ type Entry struct {
 	Fixed Attrs
 }
 
-// attrs are the attributes of an entry a manifest can give explicitly.
+// Attrs are the attributes of an entry a manifest can give explicitly.
 type Attrs uint8
 
 const (
@@ -183,7 +183,7 @@ func (p *Plan) Digest() string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// pathLess orders paths component by component, so that /a/b sorts right
+// PathLess orders paths component by component, so that /a/b sorts right
 // after /a and before /a-b (a plain string sort puts "-" before "/").
 func PathLess(a, b string) bool {
 	ac, bc := strings.Split(a, "/"), strings.Split(b, "/")

@@ -15,7 +15,7 @@ import (
 	"github.com/jailer-dev/jailer/jail/plan"
 )
 
-// hostMode is the mode a copied host file gets: its permission bits, with
+// HostMode is the mode a copied host file gets: its permission bits, with
 // setuid and setgid removed unless the manifest allows them.
 func HostMode(fi fs.FileInfo, allowSetuid bool) os.FileMode {
 	m := fi.Mode() & (os.ModePerm | os.ModeSetuid | os.ModeSetgid | os.ModeSticky)
@@ -109,7 +109,7 @@ func (p *planner) linkedName(host, real, dest string) string {
 	return alias
 }
 
-// shebang reads a #! line: the interpreter and its arguments. ELF
+// Shebang reads a #! line: the interpreter and its arguments. ELF
 // programs have none; anything else is not a program jailer can install.
 func Shebang(file string) (interp string, args []string, ok bool, err error) {
 	f, err := os.Open(file)

@@ -49,7 +49,7 @@ type planner struct {
 	warns   []string
 }
 
-// NewPlan works out every path a build of m creates, where each comes from
+// New works out every path a build of m creates, where each comes from
 // and why, without writing anything. m must come from manifest.Load.
 func New(m *manifest.Manifest) (*plan.Plan, error) {
 	r := elfdeps.NewResolver()
@@ -57,7 +57,7 @@ func New(m *manifest.Manifest) (*plan.Plan, error) {
 	return NewWith(m, r)
 }
 
-// NewPlanWith is NewPlan with a Resolver that may already hold results.
+// NewWith is New with a Resolver that may already hold results.
 func NewWith(m *manifest.Manifest, r *elfdeps.Resolver) (*plan.Plan, error) {
 	p := newPlanner(m, r)
 	p.skeleton()

@@ -43,7 +43,7 @@ type profile struct {
 // host path.
 type profilePath struct{ Src, Dest string }
 
-// profiles is the table of runtime profiles; manifest.Profiles describes
+// Profiles is the table of runtime profiles; manifest.Profiles describes
 // each for users and for validation.
 var Profiles = map[string]profile{
 	"hosts": {Content: map[string]string{"/etc/hosts": hostsFile, "/etc/nsswitch.conf": nsswitch}},

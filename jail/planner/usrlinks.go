@@ -17,7 +17,7 @@ import (
 	"github.com/jailer-dev/jailer/jail/plan"
 )
 
-// flatAliases are the directories a flat jail answers besides the ones
+// FlatAliases are the directories a flat jail answers besides the ones
 // it fills, and where each leads.
 var FlatAliases = []struct{ dir, to string }{
 	{"/sbin", "/bin"},

@@ -208,7 +208,9 @@ type RootError struct {
 	Err  error
 }
 
+// Error returns the problem, without the root: the caller says which.
 func (e *RootError) Error() string { return e.Err.Error() }
+// Unwrap returns the problem.
 func (e *RootError) Unwrap() error { return e.Err }
 
 // Closure returns the packages to copy for roots: those written, in order,

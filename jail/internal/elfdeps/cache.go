@@ -14,7 +14,7 @@ import (
 	"github.com/jailer-dev/jailer/jail/lockfile"
 )
 
-// hostCache remembers what jailer learned about host files — a file's
+// HostCache remembers what jailer learned about host files — a file's
 // sha256, a program's libraries — keyed by path and stat, so that building
 // the same programs again (another output, --force, a changed manifest)
 // neither runs the dynamic loader nor hashes a byte for files that did not
@@ -74,7 +74,7 @@ func cacheDir() string {
 	return ""
 }
 
-// openHostCache starts using the cache; nothing is read until a lookup.
+// OpenHostCache starts using the cache; nothing is read until a lookup.
 func OpenHostCache() *HostCache {
 	c := &HostCache{dir: cacheDir(), shards: map[string]*cacheShard{}}
 	c.ldCache, _ = lockfile.Lstat(lockfile.LdCache)
@@ -137,13 +137,13 @@ func (c *HostCache) lookup(path string, st lockfile.Stat) (cacheEntry, bool) {
 	return e, true
 }
 
-// sha returns the cached sha256 of path at stat st.
+// SHA returns the cached sha256 of path at stat st.
 func (c *HostCache) SHA(path string, st lockfile.Stat) (string, bool) {
 	e, ok := c.lookup(path, st)
 	return e.SHA256, ok && e.SHA256 != ""
 }
 
-// deps returns the cached libraries of path at stat st.
+// Deps returns the cached libraries of path at stat st.
 func (c *HostCache) Deps(path string, st lockfile.Stat) (*Deps, bool) {
 	e, ok := c.lookup(path, st)
 	if !ok || e.Deps == nil || e.LdCache != c.ldCache {
@@ -169,6 +169,7 @@ func (c *HostCache) update(path string, st lockfile.Stat, edit func(*cacheEntry)
 	s.dirty = true
 }
 
+// PutSHA records the sha256 of path at stat st.
 func (c *HostCache) PutSHA(path string, st lockfile.Stat, sum string) {
 	c.update(path, st, func(e *cacheEntry) { e.SHA256 = sum })
 }

@@ -18,7 +18,7 @@ import (
 	"sync"
 )
 
-// elfID is what the loader matches a library against the program loading
+// ID is what the loader matches a library against the program loading
 // it: a candidate of another class, byte order or machine is skipped.
 type ID struct {
 	Class   elf.Class
@@ -39,14 +39,14 @@ func (id ID) String() string {
 	return s
 }
 
-// hasELFMagic reports whether r starts with the ELF magic number.
+// HasMagic reports whether r starts with the ELF magic number.
 func HasMagic(r io.ReaderAt) bool {
 	var m [4]byte
 	_, err := r.ReadAt(m[:], 0)
 	return err == nil && string(m[:]) == elf.ELFMAG
 }
 
-// readELFID reads the identity of the ELF file at r; ok is false when r is
+// ReadID reads the identity of the ELF file at r; ok is false when r is
 // not an ELF file the loader would consider.
 func ReadID(r io.ReaderAt) (id ID, ok bool) {
 	var h [20]byte
@@ -67,7 +67,7 @@ func ReadID(r io.ReaderAt) (id ID, ok bool) {
 	return id, true
 }
 
-// elfDeps is what the loader needs to start an ELF file.
+// Dynamic is what the loader needs to start an ELF file.
 type Dynamic struct {
 	ID ID
 	// loadable is false for files the loader never maps (relocatable
@@ -91,7 +91,7 @@ type Dynamic struct {
 	NoDefLib bool
 }
 
-// runpath returns the DT_RUNPATH entries, nil when there is no RUNPATH.
+// RunPath returns the DT_RUNPATH entries, nil when there is no RUNPATH.
 func (d *Dynamic) RunPath() []string {
 	if d == nil || d.SearchTag != "RUNPATH" {
 		return nil
@@ -99,7 +99,7 @@ func (d *Dynamic) RunPath() []string {
 	return d.Search
 }
 
-// rpath returns the DT_RPATH entries the loader uses: nil when there is no
+// RPath returns the DT_RPATH entries the loader uses: nil when there is no
 // RPATH or when there is a RUNPATH.
 func (d *Dynamic) RPath() []string {
 	if d == nil || d.SearchTag != "RPATH" {
@@ -115,7 +115,7 @@ const (
 	maxStrtabLen  = 16 << 20
 )
 
-// readELFDeps reads the interpreter and dynamic section of the ELF at r from
+// ReadDynamic reads the interpreter and dynamic section of the ELF at r from
 // its program headers, as the loader does (section headers may be stripped).
 // A malformed file gives an error, never a panic.
 func ReadDynamic(r io.ReaderAt) (d *Dynamic, err error) {
@@ -269,7 +269,7 @@ func readAtMost(r io.Reader, n int64) ([]byte, error) {
 	return b, err
 }
 
-// expandOrigin replaces $ORIGIN and ${ORIGIN} in a RUNPATH or RPATH entry
+// ExpandOrigin replaces $ORIGIN and ${ORIGIN} in a RUNPATH or RPATH entry
 // with origin, the jail-side directory of the file that names it. Like the
 // loader, it takes $ORIGIN only when a '/' or the end follows it.
 func ExpandOrigin(dir, origin string) string {
@@ -308,7 +308,7 @@ var multiarch = map[elf.Machine][]string{
 	elf.EM_PPC:       {"powerpc-linux-gnu"},
 }
 
-// defaultLibDirs returns the directories the loader searches last for an
+// DefaultLibDirs returns the directories the loader searches last for an
 // ELF of the given identity.
 func DefaultLibDirs(id ID) []string {
 	dirs := []string{"/lib", "/usr/lib", "/lib64", "/usr/lib64"}
@@ -329,7 +329,7 @@ func DefaultLibDirs(id ID) []string {
 	return dirs
 }
 
-// isLoadableELF reads the first bytes of the file at name and reports
+// IsLoadable reads the first bytes of the file at name and reports
 // whether it is an ELF executable or shared object for the machine jailer
 // runs on. Relocatable objects, core dumps and other machines' files are
 // left alone: the loader would never map them here.
@@ -355,7 +355,7 @@ func IsLoadable(name string) (bool, error) {
 	return t == elf.ET_EXEC || t == elf.ET_DYN, nil
 }
 
-// nativeELF is the ELF identity of jailer's own executable: the class and
+// Native is the ELF identity of jailer's own executable: the class and
 // machine of the programs this host runs.
 var Native = sync.OnceValue(func() ID {
 	f, err := os.Open("/proc/self/exe")

@@ -28,7 +28,7 @@ import (
 	"github.com/u-root/u-root/pkg/ldd"
 )
 
-// ELFDeps is what one host ELF file needs at run time.
+// Deps is what one host ELF file needs at run time.
 type Deps struct {
 	// Interp is the PT_INTERP path, "" for static programs and libraries.
 	Interp string `json:"interp,omitempty"`

@@ -5,6 +5,7 @@ import (
 	"fmt"
 )
 
+// Bytes formats n bytes as B, KiB, MiB or GiB with one decimal.
 func Bytes(n int64) string {
 	switch {
 	case n >= 1<<30:
