@@ -210,6 +210,7 @@ type RootError struct {
 
 // Error returns the problem, without the root: the caller says which.
 func (e *RootError) Error() string { return e.Err.Error() }
+
 // Unwrap returns the problem.
 func (e *RootError) Unwrap() error { return e.Err }
 
