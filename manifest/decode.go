@@ -171,48 +171,67 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, what string) {
 	case reflect.Struct:
 		d.decodeStruct(n, v, what)
 	case reflect.Slice:
-		if n.Kind != yaml.SequenceNode {
-			d.errorf(n, "%s must be a list, not %s", what, kindName(n))
-			return
-		}
-		s := reflect.MakeSlice(v.Type(), 0, len(n.Content))
-		for i, c := range n.Content {
-			item := reflect.New(v.Type().Elem()).Elem()
-			before := len(d.errs)
-			d.decode(c, item, fmt.Sprintf("%s item %d", what, i+1))
-			// An item with a decoding problem is left out, so that
-			// validation does not report the same mistake again.
-			if len(d.errs) == before {
-				s = reflect.Append(s, item)
-			}
-		}
-		v.Set(s)
+		d.decodeList(n, v, what)
 	case reflect.Map:
-		if n.Kind != yaml.MappingNode {
-			d.errorf(n, "%s must be a mapping, not %s", what, kindName(n))
+		d.decodeMap(n, v, what)
+	default:
+		d.decodeScalar(n, v, what)
+	}
+}
+
+// decodeList decodes a YAML sequence into the slice v.
+func (d *decoder) decodeList(n *yaml.Node, v reflect.Value, what string) {
+	if n.Kind != yaml.SequenceNode {
+		d.errorf(n, "%s must be a list, not %s", what, kindName(n))
+		return
+	}
+	s := reflect.MakeSlice(v.Type(), 0, len(n.Content))
+	for i, c := range n.Content {
+		item := reflect.New(v.Type().Elem()).Elem()
+		before := len(d.errs)
+		d.decode(c, item, fmt.Sprintf("%s item %d", what, i+1))
+		// An item with a decoding problem is left out, so that validation
+		// does not report the same mistake again.
+		if len(d.errs) == before {
+			s = reflect.Append(s, item)
+		}
+	}
+	v.Set(s)
+}
+
+// decodeMap decodes a YAML mapping with string keys into the map v.
+func (d *decoder) decodeMap(n *yaml.Node, v reflect.Value, what string) {
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, "%s must be a mapping, not %s", what, kindName(n))
+		return
+	}
+	m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		if !d.spend(k) {
 			return
 		}
-		m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
-		seen := map[string]bool{}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, val := n.Content[i], n.Content[i+1]
-			if !d.spend(k) {
-				return
-			}
-			if k.Kind != yaml.ScalarNode {
-				d.errorf(k, "%s keys must be plain strings", what)
-				continue
-			}
-			if seen[k.Value] {
-				d.errorf(k, "%s has %q twice (keep one)", what, k.Value)
-				continue
-			}
-			seen[k.Value] = true
-			e := reflect.New(v.Type().Elem()).Elem()
-			d.decode(val, e, what+"."+k.Value)
-			m.SetMapIndex(reflect.ValueOf(k.Value), e)
+		if k.Kind != yaml.ScalarNode {
+			d.errorf(k, "%s keys must be plain strings", what)
+			continue
 		}
-		v.Set(m)
+		if seen[k.Value] {
+			d.errorf(k, "%s has %q twice (keep one)", what, k.Value)
+			continue
+		}
+		seen[k.Value] = true
+		e := reflect.New(v.Type().Elem()).Elem()
+		d.decode(val, e, what+"."+k.Value)
+		m.SetMapIndex(reflect.ValueOf(k.Value), e)
+	}
+	v.Set(m)
+}
+
+// decodeScalar decodes a string, boolean, whole number or number into v,
+// refusing what YAML typed otherwise (yes is not true, "1" is not 1).
+func (d *decoder) decodeScalar(n *yaml.Node, v reflect.Value, what string) {
+	switch v.Kind() {
 	case reflect.String:
 		if n.Kind != yaml.ScalarNode {
 			d.errorf(n, "%s must be a string, not %s", what, kindName(n))

@@ -126,13 +126,7 @@ func applyEnterFlags(c *cli.Context, o *enter.Options) error {
 // enterJail runs the command in dir and turns the outcome into jailer's
 // exit status: the command's own, or 124/125/126/127.
 func enterJail(c *cli.Context, dir string, opts enter.Options) error {
-	stdio := enter.Stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}
-	if f, ok := c.App.Writer.(*os.File); ok {
-		stdio.Out = f
-	}
-	if f, ok := c.App.ErrWriter.(*os.File); ok {
-		stdio.Err = f
-	}
+	stdio := stdioOf(c)
 	// Signals jailer receives are forwarded to the command (a trap in it
 	// must run), so the context that main cancels on SIGINT/SIGTERM must
 	// not kill the jail.
@@ -227,4 +221,17 @@ func looksLikeManifest(p string) bool {
 		}
 	}
 	return false
+}
+
+// stdioOf is the command's standard streams: jailer's own, or the files
+// the app writes to when they are files (tests pass others).
+func stdioOf(c *cli.Context) enter.Stdio {
+	stdio := enter.Stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}
+	if f, ok := c.App.Writer.(*os.File); ok {
+		stdio.Out = f
+	}
+	if f, ok := c.App.ErrWriter.(*os.File); ok {
+		stdio.Err = f
+	}
+	return stdio
 }

@@ -62,8 +62,8 @@ import (
 	"github.com/jailer-dev/jailer/manifest"
 )
 
-// TraceOptions says what Trace runs and what it does with what it finds.
-type TraceOptions struct {
+// Options says what Trace runs and what it does with what it finds.
+type Options struct {
 	// Output overrides the manifest's output directory.
 	Output string
 	// Command to run; empty: the manifest's enter.command.
@@ -78,11 +78,11 @@ type TraceOptions struct {
 	MaxRounds int
 	// Built and Round, when set, are told of each build and each round.
 	Built func(*build.Summary)
-	Round func(TraceRound)
+	Round func(Round)
 }
 
-// TraceRound is what one round found.
-type TraceRound struct {
+// Round is what one round found.
+type Round struct {
 	// N counts rounds from 1.
 	N int `json:"round"`
 	// Status is the command's exit status.
@@ -104,11 +104,11 @@ type TraceRound struct {
 // round finds nothing new, or MaxRounds. It returns the rounds; the last
 // one's Status is the command's. An error means a round could not run
 // (a manifest, build or setup failure): the rounds before it are returned.
-func Trace(ctx context.Context, file string, o TraceOptions) ([]TraceRound, error) {
+func Trace(ctx context.Context, file string, o Options) ([]Round, error) {
 	if o.MaxRounds <= 0 {
 		o.MaxRounds = 5
 	}
-	var rounds []TraceRound
+	var rounds []Round
 	added := map[string]bool{}
 	private := privdirs.Host()
 	for n := 1; ; n++ {
@@ -142,8 +142,8 @@ func Trace(ctx context.Context, file string, o TraceOptions) ([]TraceRound, erro
 
 // traceOnce builds the jail of m, runs the command in it under the tracer
 // and turns what it missed into suggestions: round n.
-func traceOnce(ctx context.Context, m *manifest.Manifest, n int, o TraceOptions, private []privdirs.Dir) (TraceRound, error) {
-	r := TraceRound{N: n, Missing: []Suggestion{}}
+func traceOnce(ctx context.Context, m *manifest.Manifest, n int, o Options, private []privdirs.Dir) (Round, error) {
+	r := Round{N: n, Missing: []Suggestion{}}
 	sum, err := build.Build(ctx, m, build.Options{Output: o.Output})
 	if err != nil {
 		return r, err

@@ -183,7 +183,7 @@ devices: [null]
 	defer stdout.Close()
 	devnull, _ := os.Open(os.DevNull)
 	defer devnull.Close()
-	rounds, err := Trace(context.Background(), m, TraceOptions{
+	rounds, err := Trace(context.Background(), m, Options{
 		Command: []string{"/bin/prog"},
 		Stdio:   enter.Stdio{In: devnull, Out: stdout, Err: stdout},
 		Write:   true,
@@ -248,7 +248,7 @@ enter:
 	devnull, _ := os.Open(os.DevNull)
 	defer devnull.Close()
 	start := time.Now()
-	rounds, err := Trace(context.Background(), m, TraceOptions{
+	rounds, err := Trace(context.Background(), m, Options{
 		Command: []string{python, "-c", "import json, greeting; print(json.dumps(greeting.WORDS))"},
 		Stdio:   enter.Stdio{In: devnull, Out: stdout, Err: stdout},
 		Write:   true,
