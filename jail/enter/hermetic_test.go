@@ -14,7 +14,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -249,12 +248,13 @@ func TestEnterOutputOwnedByInvoker(t *testing.T) {
 	const script = `echo a > /out/a && mkdir /out/d && echo b > /out/d/b && chmod 6755 /out/a 2>/dev/null; chmod 700 /out/d; echo wrote`
 	for _, sudo := range []bool{true, false} {
 		t.Run(fmt.Sprintf("sudo=%v", sudo), func(t *testing.T) {
-			uid, gid := 0, 0
+			// Without: not even the sudo that may have run the tests.
+			uid, gid, sudoUID, sudoGID := 0, 0, "", ""
 			if sudo {
-				uid, gid = 4321, 4322
-				t.Setenv("SUDO_UID", strconv.Itoa(uid))
-				t.Setenv("SUDO_GID", strconv.Itoa(gid))
+				uid, gid, sudoUID, sudoGID = 4321, 4322, "4321", "4322"
 			}
+			t.Setenv("SUDO_UID", sudoUID)
+			t.Setenv("SUDO_GID", sudoGID)
 			out := filepath.Join(t.TempDir(), "out") // made for the run
 			code, got, err := runIn(t, dir, func(o *Options) {
 				o.Outputs = []Output{{Host: out, Target: "/out"}}
@@ -284,12 +284,17 @@ func TestEnterOutputOwnedByInvoker(t *testing.T) {
 		})
 	}
 	t.Run("a directory of someone else's is refused", func(t *testing.T) {
-		t.Setenv("SUDO_UID", "4321")
-		t.Setenv("SUDO_GID", "4321")
-		other := t.TempDir() // root's
-		code, _, err := runIn(t, dir, func(o *Options) { o.Outputs = []Output{{Host: other, Target: "/out"}} }, "true")
-		if code != ExitSetupFailed || err == nil || !strings.Contains(err.Error(), "not by you") {
-			t.Errorf("exit %d, %v; want it refused", code, err)
+		for _, invoker := range []string{"4321", ""} { // a sudo user's, and root's
+			t.Setenv("SUDO_UID", invoker)
+			t.Setenv("SUDO_GID", invoker)
+			other := t.TempDir()
+			if invoker == "" {
+				os.Chown(other, 4321, 4321)
+			}
+			code, _, err := runIn(t, dir, func(o *Options) { o.Outputs = []Output{{Host: other, Target: "/out"}} }, "true")
+			if code != ExitSetupFailed || err == nil || !strings.Contains(err.Error(), "not by you") {
+				t.Errorf("invoker %q: exit %d, %v; want it refused", invoker, code, err)
+			}
 		}
 	})
 }
