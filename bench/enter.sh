@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Entry latency of /bin/true in a jail: jailer enter (default namespaces,
-# /proc, /dev, pivot_root, hardening) against plain chroot, unshare+chroot
+# a fresh root per run, /proc, /dev, pivot_root, hardening; and with
+# --persist, in the tree itself) against plain chroot, unshare+chroot
 # and bubblewrap doing the same mounts, interleaved round by round so that
 # noise from the rest of the machine hits every tool alike.
 #
@@ -24,13 +25,14 @@ YAML
 "$JAILER" build -q -o "$work/jail" "$work/true.yaml"
 J=$work/jail
 
-names=("chroot" "unshare -m -u -p -f chroot" "bwrap (pid, uts, /proc, /dev)" "jailer enter" "jailer enter --no-namespaces")
+names=("chroot" "unshare -m -u -p -f chroot" "bwrap (pid, uts, /proc, /dev)" "jailer enter" "jailer enter --no-namespaces" "jailer enter --persist")
 cmds=(
   "chroot $J /bin/true"
   "unshare -m -u -p -f chroot $J /bin/true"
   "bwrap --bind $J / --unshare-pid --unshare-uts --proc /proc --dev /dev /bin/true"
   "$JAILER enter --no-tty $J /bin/true"
   "$JAILER enter --no-tty --no-namespaces $J /bin/true"
+  "$JAILER enter --no-tty --persist $J /bin/true"
 )
 for extra in nsjail firejail; do
   if command -v "$extra" >/dev/null; then
@@ -67,3 +69,5 @@ j=$(echo "${samples[3]}" | median)
 ratio=$(echo "scale=3; $j / $bw" | bc)
 verdict=FAIL; (( $(echo "$ratio <= 1.2" | bc) )) && verdict=PASS
 echo "jailer enter vs bwrap: ${ratio}x (target <= 1.2x): $verdict"
+p=$(echo "${samples[5]}" | median)
+echo "jailer enter (a fresh root per run) vs --persist (the tree itself): $(echo "scale=3; $j / $p" | bc)x"

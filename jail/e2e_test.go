@@ -6,13 +6,21 @@ package jail
 // version manager's shim.
 
 import (
+	"crypto/sha256"
+	"fmt"
+	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/jailer-dev/jailer/jail/build"
+	"github.com/jailer-dev/jailer/jail/enter"
 	"github.com/jailer-dev/jailer/jail/inspect"
 	"github.com/jailer-dev/jailer/jail/internal/jailtest"
 	"github.com/jailer-dev/jailer/jail/internal/testutil"
@@ -142,4 +150,124 @@ func TestPreserveRunsBinSh(t *testing.T) {
 			t.Errorf("chroot %v = %q, %v; want hello from /bin/sh", argv, out, err)
 		}
 	}
+}
+
+// vandal, run as root in a jail, writes, chmods, chowns and touches every
+// path it can, adds files, a hardlink and a symlink, then deletes every
+// top-level entry but /proc and /dev, and lists what is left.
+const vandal = `shopt -s globstar dotglob nullglob
+for f in /**; do
+  case $f in /proc|/proc/*|/dev|/dev/*) continue ;; esac
+  [ -f "$f" ] && [ ! -L "$f" ] && echo junk >> "$f"
+  chown -h 4321:4321 "$f"
+  if [ ! -L "$f" ]; then chmod 777 "$f"; chmod 4777 "$f" 2>/dev/null; fi
+  touch -h -d @0 "$f"
+done
+mkdir -p /new/dir && echo x > /new/dir/file && ln /bin/bash /hardlink && ln -s /etc/passwd /new/link
+victims=(); for f in /*; do case $f in /proc|/dev) ;; *) victims+=("$f") ;; esac; done
+rm -rf "${victims[@]}"
+for f in /*; do echo "left: $f"; done
+echo done`
+
+// TestRunLeavesTreeAsBuilt: a run that, as root, writes, deletes, chmods
+// and chowns everything it can leaves the tree on disk byte- and
+// metadata-identical (content, mode, owner, times, inode, links, xattrs)
+// and check clean. The same run with --persist, the positive control,
+// changes the tree and check sees it.
+func TestRunLeavesTreeAsBuilt(t *testing.T) {
+	testutil.RequireRoot(t)
+	for _, persist := range []bool{false, true} {
+		t.Run(fmt.Sprintf("persist=%v", persist), func(t *testing.T) {
+			dir := t.TempDir()
+			m := testutil.WriteManifest(t, dir, "m.yaml", `version: 1
+binaries: [/bin/bash, /bin/chmod, /bin/chown, /bin/touch, /bin/rm, /bin/mkdir, /bin/ln]
+users: [{name: tester, uid: 1000}]
+dirs: [{path: /tmp, mode: "1777"}, {path: /srv/data, mode: "0750", owner: tester}]
+files: [{dest: /etc/motd, content: "hello\n", mode: "0600"}]
+symlinks: [{path: /usr/bin/sh, target: /bin/bash}]
+devices: [null]
+`)
+			jail := filepath.Join(dir, "jail")
+			jailtest.MustBuild(t, m, build.Options{Output: jail})
+			before := treeSnapshot(t, jail)
+			code, out, err := jailtest.RunIn(t, jail, func(o *enter.Options) { o.Persist = persist }, "/bin/bash", "-c", vandal)
+			if code != 0 || err != nil || !strings.HasSuffix(out, "left: /dev\nleft: /proc\ndone\n") {
+				t.Fatalf("exit %d, %v; want the jail emptied but for /dev and /proc, output:\n%s", code, err, out)
+			}
+			after := treeSnapshot(t, jail)
+			problems, err := inspect.Check(jail)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if persist {
+				if maps.Equal(before, after) || len(problems) == 0 {
+					t.Errorf("with --persist the run left the tree as built (check: %v): the comparison cannot fail", problems)
+				}
+				return
+			}
+			for p, b := range before {
+				if a := after[p]; a != b {
+					t.Errorf("%s changed:\n  before %s\n  after  %s", p, b, a)
+				}
+			}
+			for p := range after {
+				if _, ok := before[p]; !ok {
+					t.Errorf("%s appeared in the tree: %s", p, after[p])
+				}
+			}
+			if len(problems) > 0 {
+				t.Errorf("Check = %v; want a clean jail", problems)
+			}
+		})
+	}
+}
+
+// treeSnapshot describes every path of the tree at dir (the tree
+// directory itself included) by its type, mode, owner, size, inode, link
+// count, modification and change times, xattrs, and its content's sha256
+// or its symlink target.
+func treeSnapshot(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	snap := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		var st unix.Stat_t
+		if err := unix.Lstat(p, &st); err != nil {
+			return err
+		}
+		desc := fmt.Sprintf("mode %o owner %d:%d size %d ino %d nlink %d mtime %d.%d ctime %d.%d",
+			st.Mode, st.Uid, st.Gid, st.Size, st.Ino, st.Nlink, st.Mtim.Sec, st.Mtim.Nsec, st.Ctim.Sec, st.Ctim.Nsec)
+		switch st.Mode & unix.S_IFMT {
+		case unix.S_IFREG:
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			desc += fmt.Sprintf(" sha256 %x", sha256.Sum256(data))
+		case unix.S_IFLNK:
+			target, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			desc += " -> " + target
+		}
+		buf := make([]byte, 64<<10)
+		if n, err := unix.Llistxattr(p, buf); err == nil && n > 0 {
+			names := strings.Split(strings.TrimRight(string(buf[:n]), "\x00"), "\x00")
+			slices.Sort(names)
+			for _, name := range names {
+				v := make([]byte, 64<<10)
+				vn, _ := unix.Lgetxattr(p, name, v)
+				desc += fmt.Sprintf(" xattr %s=%q", name, v[:max(vn, 0)])
+			}
+		}
+		snap[p] = desc
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return snap
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/jailer-dev/jailer/jail/build"
+	"github.com/jailer-dev/jailer/jail/enter"
 	"github.com/jailer-dev/jailer/jail/inspect"
 	"github.com/jailer-dev/jailer/jail/internal/jailtest"
 	"github.com/jailer-dev/jailer/jail/internal/testutil"
@@ -52,13 +53,17 @@ func TestExamples(t *testing.T) {
 			}
 			out := filepath.Join(t.TempDir(), ex.name+".jail")
 			jailtest.MustBuild(t, filepath.Join("..", "testdata", "examples", ex.name+".yaml"), build.Options{Output: out})
-			code, got := runExample(t, out, ex.argv)
-			if code != 0 {
-				t.Errorf("%s exited %d:\n%s", ex.name, code, got)
-			}
-			for _, w := range ex.want {
-				if !regexp.MustCompile(w).MatchString(got) {
-					t.Errorf("%s output does not match %q:\n%s", ex.name, w, got)
+			// Twice: every run gets a fresh root, so the second does not
+			// trip over what the first wrote (git: "nothing to commit").
+			for run := 1; run <= 2; run++ {
+				code, got := runExample(t, out, ex.argv, nil)
+				if code != 0 {
+					t.Errorf("%s run %d exited %d:\n%s", ex.name, run, code, got)
+				}
+				for _, w := range ex.want {
+					if !regexp.MustCompile(w).MatchString(got) {
+						t.Errorf("%s run %d output does not match %q:\n%s", ex.name, run, w, got)
+					}
 				}
 			}
 			if problems, err := inspect.Check(out); err != nil || len(problems) > 0 {
@@ -68,11 +73,29 @@ func TestExamples(t *testing.T) {
 	}
 }
 
-// runExample enters the jail with its manifest's enter: settings, running
-// argv instead of enter.command when given; a failure to enter is fatal.
-func runExample(t *testing.T, dir string, argv []string) (int, string) {
+// TestGitExampleTwiceWithPersist is the positive control of running the
+// examples twice: with --persist, the git example's second run finds the
+// first one's repository and has nothing to commit.
+func TestGitExampleTwiceWithPersist(t *testing.T) {
+	testutil.RequireRoot(t)
+	testutil.RequirePackage(t, "git")
+	out := filepath.Join(t.TempDir(), "git.jail")
+	jailtest.MustBuild(t, filepath.Join("..", "testdata", "examples", "git.yaml"), build.Options{Output: out})
+	persist := func(o *enter.Options) { o.Persist = true }
+	if code, got := runExample(t, out, nil, persist); code != 0 {
+		t.Fatalf("first run exited %d:\n%s", code, got)
+	}
+	if code, got := runExample(t, out, nil, persist); code == 0 || !strings.Contains(got, "nothing to commit") {
+		t.Errorf("second run with --persist: exit %d, want a failure with nothing to commit:\n%s", code, got)
+	}
+}
+
+// runExample enters the jail with its manifest's enter: settings changed
+// by edit, running argv instead of enter.command when given; a failure to
+// enter is fatal.
+func runExample(t *testing.T, dir string, argv []string, edit func(*enter.Options)) (int, string) {
 	t.Helper()
-	code, out, err := jailtest.RunIn(t, dir, nil, argv...)
+	code, out, err := jailtest.RunIn(t, dir, edit, argv...)
 	if err != nil {
 		t.Fatalf("Enter(%s) = %v", dir, err)
 	}
@@ -121,7 +144,7 @@ files:
 		{[]string{"/usr/bin/python3", "-B", "-c", "import _ssl, _sqlite3, _ctypes, _hashlib; print('modules ok')"}, "modules ok\n"},
 	}
 	for _, tt := range tests {
-		code, got := runExample(t, out, tt.argv)
+		code, got := runExample(t, out, tt.argv, nil)
 		if code != 0 || got != tt.want {
 			t.Errorf("%v = %d, %q; want 0, %q", tt.argv, code, got, tt.want)
 		}
@@ -153,7 +176,7 @@ func TestForeignSuite(t *testing.T) {
 	m := testutil.LoadManifest(t, man)
 	out := filepath.Join(t.TempDir(), "cpython-tests.jail")
 	jailtest.MustBuild(t, man, build.Options{Output: out})
-	_, jailOut := runExample(t, out, nil)
+	_, jailOut := runExample(t, out, nil, nil)
 
 	// The host run: the same command, user, environment and a fresh
 	// working directory.

@@ -12,6 +12,10 @@ const (
 	DefaultShell  = "/bin/sh"
 	// DefaultPATH is the PATH of a jail whose manifest sets none.
 	DefaultPATH = "/bin:/usr/bin:/sbin:/usr/sbin"
+	// DefaultTmpSize bounds what one run may write into its jail (the
+	// per-run tmpfs under the overlay): enough for a test suite's
+	// scratch files, not enough to fill a host's memory unnoticed.
+	DefaultTmpSize = "1G"
 )
 
 // DefaultNamespaces are the namespaces `jailer enter` creates unless told otherwise.
@@ -52,5 +56,8 @@ func SetDefaults(m *Manifest) {
 	}
 	if m.Enter.Hostname == "" {
 		m.Enter.Hostname = m.Name
+	}
+	if m.Enter.TmpSize == "" {
+		m.Enter.TmpSize = DefaultTmpSize
 	}
 }

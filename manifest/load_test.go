@@ -62,6 +62,7 @@ func TestLoadFull(t *testing.T) {
 		"    - { type: tmpfs, target: /tmp, size: 64M }",
 		"    - { type: bind, source: ./src, target: /src/, readonly: true }",
 		"  limits: { memory: 512M, pids: 128, cpu: 1.5, nofile: 1024, timeout: 10m }",
+		"  tmp_size: 256M",
 	))
 	m, err := Load(path)
 	if err != nil {
@@ -112,7 +113,8 @@ func TestLoadFull(t *testing.T) {
 				{Type: "tmpfs", Target: "/tmp", Size: "64M"},
 				{Type: "bind", Source: filepath.Join(dir, "src"), Target: "/src", Readonly: true},
 			},
-			Limits: Limits{Memory: "512M", Pids: 128, CPU: 1.5, Nofile: 1024, Timeout: "10m"},
+			Limits:  Limits{Memory: "512M", Pids: 128, CPU: 1.5, Nofile: 1024, Timeout: "10m"},
+			TmpSize: "256M",
 		},
 		Path:    path,
 		Sources: []string{path},
@@ -156,14 +158,14 @@ func TestLoadDefaults(t *testing.T) {
 			file: "my-jail.yaml",
 			body: "version: 1\n",
 			want: Manifest{Version: 1, Name: "my-jail", Output: "./jail", Layout: "flat",
-				Enter: Enter{Namespaces: []string{"mount", "uts", "pid"}, Hostname: "my-jail"}},
+				Enter: Enter{Namespaces: []string{"mount", "uts", "pid"}, Hostname: "my-jail", TmpSize: "1G"}},
 		},
 		{
 			file: "two.dots.yml",
 			body: lines("version: 1", "users: [{name: bob, uid: 7}]", "enter: {hostname: h, namespaces: [net]}"),
 			want: Manifest{Version: 1, Name: "two.dots", Output: "./jail", Layout: "flat",
 				Users: []User{{Name: "bob", UID: intp(7), GID: intp(7), Home: "/home/bob", Shell: "/bin/sh"}},
-				Enter: Enter{Namespaces: []string{"net"}, Hostname: "h"}},
+				Enter: Enter{Namespaces: []string{"net"}, Hostname: "h", TmpSize: "1G"}},
 		},
 		{
 			// An explicit gid of 0 is kept, not replaced by the uid.
@@ -171,7 +173,7 @@ func TestLoadDefaults(t *testing.T) {
 			body: lines("version: 1", "name: given", "users: [{name: bob, uid: 7, gid: 0}]"),
 			want: Manifest{Version: 1, Name: "given", Output: "./jail", Layout: "flat",
 				Users: []User{{Name: "bob", UID: intp(7), GID: intp(0), Home: "/home/bob", Shell: "/bin/sh"}},
-				Enter: Enter{Namespaces: []string{"mount", "uts", "pid"}, Hostname: "given"}},
+				Enter: Enter{Namespaces: []string{"mount", "uts", "pid"}, Hostname: "given", TmpSize: "1G"}},
 		},
 	} {
 		path := writeFile(t, dir, c.file, c.body, 0o644)

@@ -231,6 +231,8 @@ type Enter struct {
 	Mounts []Mount `yaml:"mounts,omitempty" json:"mounts,omitempty"`
 	// Limits are resource limits for everything in the jail.
 	Limits Limits `yaml:"limits,omitempty" json:"limits,omitempty"`
+	// TmpSize is the size of the tmpfs that holds what a run writes into the jail, such as 512M; default 1G. Writes past it fail with "No space left on device"; all of it is discarded when the run ends.
+	TmpSize string `yaml:"tmp_size,omitempty" json:"tmp_size,omitempty"`
 
 	// Fields maps each key written (and "key[i]" for list items) to its position.
 	Fields map[string]Pos `yaml:"-" json:"-"`

@@ -341,6 +341,11 @@ func (v *validator) enter(m *Manifest) {
 			}
 		}
 	}
+	if e.TmpSize != "" {
+		if _, err := ParseSize(e.TmpSize); err != nil {
+			v.errorf(at("tmp_size"), "enter.tmp_size: %v", err)
+		}
+	}
 	l := e.Limits
 	lat := func(key string) Pos { return fieldPos(l.Fields, key, at("limits")) }
 	if l.Memory != "" {

@@ -113,6 +113,7 @@ func TestValidateRefusals(t *testing.T) {
 		{"tmpfs with source", lines("version: 1", "enter: {mounts: [{type: tmpfs, source: ./sub, target: /t}]}"), []wantErr{{"2:18", "a tmpfs mount has no source"}}},
 		{"tmpfs bad size", lines("version: 1", "enter: {mounts: [{type: tmpfs, target: /t, size: 64MB}]}"), []wantErr{{"2:18", `tmpfs size: "64MB" is not a size such as 64M, 512K or 2G`}}},
 
+		{"tmp_size 12Q", lines("version: 1", "enter:", "  tmp_size: 12Q"), []wantErr{{"3:13", `enter.tmp_size: "12Q" is not a size such as 64M, 512K or 2G`}}},
 		{"memory 12Q", lines("version: 1", "enter:", "  limits: {memory: 12Q}"), []wantErr{{"3:20", `limits.memory: "12Q" is not a size such as 64M, 512K or 2G`}}},
 		{"timeout forever", lines("version: 1", "enter:", "  limits:", "    timeout: forever"), []wantErr{{"4:14", `limits.timeout: "forever" is not a timeout (use seconds, such as 30 or 1.5, or a duration, such as 10s or 5m)`}}},
 		{"timeout negative", lines("version: 1", "enter: {limits: {timeout: -5s}}"), []wantErr{{"2:27", `limits.timeout: "-5s" is negative`}}},

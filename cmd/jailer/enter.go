@@ -34,6 +34,9 @@ func enterFlags() []cli.Flag {
 		&cli.StringSliceFlag{Name: "bind", Usage: "bind-mount SRC:DST[:ro] (repeatable)"},
 		&cli.StringSliceFlag{Name: "tmpfs", Usage: "mount a tmpfs DST[:SIZE] (repeatable)"},
 		&cli.BoolFlag{Name: "ro", Usage: "mount the jail's root read-only"},
+		&cli.BoolFlag{Name: "persist", Usage: "write into the built tree itself instead of a fresh root per run"},
+		&cli.StringFlag{Name: "tmp-size", Usage: "most the run may write into its fresh root, such as 512M (default: the manifest's enter.tmp_size, else 1G)"},
+		&cli.StringSliceFlag{Name: "output", Usage: "bind HOSTDIR:DST writable; its files are yours on the host after the run (repeatable)"},
 		&cli.StringFlag{Name: "memory", Usage: "memory limit, such as 512M"},
 		&cli.IntFlag{Name: "pids", Usage: "most processes and threads at once"},
 		&cli.Float64Flag{Name: "cpus", Usage: "CPU time limit in CPUs, such as 1.5"},
@@ -41,6 +44,14 @@ func enterFlags() []cli.Flag {
 		&cli.IntFlag{Name: "nproc", Usage: "most processes per user (RLIMIT_NPROC)"},
 		&cli.StringFlag{Name: "timeout", Usage: "kill the jail after this long, in seconds (30, 1.5) or as a duration (10m); exit 124"},
 		&cli.BoolFlag{Name: "no-tty", Usage: "do not give the command a terminal even when run on one"},
+	}
+}
+
+// resultFlags are the flags of enter and run that save a run's results.
+func resultFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "keep-changes", Usage: "after the run, save what it changed into `DIR` (files/ and deleted.txt)"},
+		&cli.StringFlag{Name: "stats", Usage: "after the run, write its exit status, times and peak memory as JSON to `FILE`"},
 	}
 }
 
@@ -93,6 +104,23 @@ func applyEnterFlags(c *cli.Context, o *enter.Options) error {
 	if c.Bool("ro") {
 		o.Readonly = true
 	}
+	o.Persist = c.Bool("persist")
+	if c.IsSet("tmp-size") {
+		n, err := manifest.ParseSize(c.String("tmp-size"))
+		if err != nil {
+			return usagef("--tmp-size: %v", err)
+		}
+		o.TmpSize = n
+	}
+	for _, out := range c.StringSlice("output") {
+		host, dst, ok := strings.Cut(out, ":")
+		if !ok || host == "" || !strings.HasPrefix(dst, "/") || strings.Contains(dst, ":") {
+			return usagef("--output %q: use HOSTDIR:DST, DST a path in the jail (run's jail directory is -o/--jail-dir)", out)
+		}
+		o.Outputs = append(o.Outputs, enter.Output{Host: host, Target: dst})
+	}
+	o.KeepChanges = c.String("keep-changes")
+	o.StatsFile = c.String("stats")
 	if c.IsSet("memory") {
 		n, err := manifest.ParseSize(c.String("memory"))
 		if err != nil {
@@ -166,7 +194,7 @@ func enterCommand() *cli.Command {
 		Name:      "enter",
 		Usage:     "run a command inside a built jail (default: the manifest's enter.command, else /bin/sh)",
 		ArgsUsage: "JAIL [CMD [ARGS...]]",
-		Flags:     enterFlags(),
+		Flags:     append(enterFlags(), resultFlags()...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() < 1 {
 				return usagef("enter takes a jail directory (see jailer enter --help)")

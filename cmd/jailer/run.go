@@ -17,8 +17,8 @@ func runCommand() *cli.Command {
 		Name:      "run",
 		Usage:     "build the jail if it is stale, then run a command in it (build output goes to stderr)",
 		ArgsUsage: "MANIFEST [-- CMD [ARGS...]]",
-		Flags: append(enterFlags(),
-			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "jail directory (default: the manifest's output)"},
+		Flags: append(append(enterFlags(), resultFlags()...),
+			&cli.StringFlag{Name: "jail-dir", Aliases: []string{"o"}, Usage: "jail directory (default: the manifest's output; -o as in build)"},
 			newQuietFlag()),
 		Action: func(c *cli.Context) error {
 			if c.NArg() < 1 {
@@ -32,7 +32,7 @@ func runCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			sum, err := build.Build(c.Context, m, build.Options{Output: c.String("output")})
+			sum, err := build.Build(c.Context, m, build.Options{Output: c.String("jail-dir")})
 			var me *manifest.Error
 			switch {
 			case errors.As(err, &me):

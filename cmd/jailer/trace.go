@@ -22,7 +22,7 @@ func traceCommand() *cli.Command {
 		Flags: append(enterFlags(),
 			&cli.BoolFlag{Name: "write", Usage: "add what a failing run looked for to the manifest, rebuild and trace again, until the command succeeds"},
 			&cli.IntFlag{Name: "max-rounds", Value: 5, Usage: "with --write, run at most this many times"},
-			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "jail directory (default: the manifest's output)"},
+			&cli.StringFlag{Name: "jail-dir", Aliases: []string{"o"}, Usage: "jail directory (default: the manifest's output; -o as in build)"},
 			newJSONFlag(), newQuietFlag()),
 		Action: traceAction,
 	}
@@ -44,7 +44,7 @@ func traceAction(c *cli.Context) error {
 		}
 	}
 	rounds, err := trace.Trace(c.Context, file, trace.Options{
-		Output: c.String("output"), Command: args, Stdio: stdioOf(c),
+		Output: c.String("jail-dir"), Command: args, Stdio: stdioOf(c),
 		Write: c.Bool("write"), MaxRounds: c.Int("max-rounds"),
 		Edit: func(o *enter.Options) error { return applyEnterFlags(c, o) },
 		Built: func(s *build.Summary) {

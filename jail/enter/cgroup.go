@@ -35,21 +35,36 @@ type cgroup struct {
 const cgroupPrefix = "jailer-"
 
 // newCgroup creates the cgroups for l; none when l sets no cgroup limit.
-func newCgroup(l Limits) (*cgroup, error) {
+// measure also asks for a memory cgroup without a limit, for the peak
+// that --stats reports, where the host has the controller: without it,
+// the peak comes from rusage instead (see memoryPeak).
+func newCgroup(l Limits, measure bool) (*cgroup, error) {
 	cg := &cgroup{}
-	if l.Memory == 0 && l.Pids == 0 && l.CPU == 0 {
+	if l.Memory == 0 && l.Pids == 0 && l.CPU == 0 && !measure {
 		return cg, nil
 	}
 	name := fmt.Sprintf("%s%d-%s", cgroupPrefix, os.Getpid(), rand.Text())
-	want := map[string]bool{"memory": l.Memory > 0, "pids": l.Pids > 0, "cpu": l.CPU > 0}
-	if base, ok := unifiedBase(want); ok {
+	want := map[string]bool{"memory": l.Memory > 0 || measure, "pids": l.Pids > 0, "cpu": l.CPU > 0}
+	measureOnly := measure && l.Memory == 0
+	base, ok := unifiedBase(want)
+	if !ok && measureOnly && (want["pids"] || want["cpu"]) {
+		// Measuring is not worth losing the v2 limits over.
+		without := map[string]bool{"pids": want["pids"], "cpu": want["cpu"]}
+		if base, ok = unifiedBase(without); ok {
+			want = without
+		}
+	}
+	if ok {
 		cg.v2 = true
 		removeStale(base)
 		dir := filepath.Join(base, name)
 		if err := os.Mkdir(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("create cgroup: %w", err)
 		}
-		cg.dirs, cg.memory = []string{dir}, dir
+		cg.dirs = []string{dir}
+		if want["memory"] {
+			cg.memory = dir
+		}
 		return cg, cg.set(l)
 	}
 	for _, ctrl := range []string{"memory", "pids", "cpu"} {
@@ -57,6 +72,9 @@ func newCgroup(l Limits) (*cgroup, error) {
 			continue
 		}
 		base, err := v1Base(ctrl)
+		if err != nil && ctrl == "memory" && measureOnly {
+			continue // --stats falls back on rusage
+		}
 		if err != nil {
 			cg.remove()
 			return nil, err
@@ -158,6 +176,9 @@ func (cg *cgroup) set(l Limits) error {
 			ctrl := strings.SplitN(strings.TrimPrefix(d, cgroupRoot+"/"), "/", 2)[0]
 			switch ctrl {
 			case "memory":
+				if l.Memory == 0 {
+					continue // only measuring
+				}
 				writes = append(writes, kv{filepath.Join(d, "memory.limit_in_bytes"), strconv.FormatInt(l.Memory, 10)})
 				if _, err := os.Stat(filepath.Join(d, "memory.memsw.limit_in_bytes")); err == nil {
 					writes = append(writes, kv{filepath.Join(d, "memory.memsw.limit_in_bytes"), strconv.FormatInt(l.Memory, 10)})
@@ -210,6 +231,25 @@ func (cg *cgroup) oomKilled() bool {
 		}
 	}
 	return false
+}
+
+// memoryPeak is the most memory the jail used at once, as its memory
+// cgroup counts it (every process, and the page cache and tmpfs pages it
+// wrote); ok is false without a memory cgroup.
+func (cg *cgroup) memoryPeak() (peak int64, ok bool) {
+	if cg.memory == "" {
+		return 0, false
+	}
+	file := "memory.max_usage_in_bytes"
+	if cg.v2 {
+		file = "memory.peak" // Linux 5.19 and later
+	}
+	data, err := os.ReadFile(filepath.Join(cg.memory, file))
+	if err != nil {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64)
+	return n, err == nil
 }
 
 // remove kills what is still in the cgroups (with namespaces nothing is:

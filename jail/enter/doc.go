@@ -19,8 +19,14 @@
 //   - run.go: Run, the parent's side, step by step; start.go: the init's
 //     config (command, user, environment from the jail's own /etc/passwd)
 //     and its start in namespaces (clone flags, uid maps).
-//   - targets.go: mount targets the tree lacks, made before a run and
-//     removed after it (its file comment explains the locking).
+//   - overlay.go: the fresh root of every run: the tree as the read-only
+//     lower layer of an overlay, its writes on a tmpfs of the run's own.
+//   - changes.go, results.go: what a run leaves on the host: its changes
+//     (--keep-changes), its outputs (--output), its statistics (--stats),
+//     all of it the invoking user's.
+//   - targets.go: with --persist, mount targets the tree lacks, made
+//     before a run and removed after it (its file comment explains the
+//     locking).
 //   - cgroup.go: memory, pids and CPU limits (cgroup v2, or v1 per
 //     controller); tty.go: the pty of an interactive command.
 //   - init.go: the PID-1 init (RunInit): config, then the jail, then the
@@ -34,9 +40,12 @@
 //
 //  1. prepare: validate the options, resolve the jail directory, and work
 //     out the init's config;
-//  2. claim the mount targets the tree lacks (not for a plain chroot):
-//     make them now, remove them after the last concurrent run;
-//  3. create the cgroups for the limits, and a pty when interactive;
+//  2. with --persist, claim the mount targets the tree lacks: make them
+//     now, remove them after the last concurrent run (a fresh root gets
+//     them in its upper layer, and a plain chroot none);
+//  3. make the --output directories, the socket the init hands the run's
+//     changes over on (--keep-changes), the cgroups for the limits (and
+//     for the memory peak of --stats), and a pty when interactive;
 //  4. lock the OS thread (Pdeathsig fires when the forking thread ends) and
 //     start the init with the namespaces' clone flags, in a process
 //     group of its own; it blocks reading its config;
@@ -48,8 +57,11 @@
 //  7. wait: read the init's report, wait for it to exit (through the
 //     tracer when there is one), and give the verdict: the command's
 //     status, its start failure, ExitTimeout, or an OOM kill;
-//  8. clean up in reverse: stop watching, give back the terminal, remove
-//     the cgroups, release the mount targets.
+//  8. save the results, now that nothing in the jail runs: the changes
+//     from the upper layer the init handed over, the outputs handed to
+//     the invoker, the statistics;
+//  9. clean up in reverse: give back the terminal, remove the cgroups,
+//     release the mount targets.
 //
 // # The init's side (RunInit, init.go)
 //
@@ -58,13 +70,18 @@
 //  2. mark every inherited fd above 4 close-on-exec (an inherited
 //     directory fd is a classic chroot escape) and read the config until
 //     the parent closes the pipe;
-//  3. make all mounts private, bind-mount the jail onto itself, make it
-//     read-only if asked, mount /proc (only with a PID namespace, with the
-//     machine-wide parts masked), a minimal /dev, the tmpfs and bind
-//     mounts; every target is opened component by component without
-//     following symlinks and mounted through its fd (targets the tree
-//     lacks were made by the parent; the init makes only those inside its
-//     own mounts);
+//  3. make all mounts private; mount the run's fresh root over the
+//     tree's path (a tmpfs of --tmp-size, then an overlay of the tree and
+//     that tmpfs; with --keep-changes, send the parent the upper
+//     directory), or with --persist bind-mount the jail onto itself and
+//     make it read-only if asked; mount /proc (only with a PID namespace,
+//     with the machine-wide parts masked), a minimal /dev, the tmpfs and
+//     bind mounts, the outputs (nosuid, nodev); make a fresh root
+//     read-only last if asked; every target is opened component by
+//     component without following symlinks and mounted through its fd
+//     (in a fresh root missing targets are made in its upper layer; with
+//     --persist the parent made them, and the init makes only those
+//     inside its own mounts);
 //  4. pivot_root into the jail, detach the old root, and check that "/"
 //     is the jail;
 //  5. check that the working directory is one (a missing one would
@@ -81,7 +98,8 @@
 //     exit with the command's status (128+N when signal N killed it); the
 //     kernel then kills whatever else is left in the PID namespace.
 //
-// With NoNamespaces the init only chroots, sets rlimits, makes itself
+// With NoNamespaces the init only chroots (into the tree itself: no
+// fresh root without a mount namespace), sets rlimits, makes itself
 // non-dumpable and starts the command (it is not PID 1 then: it forwards
 // signals to the command's process group and waits for the command): a
 // baseline for comparison, not a sandbox.

@@ -47,14 +47,43 @@ type Options struct {
 	Mounts []manifest.Mount
 	// Readonly mounts the jail's root read-only.
 	Readonly bool
+	// Persist writes into the built tree itself, as runs did before
+	// overlays: no fresh root per run. Refused for a jail built with
+	// --link hardlink, whose files are the host's.
+	Persist bool
+	// TmpSize bounds, in bytes, what a run may write into its fresh
+	// root (the tmpfs that holds the overlay's upper layer); 0 means
+	// manifest.DefaultTmpSize.
+	TmpSize int64
+	// KeepChanges, when set, is a host directory (missing or empty) that
+	// gets what the run changed in its fresh root once it has ended:
+	// files/ with what it added or modified, deleted.txt with what it
+	// removed (see changes.go).
+	KeepChanges string
+	// Outputs are writable bind mounts whose files belong, after the
+	// run, to the user who ran jailer (see Invoker).
+	Outputs []Output
+	// StatsFile, when set, gets the run's statistics as JSON (see Stats).
+	StatsFile string
 	// Limits on memory, processes, CPU, open files and time.
 	Limits Limits
 	// Interactive gives the command a terminal of its own (a pty) and
 	// proxies the caller's terminal to it.
 	Interactive bool
+	// hardlinked says that the tree shares its files' inodes with the
+	// host (built with --link hardlink): nothing may write into it.
+	hardlinked bool
+
 	// Tracer, when set, is attached to the jail's init before it starts
 	// the command, and waits for it instead of Enter (see Tracer).
 	Tracer Tracer
+}
+
+// Output is a host directory bound writable into the jail, whose files
+// are handed to the user who ran jailer when the run ends.
+type Output struct {
+	Host   string // host directory; made when missing
+	Target string // jail path
 }
 
 // Tracer watches a jail from outside with ptrace (jailer trace). Enter
@@ -117,7 +146,8 @@ func FromLock(lock *lockfile.Lock) (Options, error) {
 		Workdir:    e.Workdir,
 		Env:        maps.Clone(e.Env),
 		Mounts:     slices.Clone(e.Mounts),
-		Readonly:   (e.Readonly != nil && *e.Readonly) || lock.Link == lockfile.LinkHardlink,
+		Readonly:   e.Readonly != nil && *e.Readonly,
+		hardlinked: lock.Link == lockfile.LinkHardlink,
 	}
 	if len(o.Namespaces) == 0 {
 		o.Namespaces = slices.Clone(manifest.DefaultNamespaces)
@@ -126,14 +156,27 @@ func FromLock(lock *lockfile.Lock) (Options, error) {
 		o.Hostname = lock.Name
 	}
 	var err error
-	o.Limits, err = ParseLimits(e.Limits)
-	return o, err
+	if o.Limits, err = ParseLimits(e.Limits); err != nil {
+		return o, err
+	}
+	size := e.TmpSize
+	if size == "" {
+		size = manifest.DefaultTmpSize // a lock written before tmp_size existed
+	}
+	if o.TmpSize, err = manifest.ParseSize(size); err != nil {
+		return o, fmt.Errorf("tmp_size: %w", err)
+	}
+	return o, nil
 }
 
 // has says whether the options ask for namespace ns.
 func (o *Options) has(ns string) bool {
 	return !o.NoNamespaces && slices.Contains(o.Namespaces, ns)
 }
+
+// overlay says whether the run gets a fresh root: the tree as the read-only
+// lower layer of an overlay, its writes on a tmpfs of the run's own.
+func (o *Options) overlay() bool { return !o.Persist && !o.NoNamespaces }
 
 // validate refuses option combinations that cannot work or are unsafe.
 func (o *Options) validate() error {
@@ -148,8 +191,25 @@ func (o *Options) validate() error {
 	if !o.NoNamespaces && !o.has("pid") {
 		return fmt.Errorf("namespaces without pid: jailer mounts /proc in the jail, which without a PID namespace of its own would show (and reach) the host's processes; add pid, or use --no-namespaces")
 	}
-	if o.NoNamespaces && (len(o.Mounts) > 0 || o.Readonly) {
-		return fmt.Errorf("mounts and --ro need a mount namespace; drop --no-namespaces")
+	if o.NoNamespaces && (len(o.Mounts) > 0 || o.Readonly || len(o.Outputs) > 0) {
+		return fmt.Errorf("mounts, --output and --ro need a mount namespace; drop --no-namespaces")
+	}
+	if o.hardlinked && (o.Persist || o.NoNamespaces) {
+		return fmt.Errorf("the jail was built with --link hardlink: its files are the host's, and --persist or --no-namespaces would write into them (drop the flag; runs get a fresh root of their own)")
+	}
+	if o.KeepChanges != "" && !o.overlay() {
+		return fmt.Errorf("--keep-changes saves what a run changed in its fresh root, and --persist or --no-namespaces write into the tree instead (drop one)")
+	}
+	if o.TmpSize < 0 {
+		return fmt.Errorf("tmp size %d is negative", o.TmpSize)
+	}
+	for _, out := range o.Outputs {
+		if out.Host == "" {
+			return fmt.Errorf("output %s: no host directory", out.Target)
+		}
+		if err := manifest.CheckJailPath(out.Target); err != nil {
+			return fmt.Errorf("output target: %w", err)
+		}
 	}
 	for _, m := range o.Mounts {
 		if err := manifest.CheckJailPath(m.Target); err != nil {

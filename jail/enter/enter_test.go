@@ -48,10 +48,24 @@ func TestEnterExitStatus(t *testing.T) {
 		}, ExitSetupFailed, "workdir /nope: no such directory in the jail"},
 		{"relative command from the workdir", []string{"./true"}, func(o *Options) { o.Workdir = "/bin" }, 0, ""},
 		{"no mount namespace", []string{"true"}, func(o *Options) { o.Namespaces = []string{"pid"} }, ExitSetupFailed, "mount namespace"},
-		{"a read-only jail gets no new mount targets", []string{"true"}, func(o *Options) {
+		{"a read-only jail written into (--persist) gets no new mount targets", []string{"true"}, func(o *Options) {
 			o.Readonly = true
+			o.Persist = true
 			o.Mounts = append(o.Mounts, mountTmpfs("/made/by/enter"))
 		}, ExitSetupFailed, "mount target /made/by/enter: no such directory in the jail, and a read-only jail gets no new ones (add it under dirs: and rebuild)"},
+		{"a read-only fresh root gets new mount targets", []string{"touch", "/made/by/enter/x"}, func(o *Options) {
+			o.Readonly = true
+			o.Mounts = append(o.Mounts, mountTmpfs("/made/by/enter"))
+		}, 0, ""},
+		{"read-only: no writes into the fresh root either", []string{"touch", "/x"}, func(o *Options) { o.Readonly = true }, 1, ""},
+		{"--keep-changes needs a fresh root", []string{"true"}, func(o *Options) {
+			o.Persist = true
+			o.KeepChanges = "/nonexistent"
+		}, ExitSetupFailed, "--keep-changes saves what a run changed in its fresh root"},
+		{"--output in a plain chroot", []string{"true"}, func(o *Options) {
+			o.NoNamespaces = true
+			o.Outputs = []Output{{Host: "/nonexistent", Target: "/out"}}
+		}, ExitSetupFailed, "need a mount namespace"},
 		{"no pid namespace: no /proc", []string{"true"}, func(o *Options) { o.Namespaces = []string{"mount", "uts"} }, ExitSetupFailed, "without a PID namespace"},
 	}
 	for _, tt := range tests {
@@ -324,15 +338,51 @@ func TestEnterPlainChroot(t *testing.T) {
 	}
 }
 
-func TestEnterHardlinkedJailIsReadOnly(t *testing.T) {
+// TestEnterHardlinkedJail: a jail whose files are the host's (built with
+// --link hardlink) runs in a fresh root like any other, where writing its
+// files copies them up and leaves the host's alone; writing into the tree
+// itself (--persist, or a plain chroot) is refused.
+func TestEnterHardlinkedJail(t *testing.T) {
 	testutil.RequireRoot(t)
 	dir := t.TempDir()
-	m := testutil.WriteManifest(t, dir, "m.yaml", "version: 1\nbinaries: [/bin/bash, /bin/touch]\n")
-	mustBuild(t, m, build.Options{Link: lockfile.LinkHardlink})
-	code, out, _ := runIn(t, filepath.Join(dir, "jail"), nil, "/bin/bash", "-c", "touch /newfile 2>&1")
-	if code == 0 || !strings.Contains(out, "Read-only file system") {
-		t.Errorf("writing a hardlinked jail: exit %d, %q; want a read-only root", code, out)
+	host := filepath.Join(dir, "tool.sh")
+	if err := os.WriteFile(host, []byte("#!/bin/sh\necho host\n"), 0o755); err != nil {
+		t.Fatal(err)
 	}
+	m := testutil.WriteManifest(t, dir, "m.yaml", "version: 1\nbinaries: [/bin/bash, /bin/sh, /bin/touch, /bin/chmod]\nfiles: [{src: ./tool.sh, dest: /bin/tool.sh}]\n")
+	mustBuild(t, m, build.Options{Link: lockfile.LinkHardlink})
+	jail := filepath.Join(dir, "jail")
+	if fi, hi := statT(t, filepath.Join(jail, "bin/tool.sh")), statT(t, host); fi.Ino != hi.Ino {
+		t.Fatalf("the jail's tool.sh is not the host's inode: the test proves nothing")
+	}
+	code, out, err := runIn(t, jail, nil, "/bin/bash", "-c", "echo jail > /bin/tool.sh && chmod 700 /bin/tool.sh && touch /newfile && echo wrote")
+	if code != 0 || err != nil || !strings.Contains(out, "wrote") {
+		t.Errorf("writing a hardlinked jail's fresh root: exit %d, %v, %q", code, err, out)
+	}
+	if data, _ := os.ReadFile(host); string(data) != "#!/bin/sh\necho host\n" {
+		t.Errorf("the host's file was written through the jail: %q", data)
+	}
+	if st := statT(t, host); st.Mode&0o777 != 0o755 {
+		t.Errorf("the host's file was chmod'ed through the jail: %o", st.Mode)
+	}
+	for name, edit := range map[string]func(*Options){
+		"--persist":       func(o *Options) { o.Persist = true },
+		"--no-namespaces": func(o *Options) { o.NoNamespaces = true },
+	} {
+		code, _, err := runIn(t, jail, edit, "/bin/touch", "/x")
+		if code != ExitSetupFailed || err == nil || !strings.Contains(err.Error(), "built with --link hardlink") {
+			t.Errorf("%s on a hardlinked jail: exit %d, %v; want it refused", name, code, err)
+		}
+	}
+}
+
+func statT(t *testing.T, p string) unix.Stat_t {
+	t.Helper()
+	var st unix.Stat_t
+	if err := unix.Stat(p, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
 
 func TestEnterSignalForwarding(t *testing.T) {

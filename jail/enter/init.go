@@ -31,8 +31,9 @@ const initArg = "__jailer_init__"
 
 // Fds the parent passes to the init besides stdin, stdout and stderr.
 const (
-	configFd = 3
-	statusFd = 4
+	configFd  = 3
+	statusFd  = 4
+	changesFd = 5 // with KeepChanges: a socket to send the upper layer on
 )
 
 // initConfig is everything the init needs, sent by the parent as JSON.
@@ -51,7 +52,11 @@ type initConfig struct {
 	UserNS       bool             `json:"userns"`
 	Hostname     string           `json:"hostname"`
 	Readonly     bool             `json:"readonly"`
+	Overlay      bool             `json:"overlay"`      // a fresh root: see overlay.go
+	TmpSize      int64            `json:"tmp_size"`     // of the tmpfs under the overlay
+	KeepChanges  bool             `json:"keep_changes"` // hand the upper layer to the parent
 	Mounts       []manifest.Mount `json:"mounts"`
+	Outputs      []manifest.Mount `json:"outputs"` // writable binds, nosuid and nodev
 	Nofile       int              `json:"nofile"`
 	Nproc        int              `json:"nproc"`
 	Interactive  bool             `json:"interactive"`

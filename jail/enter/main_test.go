@@ -36,8 +36,9 @@ func TestMain(m *testing.M) {
 }
 
 // testEnterMain is `jailer enter DIR CMD...`: the command follows "--" in
-// the arguments; JAILER_TEST_BIND=SRC:DST adds a bind mount and
-// JAILER_TEST_NONS=1 asks for a plain chroot.
+// the arguments; JAILER_TEST_BIND=SRC:DST adds a bind mount,
+// JAILER_TEST_NONS=1 asks for a plain chroot, JAILER_TEST_PERSIST=1 for
+// --persist and JAILER_TEST_KEEP=DIR for --keep-changes DIR.
 func testEnterMain(dir string) int {
 	var argv []string
 	for i, a := range os.Args {
@@ -53,6 +54,8 @@ func testEnterMain(dir string) int {
 	opts.Command = argv
 	opts.Interactive = term.IsTerminal(0)
 	opts.NoNamespaces = os.Getenv("JAILER_TEST_NONS") != ""
+	opts.Persist = os.Getenv("JAILER_TEST_PERSIST") != ""
+	opts.KeepChanges = os.Getenv("JAILER_TEST_KEEP")
 	if b := os.Getenv("JAILER_TEST_BIND"); b != "" {
 		src, dst, _ := strings.Cut(b, ":")
 		opts.Mounts = append(opts.Mounts, manifest.Mount{Type: "bind", Source: src, Target: dst})

@@ -33,7 +33,11 @@ func setupRoot(cfg *initConfig) error {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("make mounts private: %w", err)
 	}
-	if err := unix.Mount(cfg.Root, cfg.Root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+	if cfg.Overlay {
+		if err := overlayRoot(cfg); err != nil {
+			return err
+		}
+	} else if err := unix.Mount(cfg.Root, cfg.Root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return &os.PathError{Op: "bind jail onto itself", Path: cfg.Root, Err: err}
 	}
 	root, err := unix.Open(cfg.Root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
@@ -47,16 +51,18 @@ func setupRoot(cfg *initConfig) error {
 	return pivotInto(root, cfg.Root)
 }
 
-// mountInside makes the mounts below the jail at root, in order: the
-// root read-only if asked, /proc (with a PID namespace), /dev, then the
-// tmpfs and bind mounts of the options.
+// mountInside makes the mounts below the jail at root, in order: /proc
+// (with a PID namespace), /dev, the tmpfs and bind mounts of the options,
+// the outputs; and the root read-only if asked.
 func mountInside(root int, cfg *initConfig) error {
-	mkdir := !cfg.Readonly
-	if cfg.Readonly {
-		// Read-only first, the whole tree (mounts below the jail too), so
-		// that the mounts below are the only writable places and enter
-		// itself never writes into a read-only jail: their targets must
-		// exist.
+	// A fresh root (an overlay) takes the targets it lacks in its upper
+	// layer, and is made read-only last, itself only (it has no mounts
+	// below it but ours). A tree written into is made read-only first,
+	// whole (mounts below the jail too), so that the mounts below are
+	// the only writable places and enter itself never writes into a
+	// read-only jail: their targets must exist.
+	mkdir := cfg.Overlay || !cfg.Readonly
+	if cfg.Readonly && !cfg.Overlay {
 		if err := readonlyTree(root); err != nil {
 			return fmt.Errorf("make the jail read-only: %w", err)
 		}
@@ -77,6 +83,41 @@ func mountInside(root int, cfg *initConfig) error {
 		if err := userMount(root, m, mkdir); err != nil {
 			return err
 		}
+	}
+	for _, m := range cfg.Outputs {
+		if err := outputMount(root, m, mkdir); err != nil {
+			return err
+		}
+	}
+	if cfg.Readonly && cfg.Overlay {
+		attr := &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
+		if err := unix.MountSetattr(root, "", unix.AT_EMPTY_PATH, attr); err != nil {
+			return fmt.Errorf("make the jail read-only: %w", err)
+		}
+	}
+	return nil
+}
+
+// outputMount binds the host directory of an output writable into the
+// jail, without setuid or device files: what the jail leaves there is
+// handed to the user who ran jailer (results.go).
+func outputMount(root int, m manifest.Mount, mkdir bool) error {
+	src, err := unix.Open(m.Source, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return &os.PathError{Op: "output", Path: m.Source, Err: err}
+	}
+	defer unix.Close(src)
+	if err := mountAt(root, mountSpec{target: m.Target, source: fdPath(src), flags: unix.MS_BIND, mkdir: mkdir}); err != nil {
+		return err
+	}
+	fd, err := openDirIn(root, m.Target, false)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	attr := &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV}
+	if err := unix.MountSetattr(fd, "", unix.AT_EMPTY_PATH, attr); err != nil {
+		return &os.PathError{Op: "mount_setattr nosuid,nodev", Path: m.Target, Err: err}
 	}
 	return nil
 }

@@ -35,30 +35,73 @@ func (e *Error) Error() string { return e.Msg }
 // Run runs opts.Command inside the jail at dir and returns its exit
 // status: the command's own, 128+N when it died of signal N, ExitTimeout
 // when the jail ran out of time. An error (an *Error when the jail
-// was set up far enough to say) means the command did not run.
+// was set up far enough to say) means the command did not run, or that
+// saving its results failed (the status is then ExitSetupFailed when
+// the command itself succeeded).
 //
 // What it sets up it undoes on the way out, in reverse order (see the
 // package comment for the whole sequence).
 func Run(ctx context.Context, dir string, opts Options, stdio Stdio) (int, error) {
-	root, cfg, err := prepare(dir, &opts)
+	var stats Stats
+	code, err := run(ctx, dir, &opts, stdio, &stats)
+	if opts.StatsFile != "" {
+		stats.ExitStatus = code
+		if err != nil {
+			stats.Error = err.Error()
+		}
+		uid, gid := Invoker()
+		code, err = withResultError(code, err, writeStats(opts.StatsFile, &stats, uid, gid))
+	}
+	return code, err
+}
+
+// withResultError adds to a run's outcome the failure to save its
+// results: a run whose results are lost has not succeeded.
+func withResultError(code int, err, resErr error) (int, error) {
+	switch {
+	case resErr == nil:
+		return code, err
+	case err != nil:
+		return code, fmt.Errorf("%w; and %v", err, resErr)
+	case code == 0:
+		return ExitSetupFailed, resErr
+	}
+	return code, resErr
+}
+
+// run is Run, filling stats as it goes.
+func run(ctx context.Context, dir string, opts *Options, stdio Stdio, stats *Stats) (int, error) {
+	root, cfg, err := prepare(dir, opts)
 	if err != nil {
 		return ExitSetupFailed, err
 	}
-	if !opts.NoNamespaces {
-		// Missing mount targets are made now and removed once the init is
-		// gone (deferred first, so it runs last): the tree stays as built.
+	if !opts.NoNamespaces && !opts.overlay() {
+		// Writing into the tree (--persist): missing mount targets are
+		// made now and removed once the init is gone (deferred first, so
+		// it runs last): the tree stays as built.
 		targets, err := claimTargets(root, treeTargets(mountTargets(cfg)), !opts.Readonly)
 		if err != nil {
 			return ExitSetupFailed, err
 		}
 		defer targets.release()
 	}
-	cg, err := newCgroup(opts.Limits)
+	uid, gid := Invoker()
+	if err := prepareOutputs(opts.Outputs, uid, gid); err != nil {
+		return ExitSetupFailed, err
+	}
+	var changes *changeSink
+	if opts.KeepChanges != "" {
+		if changes, err = newChangeSink(opts.KeepChanges, uid, gid); err != nil {
+			return ExitSetupFailed, err
+		}
+		defer changes.close()
+	}
+	cg, err := newCgroup(opts.Limits, opts.StatsFile != "")
 	if err != nil {
 		return ExitSetupFailed, err
 	}
 	defer cg.remove()
-	term, err := startTerminal(&opts, &stdio)
+	term, err := startTerminal(opts, &stdio)
 	if err != nil {
 		return ExitSetupFailed, err
 	}
@@ -67,7 +110,13 @@ func Run(ctx context.Context, dir string, opts Options, stdio Stdio) (int, error
 	// Pdeathsig is sent when the creating thread exits: keep it.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	pid, cfgW, statusR, err := startInit(root, &opts, stdio)
+	started := time.Now()
+	var send *os.File
+	if changes != nil {
+		send = changes.send
+	}
+	pid, cfgW, statusR, err := startInit(root, opts, stdio, send)
+	changes.started()
 	if err != nil {
 		return ExitSetupFailed, err
 	}
@@ -78,13 +127,26 @@ func Run(ctx context.Context, dir string, opts Options, stdio Stdio) (int, error
 	}
 	term.started()
 	stop := j.watch(ctx, opts.Limits.Timeout)
-	defer stop()
-
 	code, startErr, err := j.wait(opts.Tracer)
+	stop()
+	stats.WallSeconds = time.Since(started).Seconds()
 	if err != nil {
 		return ExitSetupFailed, err
 	}
-	return j.verdict(code, startErr, opts.Limits, cg)
+	code, err = j.verdict(code, startErr, opts.Limits, cg)
+	stats.measure(&j.rusage, cg)
+	stats.TimedOut = j.timedOut.Load()
+	stats.OOMKilled = cg.oomKilled()
+
+	// The jail is gone: nothing changes its files any more.
+	var resErr error
+	if changes != nil {
+		resErr = changes.save(root, mountTargets(cfg), cfg.UserNS)
+	}
+	if err := handOver(opts.Outputs, uid, gid); err != nil && resErr == nil {
+		resErr = err
+	}
+	return withResultError(code, err, resErr)
 }
 
 // prepare checks the options and the jail directory, and works out the
@@ -117,6 +179,7 @@ type jailInit struct {
 	plainChroot bool         // no PID namespace that dies with the init
 	cmdPid      atomic.Int64 // the command's host pid, once reported
 	timedOut    atomic.Bool
+	rusage      syscall.Rusage // of the init and all it reaped, once it exited
 }
 
 // admit puts the init, still blocked reading its config, in its cgroups,
@@ -197,7 +260,14 @@ func (j *jailInit) watch(ctx context.Context, timeout time.Duration) (stop func(
 func (j *jailInit) wait(tracer Tracer) (code int, startErr *Error, err error) {
 	if tracer == nil {
 		startErr = readStatus(j.status, &j.cmdPid)
-		return waitStatus(j.pid), startErr, nil
+		var ws syscall.WaitStatus
+		for {
+			_, err := syscall.Wait4(j.pid, &ws, 0, &j.rusage)
+			if err != syscall.EINTR {
+				break
+			}
+		}
+		return exitCode(ws), startErr, nil
 	}
 	// The tracer must keep the init running while we would block on its
 	// status pipe: read the status alongside.

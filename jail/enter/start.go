@@ -53,7 +53,10 @@ var cloneFlags = map[string]uintptr{
 // syscall.ForkExec is used rather than os/exec, which also forks a
 // throw-away child to probe for pidfd support: that costs a process start
 // per jail entry.
-func startInit(root string, opts *Options, stdio Stdio) (pid int, cfgW, statusR *os.File, err error) {
+//
+// changes, when not nil, is passed as changesFd: the init sends the upper
+// layer of the jail's fresh root on it (see changes.go).
+func startInit(root string, opts *Options, stdio Stdio, changes *os.File) (pid int, cfgW, statusR *os.File, err error) {
 	self, err := os.Executable()
 	if err != nil {
 		return 0, nil, nil, err
@@ -92,9 +95,13 @@ func startInit(root string, opts *Options, stdio Stdio) (pid int, cfgW, statusR 
 			sys.GidMappingsEnableSetgroups = false
 		}
 	}
+	files := []uintptr{stdio.In.Fd(), stdio.Out.Fd(), stdio.Err.Fd(), cfgR.Fd(), statusW.Fd()}
+	if changes != nil {
+		files = append(files, changes.Fd())
+	}
 	pid, err = syscall.ForkExec(self, []string{"jailer-init", initArg}, &syscall.ProcAttr{
 		Env:   []string{},
-		Files: []uintptr{stdio.In.Fd(), stdio.Out.Fd(), stdio.Err.Fd(), cfgR.Fd(), statusW.Fd()},
+		Files: files,
 		Sys:   sys,
 	})
 	if err != nil {
@@ -138,7 +145,18 @@ func initConfigFor(root string, o *Options) (*initConfig, error) {
 		Root: root, Argv: argv, Workdir: o.Workdir, UID: uid, GID: gid, Groups: groups,
 		NoNamespaces: o.NoNamespaces, PID: o.has("pid"), UTS: o.has("uts"), Net: o.has("net"), UserNS: o.has("user"),
 		Hostname: o.Hostname, Readonly: o.Readonly, Mounts: o.Mounts,
+		Overlay: o.overlay(), TmpSize: o.TmpSize, KeepChanges: o.KeepChanges != "",
 		Nofile: o.Limits.Nofile, Nproc: o.Limits.Nproc, Interactive: o.Interactive,
+	}
+	if cfg.TmpSize == 0 {
+		cfg.TmpSize, _ = manifest.ParseSize(manifest.DefaultTmpSize)
+	}
+	for _, out := range o.Outputs {
+		abs, err := filepath.Abs(out.Host)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Outputs = append(cfg.Outputs, manifest.Mount{Type: "bind", Source: abs, Target: out.Target})
 	}
 	if cfg.Workdir == "" {
 		cfg.Workdir = "/"

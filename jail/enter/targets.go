@@ -2,13 +2,14 @@
 
 package enter
 
-// Mount targets that a run makes in the jail tree, and their removal.
+// Mount targets that a --persist run makes in the jail tree, and their
+// removal.
 //
 // The init mounts /proc, /dev and the tmpfs and bind mounts onto
-// directories of the jail. A target the tree lacks has to be made for the
-// run, and must not stay behind: after the run the tree is as it was
-// built. (Not writing at all would take an overlay on the jail's root, and
-// then a writable jail would no longer keep what its command writes.) So
+// directories of the jail. In a fresh root (overlay.go) a target the tree
+// lacks is made in the run's upper layer and goes with it; a run that
+// writes into the tree itself (--persist) has to make it in the tree, and
+// it must not stay behind: after the run the tree is as it was built. So
 // the parent makes the missing targets before the init starts and removes
 // them once it has ended, coordinated across concurrent enters of one jail
 // by two locks on the tree's root directory, which exists for every jail
@@ -68,6 +69,9 @@ func mountTargets(cfg *initConfig) []string {
 	}
 	ts = append(ts, "/dev")
 	for _, m := range cfg.Mounts {
+		ts = append(ts, path.Clean(m.Target))
+	}
+	for _, m := range cfg.Outputs {
 		ts = append(ts, path.Clean(m.Target))
 	}
 	return ts

@@ -123,24 +123,30 @@ func TestEnterLeavesNoMountTargets(t *testing.T) {
 		{"existing targets", []manifest.Mount{mountTmpfs("/tmp"), bindMount(src, "/etc", true)}, false, "cat /etc/in.txt", "from host"},
 		{"read-only jail, existing target", []manifest.Mount{mountTmpfs("/tmp")}, true, "touch /tmp/x && echo wrote", "wrote"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			before := treeListing(t, dir)
-			code, out, err := runIn(t, dir, func(o *Options) {
-				o.Mounts = append(o.Mounts, tt.mounts...)
-				o.Readonly = tt.ro
-			}, "bash", "-c", tt.cmd)
-			if code != 0 || err != nil || !strings.Contains(out, tt.want) {
-				t.Errorf("exit %d, %v, output %q; want %q", code, err, out, tt.want)
-			}
-			assertTreeAsBuilt(t, dir, before)
-		})
+	// With a fresh root the targets are made in its upper layer, and
+	// with --persist in the tree, to be removed after the run.
+	for _, persist := range []bool{false, true} {
+		for _, tt := range tests {
+			t.Run(fmt.Sprintf("%s/persist=%v", tt.name, persist), func(t *testing.T) {
+				before := treeListing(t, dir)
+				code, out, err := runIn(t, dir, func(o *Options) {
+					o.Mounts = append(o.Mounts, tt.mounts...)
+					o.Readonly = tt.ro
+					o.Persist = persist
+				}, "bash", "-c", tt.cmd)
+				if code != 0 || err != nil || !strings.Contains(out, tt.want) {
+					t.Errorf("exit %d, %v, output %q; want %q", code, err, out, tt.want)
+				}
+				assertTreeAsBuilt(t, dir, before)
+			})
+		}
 	}
-	t.Run("what the command wrote stays", func(t *testing.T) {
+	t.Run("with --persist, what the command wrote stays", func(t *testing.T) {
 		before := treeListing(t, dir)
 		defer os.RemoveAll(filepath.Join(dir, "w"))
 		code, out, err := runIn(t, dir, func(o *Options) {
 			o.Mounts = append(o.Mounts, bindMount(src, "/w/x", true))
+			o.Persist = true
 		}, "bash", "-c", "echo kept > /w/file")
 		if code != 0 || err != nil {
 			t.Fatalf("exit %d, %v, %q", code, err, out)
@@ -154,7 +160,7 @@ func TestEnterLeavesNoMountTargets(t *testing.T) {
 	})
 }
 
-// TestEnterConcurrentMissingTarget: two runs that bind the same missing
+// TestEnterConcurrentMissingTarget: two --persist runs that bind the same missing
 // target both get it; the first to end leaves it to the other, and the
 // last removes it.
 func TestEnterConcurrentMissingTarget(t *testing.T) {
@@ -167,6 +173,7 @@ func TestEnterConcurrentMissingTarget(t *testing.T) {
 	}
 	before := treeListing(t, dir)
 	bind := func(o *Options) {
+		o.Persist = true
 		o.Mounts = append(o.Mounts, bindMount(src, "/shared/target", false))
 		o.Limits.Timeout = time.Minute // a run stuck on a FIFO is a failure, not a stuck test
 	}
@@ -214,13 +221,13 @@ func TestEnterConcurrentMissingTarget(t *testing.T) {
 	assertNoMountsUnder(t, dir)
 }
 
-// TestEnterKilledLeavesTargetsToTheNextRun: a jailer killed during a run
+// TestEnterKilledLeavesTargetsToTheNextRun: a jailer killed during a --persist run
 // cannot remove what it made; the next run that ends alone does.
 func TestEnterKilledLeavesTargetsToTheNextRun(t *testing.T) {
 	dir := realJailDir(t)
 	before := treeListing(t, dir)
 	cmd := exec.Command(os.Args[0], "-test.run=^$", "--", "bash", "-c", "echo ready; exec sleep 1000")
-	cmd.Env = append(os.Environ(), "JAILER_TEST_ENTER="+dir, "JAILER_TEST_BIND="+t.TempDir()+":/killed/target")
+	cmd.Env = append(os.Environ(), "JAILER_TEST_ENTER="+dir, "JAILER_TEST_BIND="+t.TempDir()+":/killed/target", "JAILER_TEST_PERSIST=1")
 	stdout, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -235,7 +242,7 @@ func TestEnterKilledLeavesTargetsToTheNextRun(t *testing.T) {
 	if _, err := os.Lstat(filepath.Join(dir, "killed/target")); err != nil {
 		t.Errorf("the killed run's target is not there to clean up: %v", err)
 	}
-	if code, out, err := runIn(t, dir, nil, "true"); code != 0 || err != nil {
+	if code, out, err := runIn(t, dir, func(o *Options) { o.Persist = true }, "true"); code != 0 || err != nil {
 		t.Fatalf("next run: exit %d, %v, %q", code, err, out)
 	}
 	assertTreeAsBuilt(t, dir, before)

@@ -113,6 +113,9 @@ func infoEnter(lock *lockfile.Lock) manifest.Enter {
 	}
 	ro := o.Readonly
 	e.Readonly = &ro
+	if e.TmpSize == "" {
+		e.TmpSize = manifest.DefaultTmpSize
+	}
 	e.Fields = nil
 	return e
 }
@@ -134,7 +137,7 @@ func (in *Info) Text(w io.Writer) error {
 		in.Files, human.Bytes(in.Bytes), in.Dirs, in.Symlinks, in.Devices))
 	switch {
 	case in.Link == lockfile.LinkHardlink:
-		line("files", fmt.Sprintf("hardlinked: %d of %d files share their inode with the host (entered read-only)", in.Linked, in.Files))
+		line("files", fmt.Sprintf("hardlinked: %d of %d files share their inode with the host (runs get a fresh root; --persist is refused)", in.Linked, in.Files))
 	default:
 		line("files", "copied")
 	}
@@ -152,6 +155,7 @@ func (in *Info) Text(w io.Writer) error {
 	if e.Readonly != nil && *e.Readonly {
 		line("  readonly", "yes")
 	}
+	line("  writes", "to a fresh root per run, at most "+e.TmpSize+", discarded after it")
 	if len(e.Env) > 0 {
 		keys := make([]string, 0, len(e.Env))
 		for k := range e.Env {

@@ -190,13 +190,10 @@ func TestInspectHardlink(t *testing.T) {
 	if in.Link != lockfile.LinkHardlink || in.Linked != 1 || in.Files != 2 || !in.UpToDate {
 		t.Errorf("Inspect = link %s, %d of %d linked, up to date %v; want hardlink, 1 of 2, up to date", in.Link, in.Linked, in.Files, in.UpToDate)
 	}
-	if in.Enter.Readonly == nil || !*in.Enter.Readonly {
-		t.Error("a hardlinked jail's enter defaults are not read-only")
-	}
 	var text bytes.Buffer
 	in.Text(&text)
-	if !regexp.MustCompile(`(?m)^files: +hardlinked: 1 of 2 files share`).MatchString(text.String()) {
-		t.Errorf("Text() =\n%s\nwant the files line to say 1 of 2 hardlinked", text.String())
+	if !regexp.MustCompile(`(?m)^files: +hardlinked: 1 of 2 files share .*--persist is refused`).MatchString(text.String()) {
+		t.Errorf("Text() =\n%s\nwant the files line to say 1 of 2 hardlinked, and no --persist", text.String())
 	}
 }
 

@@ -199,7 +199,7 @@ func RunIsolated(m *testing.M) int {
 // ShellManifest is the manifest of the shared jail tests enter: bash and
 // the tools they run, and a user tester.
 const ShellManifest = `version: 1
-binaries: [/bin/bash, /bin/sh, /bin/ls, /bin/cat, /bin/sleep, /bin/id, /bin/grep, /bin/wc, /bin/touch, /bin/mkdir, /bin/echo, /bin/true]
+binaries: [/bin/bash, /bin/sh, /bin/ls, /bin/cat, /bin/sleep, /bin/id, /bin/grep, /bin/wc, /bin/touch, /bin/mkdir, /bin/echo, /bin/true, /bin/rm, /bin/chmod, /bin/dd]
 users: [{name: tester, uid: 1000}]
 enter:
   env: { PATH: /bin, GREETING: hello }
