@@ -7,8 +7,9 @@
 //   - planner: turns a manifest into a plan: binaries and their libraries,
 //     host trees, Debian packages, profiles, accounts, the layout's links.
 //   - lockfile: the record beside a built tree (what it holds, from what),
-//     and the one decision whether a jail is stale.
-//   - build: applies a plan into a staging tree and swaps it in.
+//     the one decision whether a jail is stale, and a run's hold on its tree.
+//   - build: applies a plan into a staging tree and swaps it in; deletes
+//     old trees no run holds (gc).
 //   - enter: runs a command in a jail: namespaces, the PID-1 init, mounts,
 //     seccomp, cgroups, the terminal.
 //   - inspect: check, info and graph: looks at a jail without running it.

@@ -6,6 +6,10 @@ import (
 	"github.com/urfave/cli/v2"
 )
 
+// pathsOnly are the commands whose arguments are all paths (`jailer gc
+// A B --json`).
+var pathsOnly = map[string]bool{"gc": true}
+
 // interspersed rewrites a command's arguments so that flags may follow the
 // jail or manifest (`jailer run m.yaml --bind .:/src -- cmd`, `jailer build
 // m.yaml -o DIR`), which urfave/cli v2 does not allow on its own: flags
@@ -54,6 +58,12 @@ func interspersed(args []string, app *cli.App) []string {
 			}
 		}
 	}
+	// A command that takes only paths has no command of its own to pass
+	// flags to: flags may come anywhere among its arguments.
+	limit := 2
+	if pathsOnly[cmd.Name] {
+		limit = len(args)
+	}
 	var globals, flags, positional, rest []string
 	tail := args[i+1:]
 	for j := 0; j < len(tail); j++ {
@@ -62,16 +72,16 @@ func interspersed(args []string, app *cli.App) []string {
 		case tok == "--":
 			rest = tail[j+1:]
 			j = len(tail)
-		case strings.HasPrefix(tok, "-") && len(positional) < 2 && global[strings.TrimLeft(tok, "-")]:
+		case strings.HasPrefix(tok, "-") && len(positional) < limit && global[strings.TrimLeft(tok, "-")]:
 			globals = append(globals, tok)
-		case strings.HasPrefix(tok, "-") && len(tok) > 1 && len(positional) < 2:
+		case strings.HasPrefix(tok, "-") && len(tok) > 1 && len(positional) < limit:
 			flags = append(flags, tok)
 			name := strings.TrimLeft(tok, "-")
 			if takesValue[name] && !strings.Contains(tok, "=") && j+1 < len(tail) {
 				j++
 				flags = append(flags, tail[j])
 			}
-		case len(positional) == 0:
+		case len(positional) == 0 || pathsOnly[cmd.Name]:
 			positional = append(positional, tok)
 		default:
 			rest = tail[j:] // the command and its own arguments

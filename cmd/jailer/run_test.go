@@ -77,6 +77,9 @@ func TestInterspersed(t *testing.T) {
 		{"jailer enter ./jail -v ls -v", "jailer -v enter -- ./jail ls -v"},
 		{"jailer plan --json m.yaml", "jailer plan --json -- m.yaml"},
 		{"jailer graph --f --generate-bash-completion", "jailer graph --f --generate-bash-completion"},
+		// gc takes only paths: flags may follow any of them.
+		{"jailer gc a b --json c -q", "jailer gc --json -q -- a b c"},
+		{"jailer gc -- a -b", "jailer gc -- a -b"},
 	}
 	for _, tt := range tests {
 		got := strings.Join(interspersed(strings.Fields(tt.in), app), " ")

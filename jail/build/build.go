@@ -14,8 +14,9 @@
 // no symlink in the tree makes it write elsewhere. The staged tree is then
 // swapped with the old one in one renameat2(RENAME_EXCHANGE) and its lock
 // renamed beside it, so the output is at every moment one whole jail; the
-// old tree is deleted last, after the mutex is released, and what an
-// interrupted build leaves is deleted by the next.
+// old tree is deleted last, after the mutex is released, unless a running
+// jail still holds it (oldtrees.go); such old trees, and what an
+// interrupted build leaves, are deleted by the next build or `jailer gc`.
 package build
 
 import (
@@ -127,15 +128,19 @@ func Build(ctx context.Context, m *manifest.Manifest, opts Options) (*Summary, e
 	}
 	sum.Reason = reason
 	record(lock, m, opts, digest)
-	if err := swapIn(staging, out, lock); err != nil {
-		RemoveAll(staging)
+	if err := swapIn(ctx, mu, staging, out, lock); err != nil {
+		removeIfFree(staging) // the new tree, or the old one if the swap was made
 		return nil, err
 	}
+	old := retire(staging, out)
 	sum.Duration = time.Since(start)
-	// The old tree (now under the staging name) is deleted without holding
-	// the output; if this process dies first, the next build deletes it.
+	// The old tree is deleted without holding the output, and only when no
+	// running jail holds it; if one does, or this process dies first, the
+	// next build or `jailer gc` deletes it.
 	mu.release()
-	RemoveAll(staging)
+	if old != "" {
+		removeIfFree(old)
+	}
 	return sum, nil
 }
 
@@ -158,7 +163,7 @@ func decide(m *manifest.Manifest, out string, opts Options) (lockfile.Reason, st
 	if err != nil {
 		return lockfile.Reason{}, "", err
 	}
-	cleanLeftovers(out)
+	sweep(out, true)
 	want := lockfile.Want{Manifest: m.Path, Link: opts.Link, Force: opts.Force}
 	if want.Digest, err = lockfile.Digest(m, opts.Link); err != nil {
 		return lockfile.Reason{}, "", err

@@ -1,9 +1,9 @@
 package build
 
 // The output directory and its neighbours: the mutex that makes builds of
-// one output take turns, the staging trees and what interrupted builds
-// left, the check that an output is a jail, the swap, and the removal of a
-// tree jailer made.
+// one output take turns, the staging trees and the names of what builds
+// left (oldtrees.go removes them), the check that an output is a jail, and
+// the swap.
 
 import (
 	"context"
@@ -25,47 +25,63 @@ import (
 )
 
 // outputMutex makes builds of one output take turns: flock(2) on a hidden
-// file beside it, .NAME.jailer.flock. The kernel releases it when the
+// file beside it, lockfile.MutexPath. The kernel releases it when the
 // process dies, so a build killed with SIGKILL never blocks the next one.
-// (It is not the lock file, NAME.jailer.lock, which records the jail.)
 type outputMutex struct {
 	fd   int
 	once sync.Once
 }
 
-// flockPath is the file whose flock is the mutex of out.
-func flockPath(out string) string {
-	return filepath.Join(filepath.Dir(out), "."+filepath.Base(out)+".jailer.flock")
+// openMutex opens the mutex of out, not yet taken.
+func openMutex(out string) (*outputMutex, error) {
+	name := lockfile.MutexPath(out)
+	fd, err := unix.Open(name, unix.O_RDWR|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+	if err != nil {
+		return nil, &os.PathError{Op: "open build mutex", Path: name, Err: err}
+	}
+	return &outputMutex{fd: fd}, nil
 }
 
 // acquireOutput waits until no other build holds out, calling waiting once
 // if it must, and returns the held mutex. It gives up when ctx is done.
 func acquireOutput(ctx context.Context, out string, waiting func()) (*outputMutex, error) {
-	name := flockPath(out)
-	fd, err := unix.Open(name, unix.O_RDWR|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+	mu, err := openMutex(out)
 	if err != nil {
-		return nil, &os.PathError{Op: "open build mutex", Path: name, Err: err}
+		return nil, err
 	}
-	mu := &outputMutex{fd: fd}
-	if err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB); err == nil {
+	if unix.Flock(mu.fd, unix.LOCK_EX|unix.LOCK_NB) == nil {
 		return mu, nil
 	}
 	if waiting != nil {
 		waiting()
 	}
 	done := make(chan error, 1)
-	go func() { done <- unix.Flock(fd, unix.LOCK_EX) }()
+	go func() { done <- unix.Flock(mu.fd, unix.LOCK_EX) }()
 	select {
 	case err := <-done:
 		if err != nil {
 			mu.release()
-			return nil, &os.PathError{Op: "flock", Path: name, Err: err}
+			return nil, &os.PathError{Op: "flock", Path: lockfile.MutexPath(out), Err: err}
 		}
 		return mu, nil
 	case <-ctx.Done():
 		mu.release()
 		return nil, ctx.Err()
 	}
+}
+
+// tryOutput takes the mutex of out if no build holds it, and returns nil
+// (and no error) if one does.
+func tryOutput(out string) (*outputMutex, error) {
+	mu, err := openMutex(out)
+	if err != nil {
+		return nil, err
+	}
+	if unix.Flock(mu.fd, unix.LOCK_EX|unix.LOCK_NB) != nil {
+		mu.release()
+		return nil, nil
+	}
+	return mu, nil
 }
 
 // release lets the next build of the output go; a second call does nothing.
@@ -86,33 +102,42 @@ func randomSuffix() string {
 	return hex.EncodeToString(b[:])
 }
 
-// leftovers lists what interrupted builds of out left beside it: staging
-// trees (and, after an interrupted swap, the previous tree) and their locks.
-// Names are matched exactly — the prefix, 12 hex digits, maybe ".lock" —
-// never as a glob, so another output's files are never taken for them.
+// oldPrefix starts the names of old trees that builds swapped out of out
+// and could not delete (a run still held them), beside the output.
+func oldPrefix(out string) string {
+	return filepath.Join(filepath.Dir(out), "."+filepath.Base(out)+".jailer-old-")
+}
+
+// leftovers lists what builds of out left beside it: staging trees of
+// interrupted builds (and, after an interrupted swap, the previous tree)
+// and their locks, and old trees (see oldtrees.go). Names are matched
+// exactly — the prefix, 12 hex digits, maybe ".lock" — never as a glob, so
+// another output's files are never taken for them.
 func leftovers(out string) []string {
-	prefix := filepath.Base(stagingPrefix(out))
-	ents, _ := os.ReadDir(filepath.Dir(out))
 	var found []string
+	ents, _ := os.ReadDir(filepath.Dir(out))
 	for _, e := range ents {
-		rest, ok := strings.CutPrefix(e.Name(), prefix)
-		if !ok {
-			continue
-		}
-		rest = strings.TrimSuffix(rest, ".lock")
-		if _, err := hex.DecodeString(rest); err == nil && len(rest) == 12 {
+		if isLeftoverOf(out, e.Name()) {
 			found = append(found, filepath.Join(filepath.Dir(out), e.Name()))
 		}
 	}
 	return found
 }
 
-// cleanLeftovers removes what interrupted builds left beside out. It runs
-// holding the output, so no other build is using them.
-func cleanLeftovers(out string) {
-	for _, m := range leftovers(out) {
-		RemoveAll(m)
+// isLeftoverOf says whether name, in the directory of out, is one of its
+// leftovers.
+func isLeftoverOf(out, name string) bool {
+	for _, prefix := range []string{stagingPrefix(out), oldPrefix(out)} {
+		rest, ok := strings.CutPrefix(name, filepath.Base(prefix))
+		if !ok {
+			continue
+		}
+		rest = strings.TrimSuffix(rest, ".lock")
+		if _, err := hex.DecodeString(rest); err == nil && len(rest) == 12 {
+			return true
+		}
 	}
+	return false
 }
 
 // checkOutput refuses to replace an output that is not a jailer jail
@@ -175,8 +200,10 @@ func leftoverLock(out string, id lockfile.TreeID) (*lockfile.Lock, error) {
 
 // swapIn puts the staged tree at out and its lock beside it. With an old
 // tree there, renameat2(RENAME_EXCHANGE) swaps both in one step, so out is
-// at every moment either the old jail or the new one.
-func swapIn(staging, out string, lock *lockfile.Lock) error {
+// at every moment either the old jail or the new one; the old tree is then
+// at staging. It holds the swap lock (lockfile.LockSwap) on mu meanwhile,
+// so that a run starting in the old tree mounts the tree it holds.
+func swapIn(ctx context.Context, mu *outputMutex, staging, out string, lock *lockfile.Lock) error {
 	id, err := lockfile.TreeIDOf(staging)
 	if err != nil {
 		return err
@@ -191,6 +218,12 @@ func swapIn(staging, out string, lock *lockfile.Lock) error {
 	if err := os.WriteFile(tmp, append(data, '\n'), 0o644); err != nil {
 		return fmt.Errorf("write lock: %w", err)
 	}
+	unlock, err := lockfile.LockSwap(ctx, mu.fd)
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("swap in %s: %w", out, err)
+	}
+	defer unlock()
 	_, err = os.Lstat(out)
 	switch {
 	case err == nil:

@@ -23,25 +23,37 @@ import (
 // is opened from its parent's descriptor through jailfs.OpenChild (no
 // symlink followed), listed and emptied through its own descriptor, and
 // each name unlinked relative to the directory that holds it.
-func RemoveAll(dir string) {
+func RemoveAll(dir string) { removeTree(dir) }
+
+// removeTree is RemoveAll, and says how many bytes of disk it freed (the
+// blocks of what it removed, hardlinked files left out: their data stays)
+// and whether dir is gone.
+func removeTree(dir string) (freed int64, gone bool) {
 	parent, err := unix.Open(filepath.Dir(dir), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return
+		return 0, false
 	}
 	defer unix.Close(parent)
-	removeAt(parent, filepath.Base(dir), true)
+	gone = removeAt(parent, filepath.Base(dir), true, &freed)
+	return freed, gone
 }
 
 // removeAt removes name, in the directory parent, and everything below
-// it, and reports whether it is gone. Below the top, a mount point stops
-// it.
-func removeAt(parent int, name string, top bool) bool {
+// it, adds the bytes freed to freed, and reports whether it is gone. Below
+// the top, a mount point stops it.
+func removeAt(parent int, name string, top bool, freed *int64) bool {
 	var st unix.Stat_t
 	if err := unix.Fstatat(parent, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return errors.Is(err, unix.ENOENT)
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
-		return unix.Unlinkat(parent, name, 0) == nil
+		if unix.Unlinkat(parent, name, 0) != nil {
+			return false
+		}
+		if st.Nlink == 1 {
+			*freed += st.Blocks * 512
+		}
+		return true
 	}
 	pfd, err := jailfs.OpenChild(parent, name, unix.O_PATH|unix.O_DIRECTORY)
 	if err != nil {
@@ -61,11 +73,15 @@ func removeAt(parent int, name string, top bool) bool {
 	names, _ := d.Readdirnames(-1)
 	gone := true
 	for _, n := range names {
-		if !removeAt(fd, n, false) {
+		if !removeAt(fd, n, false, freed) {
 			gone = false
 		}
 	}
-	return gone && unix.Unlinkat(parent, name, unix.AT_REMOVEDIR) == nil
+	if !gone || unix.Unlinkat(parent, name, unix.AT_REMOVEDIR) != nil {
+		return false
+	}
+	*freed += st.Blocks * 512
+	return true
 }
 
 // openToEmpty opens the directory open as the O_PATH descriptor pfd for

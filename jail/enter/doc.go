@@ -27,6 +27,8 @@
 //   - targets.go: with --persist, mount targets the tree lacks, made
 //     before a run and removed after it (its file comment explains the
 //     locking).
+//   - hold.go: the run's hold on the tree it enters (lockfile.Hold), so
+//     that a rebuild leaves that tree whole until the init has exited.
 //   - cgroup.go: memory, pids and CPU limits (cgroup v2, or v1 per
 //     controller); tty.go: the pty of an interactive command.
 //   - init.go: the PID-1 init (RunInit): config, then the jail, then the
@@ -49,9 +51,10 @@
 //  4. lock the OS thread (Pdeathsig fires when the forking thread ends) and
 //     start the init with the namespaces' clone flags, in a process
 //     group of its own; it blocks reading its config;
-//  5. admit it: put it in the cgroups, let a tracer attach (jailer
-//     trace), send the config and close the pipe, so the init runs only
-//     once it is contained;
+//  5. admit it: hold the tree (hold.go) while the init, waiting for its
+//     config, has not resolved the tree's path yet; put it in the
+//     cgroups, let a tracer attach (jailer trace), send the config and
+//     close the pipe, so the init runs only once it is contained;
 //  6. watch: forward SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2
 //     to the init; kill the jail on the timeout or when ctx ends;
 //  7. wait: read the init's report, wait for it to exit (through the
@@ -60,8 +63,8 @@
 //  8. save the results, now that nothing in the jail runs: the changes
 //     from the upper layer the init handed over, the outputs handed to
 //     the invoker, the statistics;
-//  9. clean up in reverse: give back the terminal, remove the cgroups,
-//     release the mount targets.
+//  9. clean up in reverse: stop watching, let go of the tree, give back
+//     the terminal, remove the cgroups, release the mount targets.
 //
 // # The init's side (RunInit, init.go)
 //

@@ -121,6 +121,7 @@ func run(ctx context.Context, dir string, opts *Options, stdio Stdio, stats *Sta
 		return ExitSetupFailed, err
 	}
 	defer statusR.Close()
+	defer holdTree(root, statusR).Release() // a rebuild leaves the tree whole until the init exits
 	j := &jailInit{pid: pid, status: statusR, plainChroot: opts.NoNamespaces}
 	if err := j.admit(cfgW, cfg, cg, opts.Tracer); err != nil {
 		return ExitSetupFailed, err

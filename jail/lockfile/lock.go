@@ -1,6 +1,7 @@
 // Package lockfile is the record jailer keeps beside every jail it built,
 // NAME.jailer.lock (beside the tree, never inside it, where the jail could
-// rewrite it), and the one decision whether a jail is stale.
+// rewrite it), the one decision whether a jail is stale, and the locks
+// that keep a tree a run uses from being deleted (hold.go).
 //
 // The lock lists every entry of the tree with its kind, mode, owner, size
 // and sha256, where it came from, and two stats: its host source's when it

@@ -87,9 +87,15 @@ func TreeIDOf(dir string) (TreeID, error) {
 	if err := unix.Statx(unix.AT_FDCWD, dir, unix.AT_SYMLINK_NOFOLLOW, unix.STATX_INO|unix.STATX_BTIME, &sx); err != nil {
 		return TreeID{}, &os.PathError{Op: "statx", Path: dir, Err: err}
 	}
+	return treeID(&sx), nil
+}
+
+// treeID is the TreeID that a statx asking for STATX_INO|STATX_BTIME
+// answered.
+func treeID(sx *unix.Statx_t) TreeID {
 	id := TreeID{Dev: unix.Mkdev(sx.Dev_major, sx.Dev_minor), Ino: sx.Ino}
 	if sx.Mask&unix.STATX_BTIME != 0 {
 		id.Birth = sx.Btime.Sec*1e9 + int64(sx.Btime.Nsec)
 	}
-	return id, nil
+	return id
 }
