@@ -43,6 +43,8 @@ func schemaEnums() map[string][]string {
 		"Device.Name":      sortedKeys(Devices),
 		"Profile.Name":     sortedKeys(Profiles),
 		"Enter.Namespaces": Namespaces,
+		"Enter.Network":    Networks,
+		"Enter.IPC":        IPCModes,
 		"Mount.Type":       MountTypes,
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -463,4 +464,48 @@ func openPtyPair() (master, slave *os.File, err error) {
 		return nil, nil, err
 	}
 	return m, s, nil
+}
+
+// TestFromLockIsolatedByDefault: what a lock records becomes the options
+// Run gets. A lock written before network, ipc and the default pids limit
+// existed (it lists mount, uts and pid) is entered isolated too.
+func TestFromLockIsolatedByDefault(t *testing.T) {
+	pids := func(n int) *int { return &n }
+	tests := []struct {
+		name        string
+		enter       manifest.Enter
+		namespaces  []string
+		pids        int
+		pidsDefault bool
+	}{
+		{"nothing recorded", manifest.Enter{}, []string{"mount", "uts", "pid", "net", "ipc"}, manifest.DefaultPids, true},
+		{"an old lock", manifest.Enter{Namespaces: []string{"mount", "uts", "pid"}}, []string{"mount", "uts", "pid", "net", "ipc"}, manifest.DefaultPids, true},
+		{"network host", manifest.Enter{Namespaces: []string{"mount", "uts", "pid", "ipc"}, Network: "host", IPC: "private"}, []string{"mount", "uts", "pid", "ipc"}, manifest.DefaultPids, true},
+		{"ipc host, user", manifest.Enter{Namespaces: []string{"mount", "uts", "pid", "user"}, IPC: "host"}, []string{"mount", "uts", "pid", "user", "net"}, manifest.DefaultPids, true},
+		{"pids asked for", manifest.Enter{Limits: manifest.Limits{Pids: pids(64)}}, []string{"mount", "uts", "pid", "net", "ipc"}, 64, false},
+		{"no pids limit", manifest.Enter{Limits: manifest.Limits{Pids: pids(0)}}, []string{"mount", "uts", "pid", "net", "ipc"}, 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o, err := FromLock(&lockfile.Lock{Name: "j", Enter: tt.enter})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(o.Namespaces, tt.namespaces) || o.Limits.Pids != tt.pids || o.Limits.PidsDefault != tt.pidsDefault {
+				t.Errorf("FromLock(%+v) = namespaces %q, pids %d (default %v); want %q, %d (default %v)",
+					tt.enter, o.Namespaces, o.Limits.Pids, o.Limits.PidsDefault, tt.namespaces, tt.pids, tt.pidsDefault)
+			}
+		})
+	}
+}
+
+func TestSetNamespace(t *testing.T) {
+	o := Options{Namespaces: []string{"mount", "uts", "pid", "net", "ipc"}}
+	o.SetNamespace("net", false)
+	o.SetNamespace("ipc", true)
+	o.SetNamespace("user", true)
+	o.SetNamespace("cgroup", false)
+	if want := []string{"mount", "uts", "pid", "ipc", "user"}; !slices.Equal(o.Namespaces, want) {
+		t.Errorf("Namespaces = %q, want %q", o.Namespaces, want)
+	}
 }

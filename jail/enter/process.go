@@ -46,7 +46,7 @@ func setupProcess(cfg *initConfig) error {
 	if cfg.NoNamespaces {
 		return nil // plain chroot: the comparison baseline, unhardened
 	}
-	if err := dropCapabilities(cfg.Net); err != nil {
+	if err := dropCapabilities(); err != nil {
 		return err
 	}
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
@@ -58,16 +58,18 @@ func setupProcess(cfg *initConfig) error {
 // keptCaps are what root inside the jail may still hold: enough to own
 // files, change users and bind low ports; nothing that reaches the kernel
 // or other processes (no SYS_ADMIN, SYS_PTRACE, SYS_MODULE, DAC_READ_SEARCH,
-// SYS_RAWIO, MKNOD, SYS_BOOT, SYS_TIME...).
+// SYS_RAWIO, MKNOD, SYS_BOOT, SYS_TIME...), and no NET_ADMIN, even in the
+// jail's own network namespace (the default): the init brings loopback up
+// before dropping it, and it is the key to netfilter and traffic control,
+// the kernel code most container escapes of late went through.
 var keptCaps = []int{
 	unix.CAP_CHOWN, unix.CAP_DAC_OVERRIDE, unix.CAP_FOWNER, unix.CAP_FSETID, unix.CAP_KILL,
 	unix.CAP_SETGID, unix.CAP_SETUID, unix.CAP_SETPCAP, unix.CAP_SETFCAP,
 	unix.CAP_NET_BIND_SERVICE, unix.CAP_SYS_CHROOT, unix.CAP_AUDIT_WRITE,
 }
 
-// dropCapabilities removes every other capability from the bounding set
-// (CAP_NET_ADMIN is kept with a network namespace of the jail's own).
-func dropCapabilities(net bool) error {
+// dropCapabilities removes every other capability from the bounding set.
+func dropCapabilities() error {
 	last := unix.CAP_LAST_CAP
 	if b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap"); err == nil {
 		fmt.Sscanf(string(b), "%d", &last)
@@ -76,7 +78,6 @@ func dropCapabilities(net bool) error {
 	for _, c := range keptCaps {
 		keep[c] = true
 	}
-	keep[unix.CAP_NET_ADMIN] = net
 	for c := 0; c <= last; c++ {
 		if keep[c] {
 			continue
