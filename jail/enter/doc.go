@@ -32,14 +32,16 @@
 //
 // # The parent's side (Run, run.go)
 //
-//  1. prepare: validate the options, resolve the jail directory, and work
-//     out the init's config;
+//  1. prepare: refuse a directory or an O_PATH descriptor as stdin,
+//     stdout or stderr (a way out of any chroot), validate the options,
+//     resolve the jail directory, and work out the init's config;
 //  2. claim the mount targets the tree lacks (not for a plain chroot):
 //     make them now, remove them after the last concurrent run;
 //  3. create the cgroups for the limits, and a pty when interactive;
 //  4. lock the OS thread (Pdeathsig fires when the forking thread ends) and
-//     start the init with the namespaces' clone flags, in a process
-//     group of its own; it blocks reading its config;
+//     start the init with the namespaces' clone flags, in a session of
+//     its own (not the caller's autogroup, terminal or process group); it
+//     blocks reading its config;
 //  5. admit it: put it in the cgroups, let a tracer attach (jailer
 //     trace), send the config and close the pipe, so the init runs only
 //     once it is contained;

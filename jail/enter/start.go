@@ -69,9 +69,12 @@ func startInit(root string, opts *Options, stdio Stdio) (pid int, cfgW, statusR 
 	}
 	defer cfgR.Close()
 	defer statusW.Close()
-	// A process group of its own: a Ctrl-C on the caller's terminal reaches
-	// jailer, which forwards it once, not the init a second time.
-	sys := &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	// A session of its own (and so a process group of its own: a Ctrl-C on
+	// the caller's terminal reaches jailer, which forwards it once, not the
+	// init a second time). Left in the caller's session, the init would
+	// share its autogroup, whose nice value root in the jail could set
+	// through /proc/1/autogroup, and its controlling terminal.
+	sys := &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setsid: true}
 	if !opts.NoNamespaces {
 		for _, ns := range opts.Namespaces {
 			sys.Cloneflags |= cloneFlags[ns]
