@@ -509,3 +509,59 @@ func TestSetNamespace(t *testing.T) {
 		t.Errorf("Namespaces = %q, want %q", o.Namespaces, want)
 	}
 }
+
+// TestStdioCheck: a directory or an O_PATH descriptor on fd 0, 1 or 2 is
+// refused before anything starts; files, pipes, terminals and sockets
+// are what a command is given.
+func TestStdioCheck(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "f")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	open := func(p string, flags int) *os.File {
+		fd, err := unix.Open(p, flags|unix.O_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := os.NewFile(uintptr(fd), p)
+		t.Cleanup(func() { f.Close() })
+		return f
+	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pr.Close()
+	defer pw.Close()
+	sp, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sock := os.NewFile(uintptr(sp[0]), "socket")
+	defer sock.Close()
+	defer unix.Close(sp[1])
+	null := open(os.DevNull, unix.O_RDWR)
+	tests := []struct {
+		name  string
+		stdio Stdio
+		want  string // "" for none
+	}{
+		{"files, pipes, sockets", Stdio{In: open(file, unix.O_RDONLY), Out: pw, Err: sock}, ""},
+		{"/dev/null and a pipe", Stdio{In: pr, Out: null, Err: null}, ""},
+		{"a directory as stdin", Stdio{In: open(dir, unix.O_RDONLY|unix.O_DIRECTORY), Out: null, Err: null}, "stdin is the directory " + dir + ", through which the command could leave the jail"},
+		{"an O_PATH directory as stderr", Stdio{In: null, Out: null, Err: open(dir, unix.O_PATH)}, "stderr is an O_PATH descriptor of " + dir},
+		{"an O_PATH file as stdout", Stdio{In: null, Out: open(file, unix.O_PATH), Err: null}, "stdout is an O_PATH descriptor of " + file},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.stdio.check()
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("check() = %v, want nil", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("check() = %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
