@@ -74,9 +74,11 @@
 //  6. set the hostname, bring up loopback in a new network namespace, set
 //     rlimits;
 //  7. make itself non-dumpable (so /proc/1/exe, /proc/1/root and ptrace of
-//     it are closed to the jail), drop capabilities from the bounding set,
-//     set no_new_privs and install the seccomp filter (ptrace is allowed
-//     among the jail's own processes when it has a PID namespace);
+//     it are closed to the jail), drop capabilities from the bounding set
+//     (among them SETFCAP, FSETID and NET_ADMIN), set no_new_privs and
+//     install the seccomp filter (no setuid or setgid file made in any
+//     way; ptrace is allowed among the jail's own processes when it has a
+//     PID namespace);
 //  8. fork the command in a new session with the requested user, groups,
 //     directory and environment, and report on fd 4 that it started;
 //  9. as PID 1, forward signals to the command, reap every zombie, and

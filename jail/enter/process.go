@@ -58,13 +58,22 @@ func setupProcess(cfg *initConfig) error {
 // keptCaps are what root inside the jail may still hold: enough to own
 // files, change users and bind low ports; nothing that reaches the kernel
 // or other processes (no SYS_ADMIN, SYS_PTRACE, SYS_MODULE, DAC_READ_SEARCH,
-// SYS_RAWIO, MKNOD, SYS_BOOT, SYS_TIME...), and no NET_ADMIN, even in the
-// jail's own network namespace (the default): the init brings loopback up
-// before dropping it, and it is the key to netfilter and traffic control,
-// the kernel code most container escapes of late went through.
+// SYS_RAWIO, MKNOD, SYS_BOOT, SYS_TIME...), and nothing that leaves on the
+// host a file more powerful than its owner:
+//   - no SETFCAP: a file given file capabilities (security.capability) in
+//     the jail would grant them to whoever runs it on the host;
+//   - no FSETID: without it the kernel clears the setuid and setgid bits
+//     of a file that is written to or chowned, so a setuid program the
+//     build made cannot be rewritten into another (the seccomp filter
+//     refuses making new ones).
+//
+// Nor NET_ADMIN, even in the jail's own network namespace (the default):
+// the init brings loopback up before dropping it, and it is the key to
+// netfilter and traffic control, the kernel code most container escapes
+// of late went through.
 var keptCaps = []int{
-	unix.CAP_CHOWN, unix.CAP_DAC_OVERRIDE, unix.CAP_FOWNER, unix.CAP_FSETID, unix.CAP_KILL,
-	unix.CAP_SETGID, unix.CAP_SETUID, unix.CAP_SETPCAP, unix.CAP_SETFCAP,
+	unix.CAP_CHOWN, unix.CAP_DAC_OVERRIDE, unix.CAP_FOWNER, unix.CAP_KILL,
+	unix.CAP_SETGID, unix.CAP_SETUID, unix.CAP_SETPCAP,
 	unix.CAP_NET_BIND_SERVICE, unix.CAP_SYS_CHROOT, unix.CAP_AUDIT_WRITE,
 }
 
