@@ -22,7 +22,8 @@
 //   - targets.go: mount targets the tree lacks, made before a run and
 //     removed after it (its file comment explains the locking).
 //   - cgroup.go: memory, pids and CPU limits (cgroup v2, or v1 per
-//     controller); tty.go: the pty of an interactive command.
+//     controller), and how the command alone joins the pids cgroup;
+//     tty.go: the pty of an interactive command.
 //   - init.go: the PID-1 init (RunInit): config, then the jail, then the
 //     command, then reaping.
 //   - mount.go: every mount the init makes (setupRoot: /proc, /dev, the
@@ -37,7 +38,9 @@
 //     resolve the jail directory, and work out the init's config;
 //  2. claim the mount targets the tree lacks (not for a plain chroot):
 //     make them now, remove them after the last concurrent run;
-//  3. create the cgroups for the limits, and a pty when interactive;
+//  3. create the cgroups for the limits (the pids limit, 4096 unless told
+//     otherwise, on a child cgroup that only the command joins), and a
+//     pty when interactive;
 //  4. lock the OS thread (Pdeathsig fires when the forking thread ends) and
 //     start the init with the namespaces' clone flags, in a session of
 //     its own (not the caller's autogroup, terminal or process group); it
@@ -80,7 +83,9 @@
 //     way; ptrace is allowed among the jail's own processes when it has a
 //     PID namespace);
 //  8. fork the command in a new session with the requested user, groups,
-//     directory and environment, and report on fd 4 that it started;
+//     directory and environment (from a thread that steps into the pids
+//     cgroup for the fork, so that only the command counts against the
+//     limit), and report on fd 4 that it started;
 //  9. as PID 1, forward signals to the command, reap every zombie, and
 //     exit with the command's status (128+N when signal N killed it); the
 //     kernel then kills whatever else is left in the PID namespace.

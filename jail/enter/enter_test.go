@@ -229,10 +229,20 @@ func TestEnterLimits(t *testing.T) {
 		if code != 0 || err != nil {
 			t.Fatalf("exit %d, %v, %q", code, err, out)
 		}
+		// /proc lists the init too, which the limit does not count.
 		lines := strings.Fields(out)
 		running, _ := strconv.Atoi(lines[len(lines)-1])
-		if running < 10 || running >= 64 {
-			t.Errorf("%d background processes ran under pids 64 (output %q)", running, out)
+		if running < 10 || running > 64+1 {
+			t.Errorf("%d processes in the jail under pids 64 (output %q)", running, out)
+		}
+	})
+	t.Run("a small pids limit counts the command only", func(t *testing.T) {
+		// The init's own threads once counted: --pids 5 to 8 failed to start.
+		for n := 1; n <= 8; n++ {
+			code, out, err := runIn(t, dir, func(o *Options) { o.Limits.Pids = n }, "bash", "-c", "echo started")
+			if code != 0 || err != nil || out != "started\n" {
+				t.Errorf("--pids %d: exit %d, %v, output %q; want the command started", n, code, err, out)
+			}
 		}
 	})
 	t.Run("memory hog under 64M", func(t *testing.T) {
@@ -256,11 +266,12 @@ func TestEnterLimits(t *testing.T) {
 			t.Skip(err)
 		}
 		stale := filepath.Join(base, cgroupPrefix+"2147483646-dead")
-		if err := os.Mkdir(stale, 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Join(stale, cmdCgroup), 0o755); err != nil {
 			t.Fatal(err)
 		}
 		runIn(t, dir, func(o *Options) { o.Limits.Pids = 16 }, "true")
 		if _, err := os.Stat(stale); err == nil {
+			os.Remove(filepath.Join(stale, cmdCgroup))
 			os.Remove(stale)
 			t.Error("the cgroup of a jailer that no longer runs was not removed")
 		}
@@ -561,6 +572,67 @@ func TestStdioCheck(t *testing.T) {
 				t.Errorf("check() = %v, want nil", err)
 			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
 				t.Errorf("check() = %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestCgroupPidsLayout: the pids limit is on a child cgroup of the jail's
+// (cmd), which only the command joins; on a unified hierarchy cmd is
+// threaded, so that the init's forking thread can step in and out. The
+// kernel's part is not here (this test writes into a plain directory laid
+// out as cgroupfs): it runs in TestEnterLimits and TestEscapeForkCount.
+func TestCgroupPidsLayout(t *testing.T) {
+	for _, v2 := range []bool{false, true} {
+		t.Run(map[bool]string{false: "v1", true: "v2"}[v2], func(t *testing.T) {
+			root := t.TempDir()
+			old := cgroupRoot
+			cgroupRoot = root
+			defer func() { cgroupRoot = old }()
+			base := filepath.Join(root, "pids", selfCgroup("pids"))
+			threads := "tasks"
+			if v2 {
+				base = filepath.Join(root, selfCgroup(""))
+				threads = "cgroup.threads"
+				os.WriteFile(filepath.Join(root, "cgroup.controllers"), []byte("cpu memory pids\n"), 0o644)
+				os.MkdirAll(base, 0o755)
+				os.WriteFile(filepath.Join(base, "cgroup.subtree_control"), []byte("cpu memory pids\n"), 0o644)
+			} else {
+				os.MkdirAll(base, 0o755)
+				os.WriteFile(filepath.Join(root, "pids", "cgroup.procs"), nil, 0o644)
+			}
+			cg, err := newCgroup(Limits{Pids: 8})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(cg.dirs) != 1 || filepath.Dir(cg.dirs[0]) != base || cg.cmd != filepath.Join(cg.dirs[0], cmdCgroup) || cg.v2 != v2 {
+				t.Fatalf("newCgroup = %+v, want one directory below %s with its cmd child", cg, base)
+			}
+			want := map[string]string{filepath.Join(cg.cmd, "pids.max"): "9"}
+			if v2 {
+				want[filepath.Join(cg.cmd, "cgroup.type")] = "threaded"
+				want[filepath.Join(cg.dirs[0], "cgroup.subtree_control")] = "+pids"
+			}
+			for f, w := range want {
+				if got, err := os.ReadFile(f); err != nil || string(got) != w {
+					t.Errorf("%s = %q, %v; want %q", f, got, err, w)
+				}
+			}
+			for _, f := range []string{filepath.Join(cg.cmd, threads), filepath.Join(cg.dirs[0], threads)} {
+				os.WriteFile(f, nil, 0o644) // the kernel makes these
+			}
+			hop, files, err := cg.hopFiles(5)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, want := range []string{filepath.Join(cg.cmd, threads), filepath.Join(cg.cmd, "pids.max"), filepath.Join(cg.dirs[0], threads)} {
+				if files[i].Name() != want {
+					t.Errorf("hop file %d = %s, want %s", i, files[i].Name(), want)
+				}
+				files[i].Close()
+			}
+			if *hop != (pidsHop{Into: 5, Limit: 6, Back: 7, Pids: 8}) {
+				t.Errorf("hop = %+v, want fds 5, 6, 7 and pids 8", *hop)
 			}
 		})
 	}

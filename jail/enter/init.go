@@ -55,6 +55,9 @@ type initConfig struct {
 	Nofile       int              `json:"nofile"`
 	Nproc        int              `json:"nproc"`
 	Interactive  bool             `json:"interactive"`
+	// PidsHop, when the command's pids are limited, puts it in its
+	// cgroup (the init stays out of it).
+	PidsHop *pidsHop `json:"pids_hop,omitempty"`
 }
 
 // IsInit reports whether this process was started as a jail's init.
@@ -149,6 +152,15 @@ func startCommand(cfg *initConfig) (pid, code int, err error) {
 		}
 		return 0, code, err
 	}
+	if cfg.PidsHop != nil {
+		return cfg.PidsHop.fork(func() (int, int, error) { return forkCommand(cfg, argv0) })
+	}
+	return forkCommand(cfg, argv0)
+}
+
+// forkCommand forks and execs the command at argv0 in the jail, from the
+// calling thread (locked to its OS thread).
+func forkCommand(cfg *initConfig, argv0 string) (pid, code int, err error) {
 	pid, err = syscall.ForkExec(argv0, cfg.Argv, &syscall.ProcAttr{
 		Dir:   cfg.Workdir,
 		Env:   cfg.Env,

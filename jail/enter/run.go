@@ -95,6 +95,11 @@ func Run(ctx context.Context, dir string, opts Options, stdio Stdio) (int, error
 		return ExitSetupFailed, err
 	}
 	defer cg.remove()
+	hop, hopFiles, err := cg.hopFiles(statusFd + 1)
+	if err != nil {
+		return ExitSetupFailed, err
+	}
+	cfg.PidsHop = hop
 	term, err := startTerminal(&opts, &stdio)
 	if err != nil {
 		return ExitSetupFailed, err
@@ -104,7 +109,10 @@ func Run(ctx context.Context, dir string, opts Options, stdio Stdio) (int, error
 	// Pdeathsig is sent when the creating thread exits: keep it.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	pid, cfgW, statusR, err := startInit(root, &opts, stdio)
+	pid, cfgW, statusR, err := startInit(root, &opts, stdio, hopFiles)
+	for _, f := range hopFiles {
+		f.Close() // the init has its own
+	}
 	if err != nil {
 		return ExitSetupFailed, err
 	}

@@ -48,11 +48,11 @@ var cloneFlags = map[string]uintptr{
 	"cgroup": unix.CLONE_NEWCGROUP,
 }
 
-// startInit starts this binary as the jail's init in its namespaces.
-// syscall.ForkExec is used rather than os/exec, which also forks a
-// throw-away child to probe for pidfd support: that costs a process start
-// per jail entry.
-func startInit(root string, opts *Options, stdio Stdio) (pid int, cfgW, statusR *os.File, err error) {
+// startInit starts this binary as the jail's init in its namespaces, with
+// the extra files as its fds 5, 6... syscall.ForkExec is used rather than
+// os/exec, which also forks a throw-away child to probe for pidfd support:
+// that costs a process start per jail entry.
+func startInit(root string, opts *Options, stdio Stdio, extra []*os.File) (pid int, cfgW, statusR *os.File, err error) {
 	self, err := os.Executable()
 	if err != nil {
 		return 0, nil, nil, err
@@ -94,9 +94,13 @@ func startInit(root string, opts *Options, stdio Stdio) (pid int, cfgW, statusR 
 			sys.GidMappingsEnableSetgroups = false
 		}
 	}
+	files := []uintptr{stdio.In.Fd(), stdio.Out.Fd(), stdio.Err.Fd(), cfgR.Fd(), statusW.Fd()}
+	for _, f := range extra {
+		files = append(files, f.Fd())
+	}
 	pid, err = syscall.ForkExec(self, []string{"jailer-init", initArg}, &syscall.ProcAttr{
 		Env:   []string{},
-		Files: []uintptr{stdio.In.Fd(), stdio.Out.Fd(), stdio.Err.Fd(), cfgR.Fd(), statusW.Fd()},
+		Files: files,
 		Sys:   sys,
 	})
 	if err != nil {
