@@ -71,7 +71,13 @@ func RunInit() int {
 	// that starts while the mounts are made.
 	sigs := make(chan os.Signal, 64)
 	signal.Notify(sigs, forwardedSignals...)
+	// PR_SET_NAME names the calling thread, which need not be the main
+	// one whose name ps and /proc/1/comm show; /proc/self/comm names that.
 	unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&[]byte("jailer-init\x00")[0])), 0, 0, 0)
+	if f, err := os.OpenFile("/proc/self/comm", os.O_WRONLY, 0); err == nil {
+		f.WriteString("jailer-init")
+		f.Close()
+	}
 	// Everything inherited above our own fds is closed when the command
 	// starts; the init's own fds are opened close-on-exec.
 	unix.CloseRange(statusFd+1, math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC)
