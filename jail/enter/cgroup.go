@@ -42,6 +42,8 @@ type cgroup struct {
 	pids   int      // the command's pids limit
 	memory string   // the directory with the memory controller
 	v2     bool
+	// started says that the init started in the cgroups (startInside).
+	started bool
 }
 
 // cgroupPrefix names jailer's cgroups: jailer-PID-RANDOM, so that a later
@@ -160,8 +162,12 @@ func unifiedBase(want map[string]bool) (string, bool) {
 		return "", false
 	}
 	have := strings.Fields(string(ctrls))
+	avail, _ := os.ReadFile(filepath.Join(base, "cgroup.controllers"))
 	for c, w := range want {
 		if w && !slices.Contains(have, c) {
+			if !slices.Contains(strings.Fields(string(avail)), c) {
+				return "", false // not on this hierarchy (a hybrid host's v1 has it)
+			}
 			// Try to enable it for children (fails where the cgroup holds processes).
 			if os.WriteFile(filepath.Join(base, "cgroup.subtree_control"), []byte("+"+c), 0) != nil {
 				return "", false
@@ -241,8 +247,68 @@ func (cg *cgroup) set(l Limits) error {
 	return nil
 }
 
-// add puts process pid (the init, before it runs anything) in the cgroups.
+// startInside runs start, which forks the init, from the calling thread
+// (locked to its OS thread) while that thread is in the jail's cgroups, so
+// that the init starts in them. On a v1 hierarchy moving the calling
+// thread (writing 0 to tasks) is cheap, where moving another process (its
+// pid to cgroup.procs, as add does) waits for an RCU grace period:
+// milliseconds on every run. On v2 a thread moves only within a threaded
+// subtree, and add moves the init.
+func (cg *cgroup) startInside(start func() (int, error)) (int, error) {
+	if cg.v2 || len(cg.dirs) == 0 {
+		return start()
+	}
+	var in, out []*os.File
+	defer func() {
+		for _, f := range append(in, out...) {
+			f.Close()
+		}
+	}()
+	for _, d := range cg.dirs {
+		// The jail's cgroup, and the one jailer is in: its parent.
+		for _, p := range []struct {
+			files *[]*os.File
+			dir   string
+		}{{&in, d}, {&out, filepath.Dir(d)}} {
+			f, err := os.OpenFile(filepath.Join(p.dir, "tasks"), os.O_WRONLY, 0)
+			if err != nil {
+				return 0, fmt.Errorf("join cgroup %s: %w", d, err)
+			}
+			*p.files = append(*p.files, f)
+		}
+	}
+	step := func(files []*os.File) error {
+		for _, f := range files {
+			if _, err := f.Write([]byte("0")); err != nil {
+				return fmt.Errorf("move to cgroup %s: %w", filepath.Dir(f.Name()), err)
+			}
+		}
+		return nil
+	}
+	pid, err := 0, step(in)
+	if err == nil {
+		pid, err = start()
+	}
+	if errBack := step(out); errBack != nil {
+		// Left inside, jailer would count against the jail's limits.
+		if pid > 0 {
+			syscall.Kill(pid, syscall.SIGKILL)
+			waitStatus(pid)
+		}
+		return 0, errBack
+	}
+	if err == nil {
+		cg.started = true
+	}
+	return pid, err
+}
+
+// add puts process pid (the init, before it runs anything) in the cgroups,
+// unless it started in them (startInside).
 func (cg *cgroup) add(pid int) error {
+	if cg.started {
+		return nil
+	}
 	for _, d := range cg.dirs {
 		if err := os.WriteFile(filepath.Join(d, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0); err != nil {
 			return fmt.Errorf("join cgroup %s: %w", d, err)
@@ -283,7 +349,8 @@ func (cg *cgroup) remove() {
 	for _, d := range dirs {
 		if data, err := os.ReadFile(filepath.Join(d, "cgroup.procs")); err == nil {
 			for _, f := range strings.Fields(string(data)) {
-				if pid, err := strconv.Atoi(f); err == nil && pid > 0 {
+				// Never jailer itself, even were it left inside (startInside).
+				if pid, err := strconv.Atoi(f); err == nil && pid > 0 && pid != os.Getpid() {
 					syscall.Kill(pid, syscall.SIGKILL)
 				}
 			}

@@ -43,9 +43,11 @@
 //     pty when interactive;
 //  4. lock the OS thread (Pdeathsig fires when the forking thread ends) and
 //     start the init with the namespaces' clone flags, in a session of
-//     its own (not the caller's autogroup, terminal or process group); it
-//     blocks reading its config;
-//  5. admit it: put it in the cgroups, let a tracer attach (jailer
+//     its own (not the caller's autogroup, terminal or process group), and
+//     in the cgroups on v1 (the thread steps into them for the fork, which
+//     is cheap where moving the init would wait for an RCU grace period);
+//     it blocks reading its config;
+//  5. admit it: put it in the cgroups (v2), let a tracer attach (jailer
 //     trace), send the config and close the pipe, so the init runs only
 //     once it is contained;
 //  6. watch: forward SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2

@@ -276,6 +276,14 @@ func TestEnterLimits(t *testing.T) {
 			t.Error("the cgroup of a jailer that no longer runs was not removed")
 		}
 	})
+	// Every thread of jailer (this test) is back in its own cgroups: one
+	// stepped into the jail's to start the init there (startInside).
+	tasks, _ := filepath.Glob("/proc/self/task/*/cgroup")
+	for _, f := range tasks {
+		if data, err := os.ReadFile(f); err == nil && strings.Contains(string(data), cgroupPrefix) {
+			t.Errorf("%s: a thread of jailer is left in a jail's cgroup:\n%s", f, data)
+		}
+	}
 	// The cgroups are gone with the jail.
 	for _, ctrl := range []string{"memory", "pids"} {
 		base, err := v1Base(ctrl)

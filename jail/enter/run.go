@@ -109,11 +109,19 @@ func Run(ctx context.Context, dir string, opts Options, stdio Stdio) (int, error
 	// Pdeathsig is sent when the creating thread exits: keep it.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	pid, cfgW, statusR, err := startInit(root, &opts, stdio, hopFiles)
+	var cfgW, statusR *os.File
+	pid, err := cg.startInside(func() (pid int, err error) {
+		pid, cfgW, statusR, err = startInit(root, &opts, stdio, hopFiles)
+		return pid, err
+	})
 	for _, f := range hopFiles {
 		f.Close() // the init has its own
 	}
 	if err != nil {
+		if cfgW != nil { // started, then killed: it could not be contained
+			cfgW.Close()
+			statusR.Close()
+		}
 		return ExitSetupFailed, err
 	}
 	defer statusR.Close()
