@@ -76,8 +76,9 @@
 //     is the jail;
 //  5. check that the working directory is one (a missing one would
 //     otherwise read as a missing command);
-//  6. set the hostname, bring up loopback in a new network namespace, set
-//     rlimits;
+//  6. set the hostname, join the network namespace of the jail's own (made
+//     with loopback up on a thread of its own while steps 3 to 5 ran: it
+//     takes the kernel about half a millisecond), set rlimits;
 //  7. make itself non-dumpable (so /proc/1/exe, /proc/1/root and ptrace of
 //     it are closed to the jail), drop capabilities from the bounding set
 //     (among them SETFCAP, FSETID and NET_ADMIN), set no_new_privs and

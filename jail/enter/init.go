@@ -58,6 +58,8 @@ type initConfig struct {
 	// PidsHop, when the command's pids are limited, puts it in its
 	// cgroup (the init stays out of it).
 	PidsHop *pidsHop `json:"pids_hop,omitempty"`
+
+	netns <-chan netns // the network namespace being made (Net), not sent
 }
 
 // IsInit reports whether this process was started as a jail's init.
@@ -86,6 +88,15 @@ func RunInit() int {
 	status := os.NewFile(statusFd, "status")
 
 	cfg, err := readConfig()
+	if err == nil && cfg.Net {
+		// Made alongside the mounts (startNetns), through the /proc of now.
+		proc, perr := unix.Open("/proc", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if perr != nil {
+			return report(status, ExitSetupFailed, fmt.Errorf("open /proc: %w", perr))
+		}
+		defer unix.Close(proc)
+		cfg.netns = startNetns(proc)
+	}
 	if err == nil {
 		err = enterJail(&cfg)
 	}

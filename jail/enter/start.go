@@ -77,7 +77,9 @@ func startInit(root string, opts *Options, stdio Stdio, extra []*os.File) (pid i
 	sys := &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setsid: true}
 	if !opts.NoNamespaces {
 		for _, ns := range opts.Namespaces {
-			sys.Cloneflags |= cloneFlags[ns]
+			if ns != "net" { // the init makes it, alongside its mounts (startNetns)
+				sys.Cloneflags |= cloneFlags[ns]
+			}
 		}
 	}
 	if opts.has("user") {
