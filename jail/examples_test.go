@@ -198,8 +198,12 @@ func TestForeignSuite(t *testing.T) {
 	}
 	var diffs []string
 	for id, h := range host {
-		if j := jail[id]; j != h {
-			diffs = append(diffs, fmt.Sprintf("%s: host %q, jail %q", id, h, j))
+		j := jail[id]
+		if want, ok := foreignSuiteInJail[id]; ok && h == "ok" {
+			h = want.outcome // the jail's own outcome, on purpose
+		}
+		if j != h {
+			diffs = append(diffs, fmt.Sprintf("%s: host %q, jail %q", id, host[id], j))
 		}
 	}
 	for id, j := range jail {
@@ -212,6 +216,13 @@ func TestForeignSuite(t *testing.T) {
 		t.Errorf("%d of %d tests differ between the host and the jail:\n%s", len(diffs), len(host), strings.Join(diffs, "\n"))
 	}
 	t.Logf("%d tests, the same outcome on the host and in the jail", len(host))
+}
+
+// foreignSuiteInJail are the tests whose outcome in the jail differs from
+// the host's on purpose: the outcome they must have there, and why.
+var foreignSuiteInJail = map[string]struct{ outcome, why string }{
+	"test.test_os.MakedirTests.test_exist_ok_s_isgid_directory": {"skipped 'Cannot set S_ISGID for dir.'",
+		"the seccomp filter refuses setgid modes: a setgid program made in a jail is one on the host, and a filter cannot tell a directory from a program"},
 }
 
 var (

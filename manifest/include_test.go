@@ -39,7 +39,7 @@ func TestIncludeMerge(t *testing.T) {
 		// Maps merge key by key; later values win.
 		{"Enter.Env", m.Enter.Env, map[string]string{"A": "base", "B": "top", "C": "top"}},
 		{"Enter.Limits", stripPos(&Manifest{Enter: Enter{Limits: m.Enter.Limits}}).Enter.Limits,
-			Limits{Memory: "64M", Pids: 10, Timeout: "1m"}},
+			Limits{Memory: "64M", Pids: intp(10), Timeout: "1m"}},
 		// Lists append, included files first; common.yaml is merged once.
 		{"Devices", stripPos(m).Devices, []Device{{Name: "null"}, {Name: "zero"}, {Name: "tty"}}},
 		{"Enter.Namespaces", m.Enter.Namespaces, []string{"mount"}},

@@ -104,6 +104,8 @@ func TestLoadFull(t *testing.T) {
 		Enter: Enter{
 			Command:    []string{"/bin/sh", "-l"},
 			Namespaces: []string{"mount", "uts", "pid", "net", "ipc", "user", "cgroup"},
+			Network:    "none",
+			IPC:        "private",
 			Hostname:   "box",
 			User:       "tester",
 			Workdir:    "/home/tester",
@@ -113,7 +115,7 @@ func TestLoadFull(t *testing.T) {
 				{Type: "tmpfs", Target: "/tmp", Size: "64M"},
 				{Type: "bind", Source: filepath.Join(dir, "src"), Target: "/src", Readonly: true},
 			},
-			Limits:  Limits{Memory: "512M", Pids: 128, CPU: 1.5, Nofile: 1024, Timeout: "10m"},
+			Limits:  Limits{Memory: "512M", Pids: intp(128), CPU: 1.5, Nofile: 1024, Timeout: "10m"},
 			TmpSize: "256M",
 		},
 		Path:    path,
@@ -158,14 +160,21 @@ func TestLoadDefaults(t *testing.T) {
 			file: "my-jail.yaml",
 			body: "version: 1\n",
 			want: Manifest{Version: 1, Name: "my-jail", Output: "./jail", Layout: "flat",
-				Enter: Enter{Namespaces: []string{"mount", "uts", "pid"}, Hostname: "my-jail", TmpSize: "1G"}},
+				Enter: Enter{Namespaces: []string{"mount", "uts", "pid", "net", "ipc"}, Network: "none", IPC: "private", Hostname: "my-jail", TmpSize: "1G"}},
+		},
+		{
+			// Opting out of a namespace leaves it out of the default list.
+			file: "shared.yaml",
+			body: lines("version: 1", "enter: {network: host, ipc: host}"),
+			want: Manifest{Version: 1, Name: "shared", Output: "./jail", Layout: "flat",
+				Enter: Enter{Namespaces: []string{"mount", "uts", "pid"}, Network: "host", IPC: "host", Hostname: "shared", TmpSize: "1G"}},
 		},
 		{
 			file: "two.dots.yml",
 			body: lines("version: 1", "users: [{name: bob, uid: 7}]", "enter: {hostname: h, namespaces: [net]}"),
 			want: Manifest{Version: 1, Name: "two.dots", Output: "./jail", Layout: "flat",
 				Users: []User{{Name: "bob", UID: intp(7), GID: intp(7), Home: "/home/bob", Shell: "/bin/sh"}},
-				Enter: Enter{Namespaces: []string{"net"}, Hostname: "h", TmpSize: "1G"}},
+				Enter: Enter{Namespaces: []string{"net"}, Network: "none", IPC: "private", Hostname: "h", TmpSize: "1G"}},
 		},
 		{
 			// An explicit gid of 0 is kept, not replaced by the uid.
@@ -173,7 +182,7 @@ func TestLoadDefaults(t *testing.T) {
 			body: lines("version: 1", "name: given", "users: [{name: bob, uid: 7, gid: 0}]"),
 			want: Manifest{Version: 1, Name: "given", Output: "./jail", Layout: "flat",
 				Users: []User{{Name: "bob", UID: intp(7), GID: intp(0), Home: "/home/bob", Shell: "/bin/sh"}},
-				Enter: Enter{Namespaces: []string{"mount", "uts", "pid"}, Hostname: "given", TmpSize: "1G"}},
+				Enter: Enter{Namespaces: []string{"mount", "uts", "pid", "net", "ipc"}, Network: "none", IPC: "private", Hostname: "given", TmpSize: "1G"}},
 		},
 	} {
 		path := writeFile(t, dir, c.file, c.body, 0o644)
@@ -196,8 +205,30 @@ func TestSetDefaultsNamespacesCopy(t *testing.T) {
 	a.Enter.Namespaces[0] = "changed"
 	b := &Manifest{Path: "/x/b.yaml"}
 	SetDefaults(b)
-	if got, want := b.Enter.Namespaces, []string{"mount", "uts", "pid"}; !reflect.DeepEqual(got, want) {
+	if got, want := b.Enter.Namespaces, []string{"mount", "uts", "pid", "net", "ipc"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("SetDefaults(b).Enter.Namespaces = %q, want %q", got, want)
+	}
+}
+
+// TestCreatedNamespaces: network and ipc decide whether net and ipc are
+// created, whatever the list says (a lock written before they existed
+// lists mount, uts and pid, and is entered isolated too).
+func TestCreatedNamespaces(t *testing.T) {
+	for _, c := range []struct {
+		e    Enter
+		want []string
+	}{
+		{Enter{}, []string{"mount", "uts", "pid", "net", "ipc"}},
+		{Enter{Namespaces: []string{"mount", "uts", "pid"}}, []string{"mount", "uts", "pid", "net", "ipc"}},
+		{Enter{Namespaces: []string{"mount", "uts", "pid"}, Network: "none", IPC: "private"}, []string{"mount", "uts", "pid", "net", "ipc"}},
+		{Enter{Network: "host"}, []string{"mount", "uts", "pid", "ipc"}},
+		{Enter{IPC: "host"}, []string{"mount", "uts", "pid", "net"}},
+		{Enter{Namespaces: []string{"mount", "pid", "net", "ipc", "user"}, Network: "host", IPC: "host"}, []string{"mount", "pid", "user"}},
+		{Enter{Namespaces: []string{"mount", "pid", "pid", "cgroup"}}, []string{"mount", "pid", "cgroup", "net", "ipc"}},
+	} {
+		if got := c.e.CreatedNamespaces(); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("Enter{Namespaces: %q, Network: %q, IPC: %q}.CreatedNamespaces() = %q, want %q", c.e.Namespaces, c.e.Network, c.e.IPC, got, c.want)
+		}
 	}
 }
 

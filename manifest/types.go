@@ -215,8 +215,12 @@ type Group struct {
 type Enter struct {
 	// Command runs when no command is given; default /bin/sh.
 	Command []string `yaml:"command,omitempty" json:"command,omitempty" merge:"replace"`
-	// Namespaces to create: mount, uts, pid (default), also net, ipc, user.
+	// Namespaces to create: mount, uts, pid, net, ipc (default), also user, cgroup; network and ipc say whether net and ipc are among them.
 	Namespaces []string `yaml:"namespaces,omitempty" json:"namespaces,omitempty" merge:"replace"`
+	// Network is none (a network namespace of the jail's own, loopback only, up; the default) or host (the host's network, shared).
+	Network string `yaml:"network,omitempty" json:"network,omitempty"`
+	// IPC is private (System V shared memory, semaphores and message queues, and POSIX message queues, of the jail's own; the default) or host (the host's, shared).
+	IPC string `yaml:"ipc,omitempty" json:"ipc,omitempty"`
 	// Hostname inside the jail; default: the jail's name.
 	Hostname string `yaml:"hostname,omitempty" json:"hostname,omitempty"`
 	// User to run as: a name from users, or uid[:gid]; default root.
@@ -257,8 +261,8 @@ type Mount struct {
 type Limits struct {
 	// Memory is the most memory the jail may use, such as 512M.
 	Memory string `yaml:"memory,omitempty" json:"memory,omitempty"`
-	// Pids is the most processes and threads at once.
-	Pids int `yaml:"pids,omitempty" json:"pids,omitempty"`
+	// Pids is the most processes and threads the command may have at once; default 4096 where a pids controller exists, 0 means no limit.
+	Pids *int `yaml:"pids,omitempty" json:"pids,omitempty"`
 	// CPU is the number of CPUs' worth of time, such as 1.5.
 	CPU float64 `yaml:"cpu,omitempty" json:"cpu,omitempty"`
 	// Nofile is the most open files per process.

@@ -27,6 +27,12 @@ var Devices = map[string]struct {
 // Namespaces are the namespace names `enter.namespaces` accepts.
 var Namespaces = []string{"cgroup", "ipc", "mount", "net", "pid", "user", "uts"}
 
+// Networks are the values enter.network accepts; IPCModes those of enter.ipc.
+var (
+	Networks = []string{NetworkNone, NetworkHost}
+	IPCModes = []string{IPCPrivate, IPCHost}
+)
+
 // MountTypes are the mount types `enter.mounts` accepts.
 var MountTypes = []string{"bind", "tmpfs"}
 
@@ -297,6 +303,21 @@ func (v *validator) enter(m *Manifest) {
 	for i, ns := range e.Namespaces {
 		if !slices.Contains(Namespaces, ns) {
 			v.errorf(at(fmt.Sprintf("namespaces[%d]", i)), "enter.namespaces: unknown namespace %q (use: %s)", ns, strings.Join(Namespaces, ", "))
+		}
+	}
+	for _, o := range []struct{ key, ns, value, host string }{
+		{"network", "net", e.Network, NetworkHost}, {"ipc", "ipc", e.IPC, IPCHost},
+	} {
+		values := map[string][]string{"network": Networks, "ipc": IPCModes}[o.key]
+		if o.value != "" && !slices.Contains(values, o.value) {
+			v.errorf(at(o.key), "enter.%s: unknown value %q (use: %s)", o.key, o.value, strings.Join(values, ", "))
+		}
+		// Only a list written in the manifest can contradict it (the
+		// default list leaves out what enter.network or enter.ipc opts out of).
+		if _, written := e.Fields["namespaces"]; written && o.value == o.host {
+			if i := slices.Index(e.Namespaces, o.ns); i >= 0 {
+				v.errorf(at(fmt.Sprintf("namespaces[%d]", i)), "enter.namespaces lists %s, but enter.%s is host (drop one of them)", o.ns, o.key)
+			}
 		}
 	}
 	if len(e.Hostname) > 64 {

@@ -97,6 +97,11 @@ func TestValidateRefusals(t *testing.T) {
 
 		{"empty command", lines("version: 1", "enter:", `  command: ["", -l]`), []wantErr{{"3:13", "enter.command must start with a program"}}},
 		{"unknown namespace", lines("version: 1", "enter:", "  namespaces: [mount, time, pid]"), []wantErr{{"3:23", `enter.namespaces: unknown namespace "time" (use: cgroup, ipc, mount, net, pid, user, uts)`}}},
+		{"unknown network", lines("version: 1", "enter:", "  network: bridge"), []wantErr{{"3:12", `enter.network: unknown value "bridge" (use: none, host)`}}},
+		{"unknown ipc", lines("version: 1", "enter: {ipc: shared}"), []wantErr{{"2:14", `enter.ipc: unknown value "shared" (use: private, host)`}}},
+		{"net listed, network host", lines("version: 1", "enter:", "  network: host", "  namespaces: [mount, pid, net]"), []wantErr{{"4:28", "enter.namespaces lists net, but enter.network is host (drop one of them)"}}},
+		{"ipc listed, ipc host", lines("version: 1", "enter: {ipc: host, namespaces: [ipc, mount, pid]}"), []wantErr{{"2:33", "enter.namespaces lists ipc, but enter.ipc is host (drop one of them)"}}},
+		{"pids negative", lines("version: 1", "enter: {limits: {pids: -1}}"), []wantErr{{"2:24", "pids must be a whole number from 0 to 2147483647, not -1"}}},
 		{"hostname too long", lines("version: 1", "enter:", "  hostname: "+strings.Repeat("h", 65)), []wantErr{{"3:13", "is longer than 64 characters"}}},
 		{"enter user unknown", lines("version: 1", "enter: {user: tester}"), []wantErr{{"2:15", `enter.user: "tester" is not a declared user or a uid`}}},
 		{"workdir relative", lines("version: 1", "enter: {workdir: home}"), []wantErr{{"2:18", `enter.workdir: "home" is relative`}}},

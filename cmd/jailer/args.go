@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -75,8 +76,20 @@ func interspersed(args []string, app *cli.App) []string {
 		case strings.HasPrefix(tok, "-") && len(positional) < limit && global[strings.TrimLeft(tok, "-")]:
 			globals = append(globals, tok)
 		case strings.HasPrefix(tok, "-") && len(tok) > 1 && len(positional) < limit:
-			flags = append(flags, tok)
 			name := strings.TrimLeft(tok, "-")
+			if opt, ok := optionalValues[name]; ok && own[name] {
+				// `--net JAIL` and `--net host JAIL`: the next word is
+				// the value only when it is one of the flag's values.
+				if j+1 < len(tail) && slices.Contains(opt.values, tail[j+1]) {
+					j++
+					tok += "=" + tail[j]
+				} else {
+					tok += "=" + opt.values[0]
+				}
+				flags = append(flags, tok)
+				continue
+			}
+			flags = append(flags, tok)
 			if takesValue[name] && !strings.Contains(tok, "=") && j+1 < len(tail) {
 				j++
 				flags = append(flags, tail[j])

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -24,8 +25,8 @@ import (
 func enterFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "hostname", Usage: "hostname inside the jail"},
-		&cli.BoolFlag{Name: "net", Usage: "own network namespace (loopback only, up)"},
-		&cli.BoolFlag{Name: "ipc", Usage: "own IPC namespace"},
+		&cli.StringFlag{Name: "net", Usage: "none: a network namespace of the jail's own, loopback only (the default; --net alone); host: share the host's network"},
+		&cli.StringFlag{Name: "ipc", Usage: "private: System V IPC and POSIX message queues of the jail's own (the default; --ipc alone); host: share the host's"},
 		&cli.BoolFlag{Name: "userns", Usage: "own user namespace"},
 		&cli.BoolFlag{Name: "no-namespaces", Usage: "plain chroot(2), no namespaces (for comparison and old kernels)"},
 		&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "run as USER[:GROUP] (a name in the jail or a uid)"},
@@ -38,7 +39,7 @@ func enterFlags() []cli.Flag {
 		&cli.StringFlag{Name: "tmp-size", Usage: "most the run may write into its fresh root, such as 512M (default: the manifest's enter.tmp_size, else 1G)"},
 		&cli.StringSliceFlag{Name: "output", Usage: "bind HOSTDIR:DST writable; its files are yours on the host after the run (repeatable)"},
 		&cli.StringFlag{Name: "memory", Usage: "memory limit, such as 512M"},
-		&cli.IntFlag{Name: "pids", Usage: "most processes and threads at once"},
+		&cli.IntFlag{Name: "pids", Usage: "most processes and threads the command may have at once (default 4096 where the host has a pids controller; 0: no limit)"},
 		&cli.Float64Flag{Name: "cpus", Usage: "CPU time limit in CPUs, such as 1.5"},
 		&cli.IntFlag{Name: "nofile", Usage: "most open files per process"},
 		&cli.IntFlag{Name: "nproc", Usage: "most processes per user (RLIMIT_NPROC)"},
@@ -55,14 +56,36 @@ func resultFlags() []cli.Flag {
 	}
 }
 
+// optionalValues are the flags whose value may be left out, by name: the
+// first value is what the flag alone means (`--net` is `--net=none`, as
+// when it was a switch that asked for a network namespace), and the word
+// after the flag is its value only when it is one of these (see
+// interspersed). Each names the namespace that host leaves out.
+var optionalValues = map[string]struct {
+	values    []string
+	namespace string
+}{
+	"net": {[]string{"none", "host"}, "net"},
+	"ipc": {[]string{"private", "host"}, "ipc"},
+}
+
 // applyEnterFlags lays the command line over the lock's defaults.
 func applyEnterFlags(c *cli.Context, o *enter.Options) error {
 	if c.IsSet("hostname") {
 		o.Hostname = c.String("hostname")
 	}
-	for _, ns := range []string{"net", "ipc"} {
-		if c.Bool(ns) && !slices.Contains(o.Namespaces, ns) {
-			o.Namespaces = append(o.Namespaces, ns)
+	for _, flag := range slices.Sorted(maps.Keys(optionalValues)) {
+		v := optionalValues[flag]
+		if !c.IsSet(flag) {
+			continue
+		}
+		switch val := c.String(flag); {
+		case val == v.values[0]:
+			o.SetNamespace(v.namespace, true)
+		case val == "host":
+			o.SetNamespace(v.namespace, false)
+		default:
+			return usagef("--%s %q: use %s", flag, val, strings.Join(v.values, " or "))
 		}
 	}
 	if c.Bool("userns") && !slices.Contains(o.Namespaces, "user") {
@@ -129,7 +152,10 @@ func applyEnterFlags(c *cli.Context, o *enter.Options) error {
 		o.Limits.Memory = n
 	}
 	if c.IsSet("pids") {
-		o.Limits.Pids = c.Int("pids")
+		if c.Int("pids") < 0 {
+			return usagef("--pids %d: use a number of processes, or 0 for no limit", c.Int("pids"))
+		}
+		o.Limits.Pids, o.Limits.PidsDefault = c.Int("pids"), false
 	}
 	if c.IsSet("cpus") {
 		o.Limits.CPU = c.Float64("cpus")

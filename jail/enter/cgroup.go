@@ -14,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // cgroupRoot is where cgroup filesystems are mounted.
@@ -24,21 +26,50 @@ var cgroupRoot = "/sys/fs/cgroup"
 // hybrid or v1 host (memory, pids and cpu as separate v1 hierarchies) one
 // per controller. Each is made below the caller's own cgroup, so limits
 // set above jailer still apply.
+//
+// The pids limit counts the command's processes and threads, not the
+// init's: a Go program has threads of its own, a handful that varies, and
+// an init that cannot start one more is a dead jail. So the limit is set
+// on a child cgroup, cmd, and the init puts only the command there: its
+// thread that forks the command steps into cmd for the fork and back out
+// (see pidsHop). A v1 hierarchy moves one thread by writing to tasks; v2
+// does it in a threaded subtree (cmd is threaded, the jail's directory
+// its domain) through cgroup.threads.
 type cgroup struct {
-	dirs   []string
-	memory string // the directory with the memory controller
+	dirs   []string // the jail's directories, where the init goes
+	cmd    string   // the command's pids cgroup, below pidsOf; "" when the pids are not limited
+	pidsOf string   // the directory of dirs with the pids controller
+	pids   int      // the command's pids limit
+	memory string   // the directory with the memory controller
 	v2     bool
+	// started says that the init started in the cgroups (startInside).
+	started bool
 }
 
 // cgroupPrefix names jailer's cgroups: jailer-PID-RANDOM, so that a later
 // run can remove those of a jailer that was killed.
 const cgroupPrefix = "jailer-"
 
+// cmdCgroup names the command's cgroup below the jail's (see cgroup).
+const cmdCgroup = "cmd"
+
 // newCgroup creates the cgroups for l; none when l sets no cgroup limit.
+// jailer's own default pids limit (l.PidsDefault) is applied where it can
+// be: without a pids controller, or cgroups jailer may make (not root),
+// the run goes on without it. A limit asked for is applied or an error.
 // measure also asks for a memory cgroup without a limit, for the peak
 // that --stats reports, where the host has the controller: without it,
 // the peak comes from rusage instead (see memoryPeak).
 func newCgroup(l Limits, measure bool) (*cgroup, error) {
+	cg, err := makeCgroup(l, measure)
+	if err != nil && l.PidsDefault && l.Pids > 0 {
+		l.Pids = 0
+		return makeCgroup(l, measure)
+	}
+	return cg, err
+}
+
+func makeCgroup(l Limits, measure bool) (*cgroup, error) {
 	cg := &cgroup{}
 	if l.Memory == 0 && l.Pids == 0 && l.CPU == 0 && !measure {
 		return cg, nil
@@ -61,33 +92,42 @@ func newCgroup(l Limits, measure bool) (*cgroup, error) {
 		if err := os.Mkdir(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("create cgroup: %w", err)
 		}
-		cg.dirs = []string{dir}
+		cg.dirs, cg.pidsOf = []string{dir}, dir
 		if want["memory"] {
 			cg.memory = dir
 		}
-		return cg, cg.set(l)
+	} else {
+		for _, ctrl := range []string{"memory", "pids", "cpu"} {
+			if !want[ctrl] {
+				continue
+			}
+			base, err := v1Base(ctrl)
+			if err != nil && ctrl == "memory" && measureOnly {
+				continue // --stats falls back on rusage
+			}
+			if err != nil {
+				cg.remove()
+				return nil, err
+			}
+			removeStale(base)
+			dir := filepath.Join(base, name)
+			if err := os.Mkdir(dir, 0o755); err != nil {
+				cg.remove()
+				return nil, fmt.Errorf("create %s cgroup: %w (limits need root)", ctrl, err)
+			}
+			cg.dirs = append(cg.dirs, dir)
+			switch ctrl {
+			case "memory":
+				cg.memory = dir
+			case "pids":
+				cg.pidsOf = dir
+			}
+		}
 	}
-	for _, ctrl := range []string{"memory", "pids", "cpu"} {
-		if !want[ctrl] {
-			continue
-		}
-		base, err := v1Base(ctrl)
-		if err != nil && ctrl == "memory" && measureOnly {
-			continue // --stats falls back on rusage
-		}
-		if err != nil {
+	if l.Pids > 0 {
+		if err := cg.makeCmd(l.Pids); err != nil {
 			cg.remove()
 			return nil, err
-		}
-		removeStale(base)
-		dir := filepath.Join(base, name)
-		if err := os.Mkdir(dir, 0o755); err != nil {
-			cg.remove()
-			return nil, fmt.Errorf("create %s cgroup: %w (limits need root)", ctrl, err)
-		}
-		cg.dirs = append(cg.dirs, dir)
-		if ctrl == "memory" {
-			cg.memory = dir
 		}
 	}
 	if err := cg.set(l); err != nil {
@@ -95,6 +135,32 @@ func newCgroup(l Limits, measure bool) (*cgroup, error) {
 		return nil, err
 	}
 	return cg, nil
+}
+
+// makeCmd makes the command's pids cgroup below the jail's, limited to
+// pids+1 for now: the init's forking thread is in it while it forks the
+// command, and lowers the limit to pids before it steps out (pidsHop), so
+// that the command never has more than pids.
+func (cg *cgroup) makeCmd(pids int) error {
+	cmd := filepath.Join(cg.pidsOf, cmdCgroup)
+	if err := os.Mkdir(cmd, 0o755); err != nil {
+		return fmt.Errorf("create pids cgroup: %w", err)
+	}
+	cg.cmd, cg.pids = cmd, pids
+	var writes [][2]string
+	if cg.v2 {
+		// cmd threaded, so that one thread of the init can move into it;
+		// the jail's directory becomes its domain, and keeps the init.
+		writes = append(writes, [2]string{filepath.Join(cmd, "cgroup.type"), "threaded"},
+			[2]string{filepath.Join(cg.pidsOf, "cgroup.subtree_control"), "+pids"})
+	}
+	writes = append(writes, [2]string{filepath.Join(cmd, "pids.max"), strconv.Itoa(pids + 1)})
+	for _, w := range writes {
+		if err := os.WriteFile(w[0], []byte(w[1]), 0); err != nil {
+			return fmt.Errorf("set up the pids cgroup: %s: %w", filepath.Base(w[0]), err)
+		}
+	}
+	return nil
 }
 
 // unifiedBase returns the caller's v2 cgroup directory when it can
@@ -114,8 +180,12 @@ func unifiedBase(want map[string]bool) (string, bool) {
 		return "", false
 	}
 	have := strings.Fields(string(ctrls))
+	avail, _ := os.ReadFile(filepath.Join(base, "cgroup.controllers"))
 	for c, w := range want {
 		if w && !slices.Contains(have, c) {
+			if !slices.Contains(strings.Fields(string(avail)), c) {
+				return "", false // not on this hierarchy (a hybrid host's v1 has it)
+			}
 			// Try to enable it for children (fails where the cgroup holds processes).
 			if os.WriteFile(filepath.Join(base, "cgroup.subtree_control"), []byte("+"+c), 0) != nil {
 				return "", false
@@ -155,7 +225,8 @@ func selfCgroup(ctrl string) string {
 	return ""
 }
 
-// set writes the limits into the cgroup files.
+// set writes the memory and CPU limits into the cgroup files (the pids
+// limit is the command's cgroup's, see makeCmd).
 func (cg *cgroup) set(l Limits) error {
 	type kv struct{ file, value string }
 	var writes []kv
@@ -164,9 +235,6 @@ func (cg *cgroup) set(l Limits) error {
 		d := cg.dirs[0]
 		if l.Memory > 0 {
 			writes = append(writes, kv{filepath.Join(d, "memory.max"), strconv.FormatInt(l.Memory, 10)}, kv{filepath.Join(d, "memory.swap.max"), "0"})
-		}
-		if l.Pids > 0 {
-			writes = append(writes, kv{filepath.Join(d, "pids.max"), strconv.Itoa(l.Pids)})
 		}
 		if l.CPU > 0 {
 			writes = append(writes, kv{filepath.Join(d, "cpu.max"), fmt.Sprintf("%d %d", int(l.CPU*float64(period)), period)})
@@ -183,8 +251,6 @@ func (cg *cgroup) set(l Limits) error {
 				if _, err := os.Stat(filepath.Join(d, "memory.memsw.limit_in_bytes")); err == nil {
 					writes = append(writes, kv{filepath.Join(d, "memory.memsw.limit_in_bytes"), strconv.FormatInt(l.Memory, 10)})
 				}
-			case "pids":
-				writes = append(writes, kv{filepath.Join(d, "pids.max"), strconv.Itoa(l.Pids)})
 			case "cpu":
 				writes = append(writes, kv{filepath.Join(d, "cpu.cfs_period_us"), strconv.Itoa(period)},
 					kv{filepath.Join(d, "cpu.cfs_quota_us"), strconv.Itoa(int(l.CPU * float64(period)))})
@@ -202,8 +268,68 @@ func (cg *cgroup) set(l Limits) error {
 	return nil
 }
 
-// add puts process pid (the init, before it runs anything) in the cgroups.
+// startInside runs start, which forks the init, from the calling thread
+// (locked to its OS thread) while that thread is in the jail's cgroups, so
+// that the init starts in them. On a v1 hierarchy moving the calling
+// thread (writing 0 to tasks) is cheap, where moving another process (its
+// pid to cgroup.procs, as add does) waits for an RCU grace period:
+// milliseconds on every run. On v2 a thread moves only within a threaded
+// subtree, and add moves the init.
+func (cg *cgroup) startInside(start func() (int, error)) (int, error) {
+	if cg.v2 || len(cg.dirs) == 0 {
+		return start()
+	}
+	var in, out []*os.File
+	defer func() {
+		for _, f := range append(in, out...) {
+			f.Close()
+		}
+	}()
+	for _, d := range cg.dirs {
+		// The jail's cgroup, and the one jailer is in: its parent.
+		for _, p := range []struct {
+			files *[]*os.File
+			dir   string
+		}{{&in, d}, {&out, filepath.Dir(d)}} {
+			f, err := os.OpenFile(filepath.Join(p.dir, "tasks"), os.O_WRONLY, 0)
+			if err != nil {
+				return 0, fmt.Errorf("join cgroup %s: %w", d, err)
+			}
+			*p.files = append(*p.files, f)
+		}
+	}
+	step := func(files []*os.File) error {
+		for _, f := range files {
+			if _, err := f.Write([]byte("0")); err != nil {
+				return fmt.Errorf("move to cgroup %s: %w", filepath.Dir(f.Name()), err)
+			}
+		}
+		return nil
+	}
+	pid, err := 0, step(in)
+	if err == nil {
+		pid, err = start()
+	}
+	if errBack := step(out); errBack != nil {
+		// Left inside, jailer would count against the jail's limits.
+		if pid > 0 {
+			syscall.Kill(pid, syscall.SIGKILL)
+			waitStatus(pid)
+		}
+		return 0, errBack
+	}
+	if err == nil {
+		cg.started = true
+	}
+	return pid, err
+}
+
+// add puts process pid (the init, before it runs anything) in the cgroups,
+// unless it started in them (startInside).
 func (cg *cgroup) add(pid int) error {
+	if cg.started {
+		return nil
+	}
 	for _, d := range cg.dirs {
 		if err := os.WriteFile(filepath.Join(d, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0); err != nil {
 			return fmt.Errorf("join cgroup %s: %w", d, err)
@@ -254,25 +380,36 @@ func (cg *cgroup) memoryPeak() (peak int64, ok bool) {
 
 // remove kills what is still in the cgroups (with namespaces nothing is:
 // the PID namespace died with its init; a plain chroot's background
-// processes may be) and deletes them.
+// processes may be) and deletes them, the command's first.
 func (cg *cgroup) remove() {
-	for _, d := range cg.dirs {
+	dirs := cg.dirs
+	if cg.cmd != "" {
+		dirs = append([]string{cg.cmd}, dirs...)
+	}
+	for _, d := range dirs {
 		if data, err := os.ReadFile(filepath.Join(d, "cgroup.procs")); err == nil {
 			for _, f := range strings.Fields(string(data)) {
-				if pid, err := strconv.Atoi(f); err == nil && pid > 0 {
+				// Never jailer itself, even were it left inside (startInside).
+				if pid, err := strconv.Atoi(f); err == nil && pid > 0 && pid != os.Getpid() {
 					syscall.Kill(pid, syscall.SIGKILL)
 				}
 			}
 		}
 	}
-	for _, d := range cg.dirs {
-		for i := 0; i < 100; i++ {
-			err := syscall.Rmdir(d)
-			if err == nil || errors.Is(err, syscall.ENOENT) || !errors.Is(err, syscall.EBUSY) {
-				break
-			}
-			time.Sleep(10 * time.Millisecond)
+	for _, d := range dirs {
+		rmdirCgroup(d)
+	}
+}
+
+// rmdirCgroup removes the cgroup d, waiting a second at most for its last
+// processes to go.
+func rmdirCgroup(d string) {
+	for i := 0; i < 100; i++ {
+		err := syscall.Rmdir(d)
+		if err == nil || errors.Is(err, syscall.ENOENT) || !errors.Is(err, syscall.EBUSY) {
+			break
 		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -287,7 +424,75 @@ func removeStale(base string) {
 			continue
 		}
 		if syscall.Kill(pid, 0) == syscall.ESRCH {
+			syscall.Rmdir(filepath.Join(d, cmdCgroup))
 			syscall.Rmdir(d)
 		}
 	}
+}
+
+// pidsHop is how the init puts the command, and only the command, in the
+// pids cgroup: three files of the cgroups the parent opens for it (the
+// init cannot reach /sys/fs/cgroup from inside the jail), written from the
+// one thread that forks the command. Writing 0 to a cgroup's tasks (v1)
+// or cgroup.threads (v2) moves the writing thread; a child forked by a
+// thread starts in that thread's cgroup.
+type pidsHop struct {
+	Into  int `json:"into"`  // fd of the command cgroup's tasks (cgroup.threads)
+	Limit int `json:"limit"` // fd of the command cgroup's pids.max
+	Back  int `json:"back"`  // fd of the jail cgroup's tasks (cgroup.threads), where the init is
+	Pids  int `json:"pids"`  // the command's limit
+}
+
+// hopFiles opens the files of a pidsHop, which the init gets as fds
+// firstFd, firstFd+1 and firstFd+2; none when the pids are not limited.
+// The caller closes them once the init has started.
+func (cg *cgroup) hopFiles(firstFd int) (*pidsHop, []*os.File, error) {
+	if cg.cmd == "" {
+		return nil, nil, nil
+	}
+	threads := "tasks"
+	if cg.v2 {
+		threads = "cgroup.threads"
+	}
+	var files []*os.File
+	for _, p := range []string{filepath.Join(cg.cmd, threads), filepath.Join(cg.cmd, "pids.max"), filepath.Join(cg.pidsOf, threads)} {
+		f, err := os.OpenFile(p, os.O_WRONLY, 0)
+		if err != nil {
+			for _, f := range files {
+				f.Close()
+			}
+			return nil, nil, fmt.Errorf("pids cgroup: %w", err)
+		}
+		files = append(files, f)
+	}
+	return &pidsHop{Into: firstFd, Limit: firstFd + 1, Back: firstFd + 2, Pids: cg.pids}, files, nil
+}
+
+// fork runs start (which forks the command) from the calling thread,
+// locked to its OS thread, once that thread is in the command's cgroup,
+// then sets the command's limit and steps back out. The thread counts
+// against the limit while it is in (makeCmd set pids+1 for that): the
+// limit is lowered to pids before it leaves, so the command never has
+// more. When the hop back fails the command is killed: the init would
+// stay in the command's cgroup, and its threads would count.
+func (h *pidsHop) fork(start func() (int, int, error)) (pid, code int, err error) {
+	hop := func(fd int, what, value string) error {
+		if _, err := unix.Write(fd, []byte(value)); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		return nil
+	}
+	if err := hop(h.Into, "enter the command's pids cgroup", "0"); err != nil {
+		return 0, ExitSetupFailed, err
+	}
+	pid, code, err = start()
+	err2 := hop(h.Limit, "set the pids limit", strconv.Itoa(h.Pids))
+	if err3 := hop(h.Back, "leave the command's pids cgroup", "0"); err2 == nil {
+		err2 = err3
+	}
+	if err2 != nil && err == nil {
+		unix.Kill(pid, unix.SIGKILL)
+		return 0, ExitSetupFailed, err2
+	}
+	return pid, code, err
 }

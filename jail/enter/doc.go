@@ -30,7 +30,8 @@
 //   - hold.go: the run's hold on the tree it enters (lockfile.Hold), so
 //     that a rebuild leaves that tree whole until the init has exited.
 //   - cgroup.go: memory, pids and CPU limits (cgroup v2, or v1 per
-//     controller); tty.go: the pty of an interactive command.
+//     controller), and how the command alone joins the pids cgroup;
+//     tty.go: the pty of an interactive command.
 //   - init.go: the PID-1 init (RunInit): config, then the jail, then the
 //     command, then reaping.
 //   - mount.go: every mount the init makes (setupRoot: /proc, /dev, the
@@ -40,21 +41,27 @@
 //
 // # The parent's side (Run, run.go)
 //
-//  1. prepare: validate the options, resolve the jail directory, and work
-//     out the init's config;
+//  1. prepare: refuse a directory or an O_PATH descriptor as stdin,
+//     stdout or stderr (a way out of any chroot), validate the options,
+//     resolve the jail directory, and work out the init's config;
 //  2. with --persist, claim the mount targets the tree lacks: make them
 //     now, remove them after the last concurrent run (a fresh root gets
 //     them in its upper layer, and a plain chroot none);
 //  3. make the --output directories, the socket the init hands the run's
-//     changes over on (--keep-changes), the cgroups for the limits (and
-//     for the memory peak of --stats), and a pty when interactive;
+//     changes over on (--keep-changes), the cgroups for the limits (the
+//     pids limit, 4096 unless told otherwise, on a child cgroup that only
+//     the command joins; the memory peak of --stats), and a pty when
+//     interactive;
 //  4. lock the OS thread (Pdeathsig fires when the forking thread ends) and
-//     start the init with the namespaces' clone flags, in a process
-//     group of its own; it blocks reading its config;
+//     start the init with the namespaces' clone flags, in a session of
+//     its own (not the caller's autogroup, terminal or process group), and
+//     in the cgroups on v1 (the thread steps into them for the fork, which
+//     is cheap where moving the init would wait for an RCU grace period);
+//     it blocks reading its config;
 //  5. admit it: hold the tree (hold.go) while the init, waiting for its
 //     config, has not resolved the tree's path yet; put it in the
-//     cgroups, let a tracer attach (jailer trace), send the config and
-//     close the pipe, so the init runs only once it is contained;
+//     cgroups (v2), let a tracer attach (jailer trace), send the config
+//     and close the pipe, so the init runs only once it is contained;
 //  6. watch: forward SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2
 //     to the init; kill the jail on the timeout or when ctx ends;
 //  7. wait: read the init's report, wait for it to exit (through the
@@ -89,14 +96,19 @@
 //     is the jail;
 //  5. check that the working directory is one (a missing one would
 //     otherwise read as a missing command);
-//  6. set the hostname, bring up loopback in a new network namespace, set
-//     rlimits;
+//  6. set the hostname, join the network namespace of the jail's own (made
+//     with loopback up on a thread of its own while steps 3 to 5 ran: it
+//     takes the kernel about half a millisecond), set rlimits;
 //  7. make itself non-dumpable (so /proc/1/exe, /proc/1/root and ptrace of
-//     it are closed to the jail), drop capabilities from the bounding set,
-//     set no_new_privs and install the seccomp filter (ptrace is allowed
-//     among the jail's own processes when it has a PID namespace);
+//     it are closed to the jail), drop capabilities from the bounding set
+//     (among them SETFCAP, FSETID and NET_ADMIN), set no_new_privs and
+//     install the seccomp filter (no setuid or setgid file made in any
+//     way; ptrace is allowed among the jail's own processes when it has a
+//     PID namespace);
 //  8. fork the command in a new session with the requested user, groups,
-//     directory and environment, and report on fd 4 that it started;
+//     directory and environment (from a thread that steps into the pids
+//     cgroup for the fork, so that only the command counts against the
+//     limit), and report on fd 4 that it started;
 //  9. as PID 1, forward signals to the command, reap every zombie, and
 //     exit with the command's status (128+N when signal N killed it); the
 //     kernel then kills whatever else is left in the PID namespace.

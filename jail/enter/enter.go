@@ -30,8 +30,10 @@ type Options struct {
 	// Command and its arguments; a name without a slash is looked up in
 	// the jail's PATH. Empty: the manifest's command, else /bin/sh.
 	Command []string
-	// Namespaces to create: any of mount, uts, pid, net, ipc, user, cgroup.
-	// Empty (with NoNamespaces) runs in a plain chroot.
+	// Namespaces to create: any of mount, uts, pid, net, ipc, user, cgroup
+	// (FromLock gives mount, uts, pid, net and ipc unless the manifest
+	// says otherwise; SetNamespace adds or removes one). Empty (with
+	// NoNamespaces) runs in a plain chroot.
 	Namespaces []string
 	// NoNamespaces runs a plain chroot(2), for comparison and old kernels.
 	NoNamespaces bool
@@ -98,17 +100,29 @@ type Tracer interface {
 
 // Limits are resource limits in numbers.
 type Limits struct {
-	Memory  int64         // bytes; 0 means none
-	Pids    int           // processes and threads at once
-	CPU     float64       // CPUs' worth of time
-	Nofile  int           // open files per process
-	Nproc   int           // processes per user (RLIMIT_NPROC)
-	Timeout time.Duration // kill the jail after this long
+	Memory int64 // bytes; 0 means none
+	// Pids is the most processes and threads the command and what it
+	// starts may have at once (jailer's own init is not counted); 0
+	// means none.
+	Pids int
+	// PidsDefault says that Pids is jailer's default, not asked for: it
+	// is applied where the host has a pids controller jailer may use,
+	// and left out elsewhere. A limit asked for is applied or the run
+	// fails.
+	PidsDefault bool
+	CPU         float64       // CPUs' worth of time
+	Nofile      int           // open files per process
+	Nproc       int           // processes per user (RLIMIT_NPROC)
+	Timeout     time.Duration // kill the jail after this long
 }
 
-// ParseLimits converts a manifest's limits to numbers.
+// ParseLimits converts a manifest's limits to numbers; pids left out is
+// manifest.DefaultPids, as a default (PidsDefault).
 func ParseLimits(l manifest.Limits) (Limits, error) {
-	out := Limits{Pids: l.Pids, CPU: l.CPU, Nofile: l.Nofile}
+	out := Limits{Pids: manifest.DefaultPids, PidsDefault: true, CPU: l.CPU, Nofile: l.Nofile}
+	if l.Pids != nil {
+		out.Pids, out.PidsDefault = *l.Pids, false
+	}
 	var err error
 	if l.Memory != "" {
 		if out.Memory, err = manifest.ParseSize(l.Memory); err != nil {
@@ -140,7 +154,7 @@ func FromLock(lock *lockfile.Lock) (Options, error) {
 	e := lock.Enter
 	o := Options{
 		Command:    slices.Clone(e.Command),
-		Namespaces: slices.Clone(e.Namespaces),
+		Namespaces: e.CreatedNamespaces(),
 		Hostname:   e.Hostname,
 		User:       e.User,
 		Workdir:    e.Workdir,
@@ -148,9 +162,6 @@ func FromLock(lock *lockfile.Lock) (Options, error) {
 		Mounts:     slices.Clone(e.Mounts),
 		Readonly:   e.Readonly != nil && *e.Readonly,
 		hardlinked: lock.Link == lockfile.LinkHardlink,
-	}
-	if len(o.Namespaces) == 0 {
-		o.Namespaces = slices.Clone(manifest.DefaultNamespaces)
 	}
 	if o.Hostname == "" {
 		o.Hostname = lock.Name
@@ -167,6 +178,15 @@ func FromLock(lock *lockfile.Lock) (Options, error) {
 		return o, fmt.Errorf("tmp_size: %w", err)
 	}
 	return o, nil
+}
+
+// SetNamespace adds namespace ns to the options, or removes it: `--net
+// host` is SetNamespace("net", false).
+func (o *Options) SetNamespace(ns string, on bool) {
+	o.Namespaces = slices.DeleteFunc(o.Namespaces, func(n string) bool { return n == ns })
+	if on {
+		o.Namespaces = append(o.Namespaces, ns)
+	}
 }
 
 // has says whether the options ask for namespace ns.

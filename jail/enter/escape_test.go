@@ -3,16 +3,17 @@
 package enter
 
 // Escape tests: a static probe (testdata/probe/probe.c) runs as root inside
-// a jail entered with the default options (mount, uts and pid namespaces,
-// hardening on) and tries one classic way out of a chroot per test. Each
-// test has two halves:
+// a jail entered with the default options (mount, uts, pid, net and ipc
+// namespaces, a pids limit, hardening on) and tries one way out of a
+// chroot per test. Each test has two halves:
 //
 //   - jailer: the probe must stay contained (exit 0), and the host checks
 //     for itself that nothing was reached (the marker's secret did not come
 //     out, the host process is alive and untouched, no input was pushed);
 //   - chroot-control: the same probe under plain chroot(8) as root (with
-//     the naive setup named in the test, such as the host's /proc bound in)
-//     must escape (exit 10), showing that the probe detects an escape.
+//     the naive setup named in the test, such as the host's /proc bound in),
+//     or under jailer with the opt-out flag (--net host...), must escape
+//     (exit 10), showing that the probe detects an escape.
 //
 // A control that cannot work on this host for a stated reason is skipped
 // with that reason, never passed.
@@ -25,12 +26,15 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -136,8 +140,10 @@ func escEnterOptions(t *testing.T, jail string, args ...string) Options {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if opts.NoNamespaces || !slices.Contains(opts.Namespaces, "mount") || !slices.Contains(opts.Namespaces, "pid") || opts.User != "" {
-		t.Fatalf("default enter options %+v: want root in mount and pid namespaces", opts)
+	for _, ns := range []string{"mount", "pid", "net", "ipc"} {
+		if opts.NoNamespaces || !slices.Contains(opts.Namespaces, ns) || opts.User != "" {
+			t.Fatalf("default enter options %+v: want root in mount, pid, net and ipc namespaces", opts)
+		}
 	}
 	opts.Command = append([]string{"/probe"}, args...)
 	return opts
@@ -782,6 +788,406 @@ func TestEscapePlantedSymlinks(t *testing.T) {
 				}
 				escNoMountsUnder(t, victim, jail)
 			})
+		})
+	}
+}
+
+// The escapes below are those of a second escape probe run against
+// jailer's defaults (issue 10): what a jail shared with the host by
+// default (its network and IPC namespaces, the caller's session, fds 0-2
+// as given), what root in a jail could leave behind for the host (a
+// setuid or file-capability program), and what it could use up (disk,
+// processes). Each has a positive control: the opt-out flag, or plain
+// chroot(8) as root.
+
+// TestEscapeAbstractSocket: an abstract unix socket has no file; it lives
+// in a network namespace, and a jail in the host's reaches every one a
+// host process listens on (D-Bus, X11, containerd's shims).
+func TestEscapeAbstractSocket(t *testing.T) {
+	lab := newEscapeLab(t)
+	listen := func(t *testing.T) (name string, accepted *atomic.Int32) {
+		name = "jailer-escape-" + escRandomHex(t)
+		l, err := net.Listen("unix", "@"+name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { l.Close() })
+		accepted = &atomic.Int32{}
+		go func() {
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				accepted.Add(1)
+				fmt.Fprintln(c, lab.secret)
+				c.Close()
+			}
+		}()
+		return name, accepted
+	}
+	t.Run("jailer", func(t *testing.T) {
+		name, accepted := listen(t)
+		escWantContained(t, escEnter(t, lab.newJail(t), nil, "abstract", name), lab.secret)
+		if n := accepted.Load(); n > 0 {
+			t.Errorf("ESCAPE: the host's @%s accepted %d connections from the jail", name, n)
+		}
+	})
+	t.Run("net-host-control", func(t *testing.T) {
+		name, _ := listen(t)
+		jail := lab.newJail(t)
+		opts := escEnterOptions(t, jail, "abstract", name)
+		opts.SetNamespace("net", false) // --net host
+		escWantEscaped(t, escEnterWith(t, jail, opts, nil), lab.secret)
+	})
+}
+
+// TestEscapeSysVShm: System V shared memory is found by key in an IPC
+// namespace; a jail in the host's reads (and, as root, writes) every
+// segment of the host's processes.
+func TestEscapeSysVShm(t *testing.T) {
+	lab := newEscapeLab(t)
+	segment := func(t *testing.T) string {
+		var b [4]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			t.Fatal(err)
+		}
+		key := int(b[0])<<24&0x7f000000 | int(b[1])<<16 | int(b[2])<<8 | int(b[3]) | 1
+		id, err := unix.SysvShmGet(key, 4096, unix.IPC_CREAT|unix.IPC_EXCL|0o600)
+		if err != nil {
+			t.Fatalf("shmget(%#x): %v", key, err)
+		}
+		t.Cleanup(func() { unix.SysvShmCtl(id, unix.IPC_RMID, nil) })
+		mem, err := unix.SysvShmAttach(id, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		copy(mem, lab.secret+"\x00")
+		unix.SysvShmDetach(mem)
+		return strconv.Itoa(key)
+	}
+	t.Run("jailer", func(t *testing.T) {
+		escWantContained(t, escEnter(t, lab.newJail(t), nil, "shm", segment(t)), lab.secret)
+	})
+	t.Run("ipc-host-control", func(t *testing.T) {
+		jail := lab.newJail(t)
+		opts := escEnterOptions(t, jail, "shm", segment(t))
+		opts.SetNamespace("ipc", false) // --ipc host
+		escWantEscaped(t, escEnterWith(t, jail, opts, nil), lab.secret)
+	})
+}
+
+// escAutogroup reads /proc/PID/autogroup: the session's scheduling group
+// ("/autogroup-42") and its nice value.
+func escAutogroup(t *testing.T, pid string) (group string, nice int) {
+	t.Helper()
+	data, err := os.ReadFile("/proc/" + pid + "/autogroup")
+	if errors.Is(err, os.ErrNotExist) {
+		t.Skipf("this kernel has no autogroups (CONFIG_SCHED_AUTOGROUP): %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fmt.Sscanf(string(data), "%s nice %d", &group, &nice); err != nil {
+		t.Fatalf("/proc/%s/autogroup = %q: %v", pid, data, err)
+	}
+	return group, nice
+}
+
+// escKeepAutogroup fails when the test's own session's autogroup changed
+// its nice value from nice (a process in the jail reached it), and puts it
+// back.
+func escKeepAutogroup(t *testing.T, nice int) (changed bool) {
+	t.Helper()
+	_, now := escAutogroup(t, "self")
+	if now != nice {
+		os.WriteFile("/proc/self/autogroup", []byte(strconv.Itoa(nice)), 0)
+	}
+	return now != nice
+}
+
+// TestEscapeAutogroup: the processes of a session share a scheduling
+// group, whose nice value anyone who can write /proc/PID/autogroup of one
+// of them sets for all. An init left in the caller's session put the
+// caller's shell, editor and builds within the jail's reach.
+func TestEscapeAutogroup(t *testing.T) {
+	lab := newEscapeLab(t)
+	group, nice := escAutogroup(t, "self")
+	t.Cleanup(func() { escKeepAutogroup(t, nice) })
+	t.Run("jailer", func(t *testing.T) {
+		r := escEnter(t, lab.newJail(t), nil, "autogroup", group)
+		escWantContained(t, r, "")
+		if escKeepAutogroup(t, nice) {
+			t.Errorf("ESCAPE: the jail changed the nice value of this session's %s", group)
+		}
+	})
+	t.Run("chroot-control", func(t *testing.T) {
+		// chroot(8) with the host's /proc runs the probe in this session,
+		// as the init once was.
+		r := escChroot(t, lab.newJail(t), escControl{hostProc: true}, "autogroup", group)
+		changed := escKeepAutogroup(t, nice)
+		escWantEscaped(t, r, "")
+		if !changed {
+			t.Fatalf("the control says it set %s's nice to 19, but this session's autogroup is unchanged", group)
+		}
+	})
+}
+
+// TestEscapeStdio: a directory on fd 0, 1 or 2 is an inherited directory
+// fd the command needs no search for: fchdir(0), then ".." climbs past
+// the jail's root (which stops only walks that start inside it). An
+// O_PATH file is a host file the command can open anew through
+// /proc/self/fd. jailer refuses both before anything starts.
+func TestEscapeStdio(t *testing.T) {
+	lab := newEscapeLab(t)
+	hostDir := filepath.Dir(filepath.Dir(lab.marker)) // above the marker's directory: the probe climbs
+	open := func(t *testing.T, p string, flags int) *os.File {
+		fd, err := unix.Open(p, flags|unix.O_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := os.NewFile(uintptr(fd), p)
+		t.Cleanup(func() { f.Close() })
+		return f
+	}
+	for _, c := range []struct {
+		name     string
+		open     func(t *testing.T) *os.File
+		hostProc bool // the control reopens through /proc/self/fd
+		want     string
+	}{
+		{"directory", func(t *testing.T) *os.File { return open(t, hostDir, unix.O_RDONLY|unix.O_DIRECTORY) }, false, "stdin is the directory " + hostDir},
+		{"O_PATH directory", func(t *testing.T) *os.File { return open(t, hostDir, unix.O_PATH) }, false, "stdin is an O_PATH descriptor of " + hostDir},
+		{"O_PATH file", func(t *testing.T) *os.File { return open(t, lab.marker, unix.O_PATH) }, true, "stdin is an O_PATH descriptor of " + lab.marker},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Run("jailer", func(t *testing.T) {
+				r := escEnter(t, lab.newJail(t), c.open(t), "stdin", lab.marker)
+				if r.code != ExitSetupFailed || r.err == nil || !strings.Contains(r.err.Error(), c.want) || r.out != "" {
+					t.Errorf("Enter with a host %s as stdin = %d, %v, output %q; want 125, an error saying %q, and no command run", c.name, r.code, r.err, r.out, c.want)
+				}
+				if strings.Contains(r.out, lab.secret) {
+					t.Errorf("ESCAPE: the jail read the host marker through its stdin: %s", r.out)
+				}
+			})
+			t.Run("chroot-control", func(t *testing.T) {
+				escWantEscaped(t, escChroot(t, lab.newJail(t), escControl{stdin: c.open(t), hostProc: c.hostProc}, "stdin", lab.marker), lab.secret)
+			})
+		})
+	}
+}
+
+// escSetidFiles lists what is setuid or setgid at or below dir.
+func escSetidFiles(t *testing.T, dir string) map[string]os.FileMode {
+	t.Helper()
+	found := map[string]os.FileMode{}
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if fi.Mode()&(os.ModeSetuid|os.ModeSetgid) != 0 {
+			found[filepath.Base(p)] = fi.Mode()
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		t.Fatal(err)
+	}
+	return found
+}
+
+// escSetidWays are the probe's ways to make a setuid or setgid file that
+// the kernel honours as root (mkdir and mkdirat, also tried, drop the
+// bits themselves); the legacy calls exist only on some architectures.
+func escSetidWays() []string {
+	ways := []string{"fchmod", "fchmodat", "fchmodat2", "openat", "tmpfile", "openat2", "io_uring", "mknodat"}
+	if runtime.GOARCH == "amd64" {
+		ways = append(ways, "chmod", "open", "creat", "mknod")
+	}
+	return ways
+}
+
+// TestEscapeSetuidFile: a setuid-root program made by root in the jail is
+// setuid-root on the host for whoever reaches it there: in a tree written
+// in place (--persist), a writable bind mount, files taken out of a run.
+// The seccomp filter refuses every way to make one; the probe checks
+// inside the jail (so this holds whatever the root is mounted as), the
+// host checks the tree and the bind mount.
+func TestEscapeSetuidFile(t *testing.T) {
+	lab := newEscapeLab(t)
+	t.Run("jailer", func(t *testing.T) {
+		jail := lab.newJail(t)
+		escWantContained(t, escEnter(t, jail, nil, "setuid", "/suid"), "")
+		if found := escSetidFiles(t, filepath.Join(jail, "suid")); len(found) > 0 {
+			t.Errorf("ESCAPE: setuid or setgid files made in the jail's tree: %v", found)
+		}
+	})
+	t.Run("jailer-bind", func(t *testing.T) {
+		jail, out := lab.newJail(t), t.TempDir()
+		opts := escEnterOptions(t, jail, "setuid", "/out/suid")
+		opts.Mounts = append(opts.Mounts, manifest.Mount{Type: "bind", Source: out, Target: "/out"})
+		escWantContained(t, escEnterWith(t, jail, opts, nil), "")
+		if found := escSetidFiles(t, out); len(found) > 0 {
+			t.Errorf("ESCAPE: setuid or setgid files made in a host directory bound into the jail: %v", found)
+		}
+	})
+	t.Run("chroot-control", func(t *testing.T) {
+		jail := lab.newJail(t)
+		escWantEscaped(t, escChroot(t, jail, escControl{hostProc: true}, "setuid", "/suid"), "")
+		found := escSetidFiles(t, filepath.Join(jail, "suid"))
+		for _, way := range escSetidWays() {
+			if _, ok := found[way]; !ok {
+				t.Errorf("the control made no setuid or setgid file by %s (got %v): the test of that way proves nothing", way, found)
+			}
+		}
+	})
+}
+
+// escFileCaps returns the security.capability attribute of p, or nil.
+func escFileCaps(t *testing.T, p string) []byte {
+	t.Helper()
+	buf := make([]byte, 64)
+	n, err := unix.Lgetxattr(p, "security.capability", buf)
+	switch {
+	case errors.Is(err, unix.ENODATA) || errors.Is(err, unix.ENOENT):
+		return nil
+	case err != nil:
+		t.Fatalf("getxattr %s security.capability: %v", p, err)
+	}
+	return buf[:n]
+}
+
+// TestEscapeFileCapabilities: file capabilities are setuid's finer cousin
+// (security.capability: the program gets CAP_SYS_ADMIN, say, whoever runs
+// it). Setting them takes CAP_SETFCAP, which the jail does not keep.
+func TestEscapeFileCapabilities(t *testing.T) {
+	lab := newEscapeLab(t)
+	t.Run("jailer", func(t *testing.T) {
+		jail := lab.newJail(t)
+		escWantContained(t, escEnter(t, jail, nil, "fcap", "/fcap-tool"), "")
+		if caps := escFileCaps(t, filepath.Join(jail, "fcap-tool")); caps != nil {
+			t.Errorf("ESCAPE: the jail gave a file in its tree file capabilities: %x", caps)
+		}
+	})
+	t.Run("jailer-bind", func(t *testing.T) {
+		jail, out := lab.newJail(t), t.TempDir()
+		opts := escEnterOptions(t, jail, "fcap", "/out/fcap-tool")
+		opts.Mounts = append(opts.Mounts, manifest.Mount{Type: "bind", Source: out, Target: "/out"})
+		escWantContained(t, escEnterWith(t, jail, opts, nil), "")
+		if caps := escFileCaps(t, filepath.Join(out, "fcap-tool")); caps != nil {
+			t.Errorf("ESCAPE: the jail gave a host file file capabilities: %x", caps)
+		}
+	})
+	t.Run("chroot-control", func(t *testing.T) {
+		jail := lab.newJail(t)
+		escWantEscaped(t, escChroot(t, jail, escControl{}, "fcap", "/fcap-tool"), "")
+		if escFileCaps(t, filepath.Join(jail, "fcap-tool")) == nil {
+			t.Fatal("the control says it set file capabilities, but the host sees none")
+		}
+	})
+}
+
+// TestEscapeDiskFill: a run writes as much as it likes into the tree, and
+// so onto the host's disk. The bound belongs to the fresh root of every
+// run (issue 10: an overlay whose writes go to a tmpfs of --tmp-size, on
+// another branch): until it is merged the default run writes into the
+// tree, which the control shows.
+func TestEscapeDiskFill(t *testing.T) {
+	lab := newEscapeLab(t)
+	const mib = 64
+	t.Run("jailer", func(t *testing.T) {
+		// On merging the overlay root: remove this skip; run with a
+		// --tmp-size below mib (the probe then stops at ENOSPC), and check
+		// as below that the tree did not grow. The control runs --persist.
+		t.Skip("pending the overlay root of issue 10: until it is merged, a run writes into the tree (see the control)")
+		jail := lab.newJail(t)
+		escWantContained(t, escEnter(t, jail, nil, "fill", "/fill", strconv.Itoa(mib)), "")
+		if fi, err := os.Lstat(filepath.Join(jail, "fill")); err == nil {
+			t.Errorf("ESCAPE: the run wrote %d bytes into the tree on the host's disk", fi.Size())
+		}
+	})
+	t.Run("persist-control", func(t *testing.T) {
+		jail := lab.newJail(t)
+		escWantEscaped(t, escEnter(t, jail, nil, "fill", "/fill", strconv.Itoa(mib)), "")
+		if fi, err := os.Lstat(filepath.Join(jail, "fill")); err != nil || fi.Size() != mib<<20 {
+			t.Fatalf("the control says it wrote %d MiB, but the tree has %v, %v", mib, fi, err)
+		}
+	})
+}
+
+// TestEscapeForkCount: without a pids limit, a fork bomb in the jail takes
+// the host's pid space (and its memory) with it. The default limit stops
+// it at 4096 processes, counted exactly: the init's own threads are not
+// among them.
+func TestEscapeForkCount(t *testing.T) {
+	lab := newEscapeLab(t)
+	if base, err := v1Base("pids"); err != nil {
+		if _, ok := unifiedBase(map[string]bool{"pids": true}); !ok {
+			t.Skipf("no pids controller on this host (%v): the default limit does not apply", err)
+		}
+	} else if _, err := os.Stat(base); err != nil {
+		t.Fatal(err)
+	}
+	forks := func(t *testing.T, limit int, ask int) escResult {
+		jail := lab.newJail(t)
+		opts := escEnterOptions(t, jail, "forks", strconv.Itoa(ask))
+		if limit >= 0 {
+			opts.Limits.Pids, opts.Limits.PidsDefault = limit, false
+		}
+		return escEnterWith(t, jail, opts, nil)
+	}
+	t.Run("jailer", func(t *testing.T) {
+		r := forks(t, -1, manifest.DefaultPids+100)
+		escWantContained(t, r, "")
+		if want := fmt.Sprintf("contained: forked %d children (%d processes with this one)", manifest.DefaultPids-1, manifest.DefaultPids); !strings.HasPrefix(r.out, want) {
+			t.Errorf("probe under the default limit: %q, want %q", r.out, want)
+		}
+	})
+	t.Run("jailer-pids-8", func(t *testing.T) {
+		r := forks(t, 8, 100)
+		escWantContained(t, r, "")
+		if want := "contained: forked 7 children (8 processes with this one)"; !strings.HasPrefix(r.out, want) {
+			t.Errorf("probe under --pids 8: %q, want %q", r.out, want)
+		}
+	})
+	t.Run("pids-0-control", func(t *testing.T) {
+		escWantEscaped(t, forks(t, 0, manifest.DefaultPids+100), "")
+	})
+}
+
+// TestEscapeRewriteSetuidFile: a setuid program the build made on purpose
+// (allow_setuid) must not become another one: without CAP_FSETID, a write
+// to it clears its setuid bit. The control is a plain chroot, which keeps
+// every capability.
+func TestEscapeRewriteSetuidFile(t *testing.T) {
+	testutil.RequireRoot(t)
+	for _, plain := range []bool{false, true} {
+		t.Run(map[bool]string{false: "jailer", true: "no-namespaces-control"}[plain], func(t *testing.T) {
+			dir := t.TempDir()
+			m := testutil.WriteManifest(t, dir, "m.yaml", `version: 1
+binaries: [/bin/sh]
+files: [{dest: /bin/helper, content: "#!/bin/sh\n", mode: "4755", allow_setuid: true}]
+`)
+			mustBuild(t, m, build.Options{})
+			jail := filepath.Join(dir, "jail")
+			code, out, err := runIn(t, jail, func(o *Options) { o.NoNamespaces = plain }, "/bin/sh", "-c", "echo 'exec /bin/sh' >> /bin/helper")
+			if code != 0 || err != nil {
+				t.Fatalf("exit %d, %v, %q", code, err, out)
+			}
+			fi, err := os.Stat(filepath.Join(jail, "bin/helper"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch setuid := fi.Mode()&os.ModeSetuid != 0; {
+			case !plain && setuid:
+				t.Errorf("ESCAPE: root in the jail rewrote the setuid program /bin/helper and it stayed setuid (%v)", fi.Mode())
+			case plain && !setuid:
+				t.Fatalf("the control rewrote /bin/helper with every capability, and its setuid bit went anyway (%v): the test proves nothing", fi.Mode())
+			}
 		})
 	}
 }

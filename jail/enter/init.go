@@ -60,6 +60,11 @@ type initConfig struct {
 	Nofile       int              `json:"nofile"`
 	Nproc        int              `json:"nproc"`
 	Interactive  bool             `json:"interactive"`
+	// PidsHop, when the command's pids are limited, puts it in its
+	// cgroup (the init stays out of it).
+	PidsHop *pidsHop `json:"pids_hop,omitempty"`
+
+	netns <-chan netns // the network namespace being made (Net), not sent
 }
 
 // IsInit reports whether this process was started as a jail's init.
@@ -73,7 +78,13 @@ func RunInit() int {
 	// that starts while the mounts are made.
 	sigs := make(chan os.Signal, 64)
 	signal.Notify(sigs, forwardedSignals...)
+	// PR_SET_NAME names the calling thread, which need not be the main
+	// one whose name ps and /proc/1/comm show; /proc/self/comm names that.
 	unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&[]byte("jailer-init\x00")[0])), 0, 0, 0)
+	if f, err := os.OpenFile("/proc/self/comm", os.O_WRONLY, 0); err == nil {
+		f.WriteString("jailer-init")
+		f.Close()
+	}
 	// Everything inherited above our own fds is closed when the command
 	// starts; the init's own fds are opened close-on-exec.
 	unix.CloseRange(statusFd+1, math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC)
@@ -82,6 +93,15 @@ func RunInit() int {
 	status := os.NewFile(statusFd, "status")
 
 	cfg, err := readConfig()
+	if err == nil && cfg.Net {
+		// Made alongside the mounts (startNetns), through the /proc of now.
+		proc, perr := unix.Open("/proc", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if perr != nil {
+			return report(status, ExitSetupFailed, fmt.Errorf("open /proc: %w", perr))
+		}
+		defer unix.Close(proc)
+		cfg.netns = startNetns(proc)
+	}
 	if err == nil {
 		err = enterJail(&cfg)
 	}
@@ -154,6 +174,15 @@ func startCommand(cfg *initConfig) (pid, code int, err error) {
 		}
 		return 0, code, err
 	}
+	if cfg.PidsHop != nil {
+		return cfg.PidsHop.fork(func() (int, int, error) { return forkCommand(cfg, argv0) })
+	}
+	return forkCommand(cfg, argv0)
+}
+
+// forkCommand forks and execs the command at argv0 in the jail, from the
+// calling thread (locked to its OS thread).
+func forkCommand(cfg *initConfig, argv0 string) (pid, code int, err error) {
 	pid, err = syscall.ForkExec(argv0, cfg.Argv, &syscall.ProcAttr{
 		Dir:   cfg.Workdir,
 		Env:   cfg.Env,

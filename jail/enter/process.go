@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 
 	"golang.org/x/sys/unix"
 )
@@ -23,8 +24,8 @@ func setupProcess(cfg *initConfig) error {
 			return fmt.Errorf("set hostname: %w", err)
 		}
 	}
-	if cfg.Net {
-		if err := loopbackUp(); err != nil {
+	if cfg.netns != nil {
+		if err := joinNetns(cfg.netns); err != nil {
 			return err
 		}
 	}
@@ -46,7 +47,7 @@ func setupProcess(cfg *initConfig) error {
 	if cfg.NoNamespaces {
 		return nil // plain chroot: the comparison baseline, unhardened
 	}
-	if err := dropCapabilities(cfg.Net); err != nil {
+	if err := dropCapabilities(); err != nil {
 		return err
 	}
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
@@ -58,16 +59,27 @@ func setupProcess(cfg *initConfig) error {
 // keptCaps are what root inside the jail may still hold: enough to own
 // files, change users and bind low ports; nothing that reaches the kernel
 // or other processes (no SYS_ADMIN, SYS_PTRACE, SYS_MODULE, DAC_READ_SEARCH,
-// SYS_RAWIO, MKNOD, SYS_BOOT, SYS_TIME...).
+// SYS_RAWIO, MKNOD, SYS_BOOT, SYS_TIME...), and nothing that leaves on the
+// host a file more powerful than its owner:
+//   - no SETFCAP: a file given file capabilities (security.capability) in
+//     the jail would grant them to whoever runs it on the host;
+//   - no FSETID: without it the kernel clears the setuid and setgid bits
+//     of a file that is written to or chowned, so a setuid program the
+//     build made cannot be rewritten into another (the seccomp filter
+//     refuses making new ones).
+//
+// Nor NET_ADMIN, even in the jail's own network namespace (the default):
+// the init brings loopback up before dropping it, and it is the key to
+// netfilter and traffic control, the kernel code most container escapes
+// of late went through.
 var keptCaps = []int{
-	unix.CAP_CHOWN, unix.CAP_DAC_OVERRIDE, unix.CAP_FOWNER, unix.CAP_FSETID, unix.CAP_KILL,
-	unix.CAP_SETGID, unix.CAP_SETUID, unix.CAP_SETPCAP, unix.CAP_SETFCAP,
+	unix.CAP_CHOWN, unix.CAP_DAC_OVERRIDE, unix.CAP_FOWNER, unix.CAP_KILL,
+	unix.CAP_SETGID, unix.CAP_SETUID, unix.CAP_SETPCAP,
 	unix.CAP_NET_BIND_SERVICE, unix.CAP_SYS_CHROOT, unix.CAP_AUDIT_WRITE,
 }
 
-// dropCapabilities removes every other capability from the bounding set
-// (CAP_NET_ADMIN is kept with a network namespace of the jail's own).
-func dropCapabilities(net bool) error {
+// dropCapabilities removes every other capability from the bounding set.
+func dropCapabilities() error {
 	last := unix.CAP_LAST_CAP
 	if b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap"); err == nil {
 		fmt.Sscanf(string(b), "%d", &last)
@@ -76,7 +88,6 @@ func dropCapabilities(net bool) error {
 	for _, c := range keptCaps {
 		keep[c] = true
 	}
-	keep[unix.CAP_NET_ADMIN] = net
 	for c := 0; c <= last; c++ {
 		if keep[c] {
 			continue
@@ -84,6 +95,55 @@ func dropCapabilities(net bool) error {
 		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil && !errors.Is(err, unix.EINVAL) {
 			return fmt.Errorf("drop capability %d: %w", c, err)
 		}
+	}
+	return nil
+}
+
+// netns is a network namespace made for the jail (startNetns): an fd of
+// it, or why there is none.
+type netns struct {
+	fd  int
+	err error
+}
+
+// startNetns makes the jail's network namespace, with loopback up, on a
+// thread of its own while the init builds the mount tree: every network
+// subsystem sets itself up in a new namespace, half a millisecond that a
+// clone with CLONE_NEWNET spends before the init even starts. The thread
+// opens the namespace through proc, the host's /proc opened before any
+// mount was made, and ends with its goroutine (locked, never unlocked: a
+// thread in another namespace is not given back to the runtime).
+func startNetns(proc int) <-chan netns {
+	ch := make(chan netns, 1)
+	go func() {
+		runtime.LockOSThread()
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			ch <- netns{fd: -1, err: fmt.Errorf("create a network namespace: %w", err)}
+			return
+		}
+		if err := loopbackUp(); err != nil {
+			ch <- netns{fd: -1, err: err}
+			return
+		}
+		fd, err := unix.Openat(proc, "thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			err = fmt.Errorf("open the network namespace: %w", err)
+		}
+		ch <- netns{fd: fd, err: err}
+	}()
+	return ch
+}
+
+// joinNetns moves the calling thread, from which the command is forked,
+// into the network namespace startNetns made.
+func joinNetns(ch <-chan netns) error {
+	ns := <-ch
+	if ns.err != nil {
+		return ns.err
+	}
+	defer unix.Close(ns.fd)
+	if err := unix.Setns(ns.fd, unix.CLONE_NEWNET); err != nil {
+		return fmt.Errorf("join the network namespace: %w", err)
 	}
 	return nil
 }

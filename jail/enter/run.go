@@ -15,11 +15,46 @@ import (
 	"time"
 
 	"github.com/jailer-dev/jailer/jail/internal/human"
+
+	"golang.org/x/sys/unix"
 )
 
 // Stdio are the files the command gets as stdin, stdout and stderr.
 type Stdio struct {
 	In, Out, Err *os.File
+}
+
+// check refuses a stdin, stdout or stderr that would hand the command a
+// way out of the jail: a directory (fchdir to it, then ".." climbs the
+// host's tree: the jail's root does not stop a walk that starts outside
+// it), or an O_PATH descriptor (whatever it names, a file or a directory,
+// the command can open anew through /proc/self/fd, or walk from).
+func (s Stdio) check() error {
+	for _, std := range []struct {
+		name string
+		f    *os.File
+	}{{"stdin", s.In}, {"stdout", s.Out}, {"stderr", s.Err}} {
+		fd := int(std.f.Fd())
+		what, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd))
+		if err != nil {
+			what = std.f.Name()
+		}
+		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+		if err != nil {
+			return fmt.Errorf("%s: %w", std.name, err)
+		}
+		if flags&unix.O_PATH != 0 {
+			return fmt.Errorf("%s is an O_PATH descriptor of %s, which the command could open anew or walk from: refusing to run (give it a file opened for reading or writing)", std.name, what)
+		}
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			return fmt.Errorf("%s: %w", std.name, err)
+		}
+		if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+			return fmt.Errorf("%s is the directory %s, through which the command could leave the jail: refusing to run (redirect it from a file, or /dev/null)", std.name, what)
+		}
+	}
+	return nil
 }
 
 // Error is a failure before the command started (exit status 125,
@@ -71,6 +106,9 @@ func withResultError(code int, err, resErr error) (int, error) {
 
 // run is Run, filling stats as it goes.
 func run(ctx context.Context, dir string, opts *Options, stdio Stdio, stats *Stats) (int, error) {
+	if err := stdio.check(); err != nil {
+		return ExitSetupFailed, err
+	}
 	root, cfg, err := prepare(dir, opts)
 	if err != nil {
 		return ExitSetupFailed, err
@@ -101,6 +139,11 @@ func run(ctx context.Context, dir string, opts *Options, stdio Stdio, stats *Sta
 		return ExitSetupFailed, err
 	}
 	defer cg.remove()
+	hop, hopFiles, err := cg.hopFiles(changesFd + 1)
+	if err != nil {
+		return ExitSetupFailed, err
+	}
+	cfg.PidsHop = hop
 	term, err := startTerminal(opts, &stdio)
 	if err != nil {
 		return ExitSetupFailed, err
@@ -115,9 +158,20 @@ func run(ctx context.Context, dir string, opts *Options, stdio Stdio, stats *Sta
 	if changes != nil {
 		send = changes.send
 	}
-	pid, cfgW, statusR, err := startInit(root, opts, stdio, send)
+	var cfgW, statusR *os.File
+	pid, err := cg.startInside(func() (pid int, err error) {
+		pid, cfgW, statusR, err = startInit(root, opts, stdio, send, hopFiles)
+		return pid, err
+	})
 	changes.started()
+	for _, f := range hopFiles {
+		f.Close() // the init has its own
+	}
 	if err != nil {
+		if cfgW != nil { // started, then killed: it could not be contained
+			cfgW.Close()
+			statusR.Close()
+		}
 		return ExitSetupFailed, err
 	}
 	defer statusR.Close()

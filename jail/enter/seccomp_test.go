@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"runtime"
+	"slices"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -98,6 +99,43 @@ func TestSeccompFilter(t *testing.T) {
 		{"ptrace with a PID namespace", true, arch, unix.SYS_PTRACE, nil, allow},
 		{"ptrace without", false, arch, unix.SYS_PTRACE, nil, eperm},
 		{"process_vm_writev without", false, arch, unix.SYS_PROCESS_VM_WRITEV, nil, eperm},
+	}
+	// Making a file setuid or setgid, each way there is.
+	const suid, sgid, tmpfile = unix.S_ISUID, unix.S_ISGID, unix.O_TMPFILE &^ unix.O_DIRECTORY
+	tests = append(tests,
+		call{"fchmod 0755", false, arch, unix.SYS_FCHMOD, []uint64{3, 0o755}, allow},
+		call{"fchmod 04755", false, arch, unix.SYS_FCHMOD, []uint64{3, suid | 0o755}, eperm},
+		call{"fchmod 02755", false, arch, unix.SYS_FCHMOD, []uint64{3, sgid | 0o755}, eperm},
+		call{"fchmod 04755, high bits set", false, arch, unix.SYS_FCHMOD, []uint64{3, high | suid | 0o755}, eperm},
+		call{"fchmod, setuid in the high word", false, arch, unix.SYS_FCHMOD, []uint64{3, suid << 32}, allow},
+		call{"fchmodat 01777 (sticky)", false, arch, unix.SYS_FCHMODAT, []uint64{0, 0, 0o1777}, allow},
+		call{"fchmodat 04755", false, arch, unix.SYS_FCHMODAT, []uint64{0, 0, suid | 0o755}, eperm},
+		call{"fchmodat2 06755", false, arch, unix.SYS_FCHMODAT2, []uint64{0, 0, suid | sgid | 0o755, 0}, eperm},
+		call{"fchmodat2 0644", false, arch, unix.SYS_FCHMODAT2, []uint64{0, 0, 0o644, 0}, allow},
+		call{"openat O_CREAT 0644", false, arch, unix.SYS_OPENAT, []uint64{0, 0, unix.O_CREAT | unix.O_WRONLY, 0o644}, allow},
+		call{"openat O_CREAT 04755", false, arch, unix.SYS_OPENAT, []uint64{0, 0, unix.O_CREAT | unix.O_WRONLY, suid | 0o755}, eperm},
+		call{"openat O_TMPFILE 02755", false, arch, unix.SYS_OPENAT, []uint64{0, 0, unix.O_TMPFILE | unix.O_RDWR, sgid | 0o755}, eperm},
+		call{"openat __O_TMPFILE alone 04755", false, arch, unix.SYS_OPENAT, []uint64{0, 0, tmpfile | unix.O_RDWR, suid | 0o755}, eperm},
+		call{"openat without O_CREAT, mode ignored", false, arch, unix.SYS_OPENAT, []uint64{0, 0, unix.O_RDONLY, suid | 0o755}, allow},
+		call{"openat O_CREAT in the high word", false, arch, unix.SYS_OPENAT, []uint64{0, 0, unix.O_CREAT << 32, suid | 0o755}, allow},
+		call{"mkdirat 0755", false, arch, unix.SYS_MKDIRAT, []uint64{0, 0, 0o755}, allow},
+		call{"mkdirat 02775", false, arch, unix.SYS_MKDIRAT, []uint64{0, 0, sgid | 0o775}, eperm},
+		call{"mknodat a fifo", false, arch, unix.SYS_MKNODAT, []uint64{0, 0, unix.S_IFIFO | 0o644, 0}, allow},
+		call{"mknodat a setuid file", false, arch, unix.SYS_MKNODAT, []uint64{0, 0, unix.S_IFREG | suid | 0o755, 0}, eperm},
+		call{"openat2", false, arch, unix.SYS_OPENAT2, nil, enosys},
+		call{"io_uring_setup", false, arch, unix.SYS_IO_URING_SETUP, nil, enosys},
+		call{"io_uring_enter", false, arch, unix.SYS_IO_URING_ENTER, nil, enosys},
+		call{"io_uring_register", false, arch, unix.SYS_IO_URING_REGISTER, nil, enosys},
+	)
+	for _, c := range modeCalls { // chmod, open, creat, mkdir and mknod among them on amd64
+		args := make([]uint64, 4)
+		args[c.mode] = suid | 0o755
+		if c.flags >= 0 {
+			args[c.flags] = unix.O_CREAT | unix.O_WRONLY
+		}
+		tests = append(tests, call{fmt.Sprintf("setuid by syscall %d", c.nr), false, arch, int(c.nr), slices.Clone(args), eperm})
+		args[c.mode] = 0o755
+		tests = append(tests, call{fmt.Sprintf("mode 0755 by syscall %d", c.nr), false, arch, int(c.nr), args, allow})
 	}
 	for _, nr := range deniedSyscalls { // iopl and ioperm among them on x86
 		tests = append(tests, call{fmt.Sprintf("denied syscall %d", nr), true, arch, int(nr), nil, eperm})

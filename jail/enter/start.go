@@ -55,8 +55,9 @@ var cloneFlags = map[string]uintptr{
 // per jail entry.
 //
 // changes, when not nil, is passed as changesFd: the init sends the upper
-// layer of the jail's fresh root on it (see changes.go).
-func startInit(root string, opts *Options, stdio Stdio, changes *os.File) (pid int, cfgW, statusR *os.File, err error) {
+// layer of the jail's fresh root on it (see changes.go). The extra files
+// follow it, as fds changesFd+1, +2... (the pids hop, see cgroup.go).
+func startInit(root string, opts *Options, stdio Stdio, changes *os.File, extra []*os.File) (pid int, cfgW, statusR *os.File, err error) {
 	self, err := os.Executable()
 	if err != nil {
 		return 0, nil, nil, err
@@ -73,12 +74,17 @@ func startInit(root string, opts *Options, stdio Stdio, changes *os.File) (pid i
 	}
 	defer cfgR.Close()
 	defer statusW.Close()
-	// A process group of its own: a Ctrl-C on the caller's terminal reaches
-	// jailer, which forwards it once, not the init a second time.
-	sys := &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
+	// A session of its own (and so a process group of its own: a Ctrl-C on
+	// the caller's terminal reaches jailer, which forwards it once, not the
+	// init a second time). Left in the caller's session, the init would
+	// share its autogroup, whose nice value root in the jail could set
+	// through /proc/1/autogroup, and its controlling terminal.
+	sys := &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setsid: true}
 	if !opts.NoNamespaces {
 		for _, ns := range opts.Namespaces {
-			sys.Cloneflags |= cloneFlags[ns]
+			if ns != "net" { // the init makes it, alongside its mounts (startNetns)
+				sys.Cloneflags |= cloneFlags[ns]
+			}
 		}
 	}
 	if opts.has("user") {
@@ -96,8 +102,14 @@ func startInit(root string, opts *Options, stdio Stdio, changes *os.File) (pid i
 		}
 	}
 	files := []uintptr{stdio.In.Fd(), stdio.Out.Fd(), stdio.Err.Fd(), cfgR.Fd(), statusW.Fd()}
-	if changes != nil {
+	switch {
+	case changes != nil:
 		files = append(files, changes.Fd())
+	case len(extra) > 0:
+		files = append(files, ^uintptr(0)) // no changesFd: closed in the init
+	}
+	for _, f := range extra {
+		files = append(files, f.Fd())
 	}
 	pid, err = syscall.ForkExec(self, []string{"jailer-init", initArg}, &syscall.ProcAttr{
 		Env:   []string{},

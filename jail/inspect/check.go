@@ -1,6 +1,6 @@
 // Package inspect looks at a built jail without running anything in it:
 // Check compares the tree with its lock (sizes, hashes, modes, links,
-// setuid files made inside) and emulates the glibc loader's start of every
+// setuid files and file capabilities made inside) and emulates the glibc loader's start of every
 // program in the tree to find libraries it would miss; Inspect describes a
 // jail (where from, what is in it, whether it is stale) for `jailer info`;
 // Graph draws what a manifest's programs load. Every path inside the jail
@@ -43,7 +43,8 @@ import (
 type Problem struct {
 	// Path is the path inside the jail, e.g. /bin/bash.
 	Path string `json:"path"`
-	// Kind is missing, modified, stale, unresolved, interpreter or unexpected-type.
+	// Kind is missing, modified, stale, unresolved, interpreter, unexpected-type,
+	// unexpected-setuid or unexpected-capabilities.
 	Kind string `json:"kind"`
 	// Msg is one line that says what is wrong and what to do.
 	Msg string `json:"msg"`
@@ -223,6 +224,15 @@ func (c *checker) checkFile(p string, want *lockfile.Entry) {
 		return
 	}
 	defer f.Close()
+	// File capabilities the build did not make (it copies no extended
+	// attributes): root in the jail gave them, and whoever runs the file on
+	// the host gets them, as with a setuid file. A hardlinked file is the
+	// host's own, capabilities and all.
+	if want == nil || !want.Linked {
+		if n, err := unix.Fgetxattr(int(f.Fd()), "security.capability", nil); err == nil && n > 0 {
+			c.add(p, "unexpected-capabilities", "has file capabilities (security.capability) but the build gives none: capabilities given inside the jail, which whoever runs it on the host gets (remove it, or rebuild)")
+		}
+	}
 	if want != nil {
 		sum, err := sha256Of(io.NewSectionReader(f, 0, math.MaxInt64))
 		switch {

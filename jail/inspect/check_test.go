@@ -530,6 +530,41 @@ func BenchmarkCheck400(b *testing.B) {
 	}
 }
 
+// TestCheckFileCapabilities: a file given capabilities inside the jail is
+// reported, whether the build made it or not, as a setuid file made
+// inside is: the capabilities hold on the host.
+func TestCheckFileCapabilities(t *testing.T) {
+	testutil.RequireRoot(t) // setting security.capability needs CAP_SETFCAP
+	dir := t.TempDir()
+	m := testutil.WriteManifest(t, dir, "m.yaml", "version: 1\nfiles: [{dest: /bin/tool, content: x, mode: \"0755\"}, {dest: /etc/motd, content: hi}]\n")
+	jailtest.MustBuild(t, m, build.Options{})
+	jail := filepath.Join(dir, "jail")
+	if problems, err := Check(jail); err != nil || len(problems) != 0 {
+		t.Fatalf("Check after the build = %v, %v; want no problems", problems, err)
+	}
+	// VFS_CAP_REVISION_2 with the effective flag, CAP_SYS_ADMIN permitted.
+	capSysAdmin := []byte{0x01, 0x00, 0x00, 0x02, 0x00, 0x00, 0x20, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+	os.WriteFile(filepath.Join(jail, "tmp/made"), []byte("y"), 0o755)
+	for _, p := range []string{"bin/tool", "tmp/made"} {
+		if err := unix.Setxattr(filepath.Join(jail, p), "security.capability", capSysAdmin, 0); err != nil {
+			t.Fatalf("setxattr %s security.capability: %v", p, err)
+		}
+	}
+	problems, err := Check(jail)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range problems {
+		if p.Kind == "unexpected-capabilities" {
+			got = append(got, p.Path)
+		}
+	}
+	if want := []string{"/bin/tool", "/tmp/made"}; !slices.Equal(got, want) {
+		t.Errorf("Check = %v; want unexpected-capabilities for %v", problems, want)
+	}
+}
+
 // TestCheckModesAndSetuid: a mode changed inside the jail, and a setuid
 // program made inside it, are both reported.
 func TestCheckModesAndSetuid(t *testing.T) {

@@ -116,6 +116,10 @@ func infoEnter(lock *lockfile.Lock) manifest.Enter {
 	if e.TmpSize == "" {
 		e.TmpSize = manifest.DefaultTmpSize
 	}
+	if e.Limits.Pids == nil {
+		pids := o.Limits.Pids // the default
+		e.Limits.Pids = &pids
+	}
 	e.Fields = nil
 	return e
 }
@@ -208,7 +212,12 @@ func infoLimits(l manifest.Limits) string {
 		}
 	}
 	add("memory", l.Memory)
-	add("pids", strconv.Itoa(l.Pids))
+	switch {
+	case l.Pids != nil && *l.Pids == 0:
+		s = append(s, "pids unlimited")
+	case l.Pids != nil:
+		add("pids", strconv.Itoa(*l.Pids))
+	}
 	add("cpu", strconv.FormatFloat(l.CPU, 'g', -1, 64))
 	add("nofile", strconv.Itoa(l.Nofile))
 	add("timeout", l.Timeout)

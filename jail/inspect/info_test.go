@@ -51,8 +51,8 @@ func TestInspectUpToDate(t *testing.T) {
 	}
 	e := in.Enter
 	if strings.Join(e.Command, " ") != "/bin/sh" || e.User != "1000" || e.Workdir != "/" || e.Hostname != "info" ||
-		strings.Join(e.Namespaces, ",") != "mount,uts,pid" || e.Readonly == nil || *e.Readonly {
-		t.Errorf("Enter = %+v, want jailer's defaults filled in (/bin/sh, /, hostname info, mount,uts,pid, not read-only)", e)
+		strings.Join(e.Namespaces, ",") != "mount,uts,pid,net,ipc" || e.Readonly == nil || *e.Readonly {
+		t.Errorf("Enter = %+v, want jailer's defaults filled in (/bin/sh, /, hostname info, mount,uts,pid,net,ipc, not read-only)", e)
 	}
 
 	var text bytes.Buffer

@@ -41,6 +41,8 @@ func enums() map[string][]string {
 		"Device.Name":      slices.Sorted(maps.Keys(manifest.Devices)),
 		"Profile.Name":     slices.Sorted(maps.Keys(manifest.Profiles)),
 		"Enter.Namespaces": manifest.Namespaces,
+		"Enter.Network":    manifest.Networks,
+		"Enter.IPC":        manifest.IPCModes,
 		"Mount.Type":       manifest.MountTypes,
 	}
 }

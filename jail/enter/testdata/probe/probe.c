@@ -37,6 +37,29 @@
  *                           hands back every capability (CAP_SYS_ADMIN
  *                           included) within it, whatever the bounding set was
  *   fds                     list the open fds above 2
+ *   abstract NAME           connect to the abstract unix socket @NAME (a host
+ *                           process's, in the host's network namespace) and
+ *                           read what it says
+ *   shm KEY                 attach the System V shared memory segment KEY (a
+ *                           host process's, in the host's IPC namespace) and
+ *                           read it
+ *   autogroup GROUP         for every process in /proc, read its autogroup;
+ *                           one that is GROUP (the host session's, such as
+ *                           /autogroup-42) gets nice 19, which slows every
+ *                           process of that session on the host
+ *   stdin MARKER            stdin a directory: fchdir(0), chdir("..") many
+ *                           times, read MARKER from there; stdin an O_PATH
+ *                           file: open it anew through /proc/self/fd/0
+ *   setuid DIR              make a setuid or setgid file (or directory) in DIR
+ *                           every way there is: chmod, fchmod, fchmodat,
+ *                           fchmodat2, open, openat, creat, O_TMPFILE then
+ *                           linkat, openat2, io_uring openat, mknod, mknodat,
+ *                           mkdir, mkdirat; DIR/WAY is each one's file
+ *   fcap PATH               create PATH and give it file capabilities
+ *                           (security.capability: CAP_SYS_ADMIN, effective)
+ *   fill PATH MIB           write MIB MiB to PATH (escaped: all of it went)
+ *   forks N                 fork N children that wait (escaped: all N, no
+ *                           limit stopped it); says how many it got
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -57,7 +80,14 @@
 #include <sys/types.h>
 #include <sys/user.h>
 #include <sys/wait.h>
+#include <sys/mman.h>
+#include <sys/shm.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/xattr.h>
 #include <linux/capability.h>
+#include <linux/io_uring.h>
+#include <linux/openat2.h>
 #include <linux/sched.h>
 #include <sched.h>
 #include <termios.h>
@@ -467,6 +497,324 @@ static int do_userns(void)
 	return finish(EXIT_CONTAINED, "no new user namespace");
 }
 
+static int do_abstract(const char *name)
+{
+	char buf[512];
+	struct sockaddr_un a;
+	memset(&a, 0, sizeof a);
+	a.sun_family = AF_UNIX;
+	size_t n = strlen(name);
+	if (n + 1 > sizeof a.sun_path)
+		return finish(EXIT_CANNOT, "name too long: %s", name);
+	memcpy(a.sun_path + 1, name, n); /* sun_path[0] = 0: abstract */
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return finish(EXIT_CANNOT, "socket: %s", ename(errno));
+	if (connect(fd, (struct sockaddr *)&a, offsetof(struct sockaddr_un, sun_path) + 1 + n) < 0)
+		return finish(EXIT_CONTAINED, "connect @%s: %s", name, ename(errno));
+	ssize_t r = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	buf[r < 0 ? 0 : r] = 0;
+	while (r > 0 && buf[r - 1] == '\n')
+		buf[--r] = 0;
+	return finish(EXIT_ESCAPED, "connected to the host's @%s, which said: %s", name, buf);
+}
+
+static int do_shm(int key)
+{
+	int id = shmget((key_t)key, 0, 0);
+	if (id < 0)
+		return finish(EXIT_CONTAINED, "shmget(%#x): %s", key, ename(errno));
+	char *p = shmat(id, NULL, SHM_RDONLY);
+	if (p == (void *)-1)
+		return finish(EXIT_ESCAPED, "shmget(%#x) found the host's segment %d, but shmat: %s", key, id, ename(errno));
+	char buf[512];
+	snprintf(buf, sizeof buf, "%s", p);
+	shmdt(p);
+	return finish(EXIT_ESCAPED, "attached the host's segment %#x: %s", key, buf);
+}
+
+static int do_autogroup(const char *group)
+{
+	char path[64], buf[256];
+	size_t n = strlen(group);
+	int seen = 0;
+	DIR *d = opendir("/proc");
+	if (!d)
+		return finish(EXIT_CONTAINED, "opendir /proc: %s", ename(errno));
+	for (struct dirent *de; (de = readdir(d)) != NULL;) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+		if (*end != 0 || pid <= 0)
+			continue;
+		snprintf(path, sizeof path, "/proc/%ld/autogroup", pid);
+		if (readat(AT_FDCWD, path, buf, sizeof buf) != 0 || buf[0] == 0)
+			continue; /* gone, or a kernel thread */
+		seen++;
+		if (seen <= 8)
+			note("%s: %s", path, buf);
+		if (strncmp(buf, group, n) != 0 || buf[n] != ' ')
+			continue;
+		int fd = open(path, O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, "19", 2) != 2) {
+			note("write nice 19 to %s: %s", path, ename(errno));
+			continue;
+		}
+		close(fd);
+		closedir(d);
+		return finish(EXIT_ESCAPED, "process %ld is in the host session's %s: set its nice to 19", pid, group);
+	}
+	closedir(d);
+	return finish(EXIT_CONTAINED, "%d processes' autogroups read, none is %s", seen, group);
+}
+
+static int do_stdin(const char *marker)
+{
+	char buf[512];
+	struct stat st;
+	if (fstat(0, &st) < 0)
+		return finish(EXIT_CANNOT, "fstat(0): %s", ename(errno));
+	int fl = fcntl(0, F_GETFL);
+	if (S_ISDIR(st.st_mode)) {
+		if (fchdir(0) < 0)
+			return finish(EXIT_CONTAINED, "stdin is a directory, but fchdir(0): %s", ename(errno));
+		for (int i = 0; i < 256; i++)
+			chdir("..");
+		int e = readat(AT_FDCWD, marker + strspn(marker, "/"), buf, sizeof buf);
+		if (e == 0)
+			return finish(EXIT_ESCAPED, "fchdir(0) to the directory on stdin, chdir(..) x256, read %s: %s", marker, buf);
+		return finish(EXIT_CONTAINED, "fchdir(0), chdir(..) x256, %s: %s", marker, ename(e));
+	}
+	if (fl >= 0 && (fl & O_PATH)) {
+		int e = readat(AT_FDCWD, "/proc/self/fd/0", buf, sizeof buf);
+		if (e == 0)
+			return finish(EXIT_ESCAPED, "reopened the O_PATH file on stdin through /proc/self/fd/0: %s", buf);
+		return finish(EXIT_CONTAINED, "stdin is O_PATH, reopening it: %s", ename(e));
+	}
+	return finish(EXIT_CONTAINED, "stdin is a %s, not a directory or an O_PATH file", ftype(st.st_mode));
+}
+
+#ifndef SYS_fchmodat2
+#define SYS_fchmodat2 452 /* Linux 6.6, the same number on every architecture */
+#endif
+
+/* uring_openat opens path with flags and mode through io_uring's openat,
+ * which seccomp never sees: an fd, or -errno. */
+static int uring_openat(const char *path, int flags, mode_t mode)
+{
+	struct io_uring_params p;
+	memset(&p, 0, sizeof p);
+	int ring = syscall(SYS_io_uring_setup, 4, &p);
+	if (ring < 0)
+		return -errno;
+	size_t sqlen = p.sq_off.array + p.sq_entries * sizeof(unsigned);
+	size_t cqlen = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
+	int single = p.features & IORING_FEAT_SINGLE_MMAP;
+	if (single && cqlen > sqlen)
+		sqlen = cqlen;
+	char *sq = mmap(NULL, sqlen, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ring, IORING_OFF_SQ_RING);
+	char *cq = single ? sq : mmap(NULL, cqlen, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ring, IORING_OFF_CQ_RING);
+	struct io_uring_sqe *sqes = mmap(NULL, p.sq_entries * sizeof *sqes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, ring, IORING_OFF_SQES);
+	if (sq == MAP_FAILED || cq == MAP_FAILED || sqes == MAP_FAILED) {
+		int e = errno;
+		close(ring);
+		return -e;
+	}
+	unsigned *tail = (unsigned *)(sq + p.sq_off.tail);
+	unsigned idx = *tail & *(unsigned *)(sq + p.sq_off.ring_mask);
+	struct io_uring_sqe *e = &sqes[idx];
+	memset(e, 0, sizeof *e);
+	e->opcode = IORING_OP_OPENAT;
+	e->fd = AT_FDCWD;
+	e->addr = (unsigned long)path;
+	e->len = mode;
+	e->open_flags = flags;
+	((unsigned *)(sq + p.sq_off.array))[idx] = idx;
+	__atomic_store_n(tail, *tail + 1, __ATOMIC_RELEASE);
+	if (syscall(SYS_io_uring_enter, ring, 1, 1, IORING_ENTER_GETEVENTS, NULL, 0) < 0) {
+		int err = errno;
+		close(ring);
+		return -err;
+	}
+	unsigned *head = (unsigned *)(cq + p.cq_off.head);
+	struct io_uring_cqe *cqes = (struct io_uring_cqe *)(cq + p.cq_off.cqes);
+	int res = cqes[*head & *(unsigned *)(cq + p.cq_off.ring_mask)].res;
+	__atomic_store_n(head, *head + 1, __ATOMIC_RELEASE);
+	close(ring);
+	return res;
+}
+
+/* setid says what one way of making DIR/way left, given the call's
+ * result r (-1 with errno set; an fd to close when isfd): 1 when the file
+ * has the setuid or setgid bit. */
+static int setid(const char *dir, const char *way, long r, int isfd)
+{
+	int err = errno;
+	char path[4096];
+	struct stat st;
+	if (r >= 0 && isfd)
+		close((int)r);
+	if (r < 0) {
+		note("%s: %s", way, ename(err));
+		return 0;
+	}
+	snprintf(path, sizeof path, "%s/%s", dir, way);
+	if (lstat(path, &st) < 0) {
+		note("%s: ok, but stat: %s", way, ename(errno));
+		return 0;
+	}
+	note("%s: mode %04o", way, (unsigned)(st.st_mode & 07777));
+	return (st.st_mode & (S_ISUID | S_ISGID)) != 0;
+}
+
+/* in returns DIR/way; plain also makes it an empty file, mode 0755, for
+ * the chmods to change. */
+static const char *in(const char *dir, const char *way)
+{
+	static char path[4096];
+	snprintf(path, sizeof path, "%s/%s", dir, way);
+	return path;
+}
+
+static const char *plain(const char *dir, const char *way)
+{
+	const char *path = in(dir, way);
+	int fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0755);
+	if (fd >= 0)
+		close(fd);
+	return path;
+}
+
+static int do_setuid(const char *dir)
+{
+	char via[64];
+	int n = 0;
+	long r;
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return finish(EXIT_CANNOT, "mkdir %s: %s", dir, ename(errno));
+#ifdef SYS_chmod
+	n += setid(dir, "chmod", syscall(SYS_chmod, plain(dir, "chmod"), 04755), 0);
+#endif
+	int fd = open(plain(dir, "fchmod"), O_RDONLY | O_CLOEXEC);
+	n += setid(dir, "fchmod", syscall(SYS_fchmod, fd, 04755), 0);
+	close(fd);
+	n += setid(dir, "fchmodat", syscall(SYS_fchmodat, AT_FDCWD, plain(dir, "fchmodat"), 02755, 0), 0);
+	n += setid(dir, "fchmodat2", syscall(SYS_fchmodat2, AT_FDCWD, plain(dir, "fchmodat2"), 04755, 0), 0);
+#ifdef SYS_open
+	n += setid(dir, "open", syscall(SYS_open, in(dir, "open"), O_CREAT | O_WRONLY | O_CLOEXEC, 04755), 1);
+#endif
+	n += setid(dir, "openat", syscall(SYS_openat, AT_FDCWD, in(dir, "openat"), O_CREAT | O_WRONLY | O_CLOEXEC, 06755), 1);
+#ifdef SYS_creat
+	n += setid(dir, "creat", syscall(SYS_creat, in(dir, "creat"), 04755), 1);
+#endif
+	/* An unnamed file made setuid, then given a name. */
+	r = syscall(SYS_openat, AT_FDCWD, dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 04755);
+	if (r >= 0) {
+		snprintf(via, sizeof via, "/proc/self/fd/%ld", r);
+		n += setid(dir, "tmpfile", linkat(AT_FDCWD, via, AT_FDCWD, in(dir, "tmpfile"), AT_SYMLINK_FOLLOW), 0);
+		close((int)r);
+	} else {
+		n += setid(dir, "tmpfile", r, 0);
+	}
+	struct open_how how;
+	memset(&how, 0, sizeof how);
+	how.flags = O_CREAT | O_WRONLY | O_CLOEXEC;
+	how.mode = 04755;
+	n += setid(dir, "openat2", syscall(SYS_openat2, AT_FDCWD, in(dir, "openat2"), &how, sizeof how), 1);
+	r = uring_openat(in(dir, "io_uring"), O_CREAT | O_WRONLY | O_CLOEXEC, 04755);
+	if (r < 0) {
+		errno = (int)-r;
+		r = -1;
+	}
+	n += setid(dir, "io_uring", r, 1);
+#ifdef SYS_mknod
+	n += setid(dir, "mknod", syscall(SYS_mknod, in(dir, "mknod"), S_IFREG | 04755, 0), 0);
+#endif
+	n += setid(dir, "mknodat", syscall(SYS_mknodat, AT_FDCWD, in(dir, "mknodat"), S_IFREG | 02755, 0), 0);
+#ifdef SYS_mkdir
+	n += setid(dir, "mkdir", syscall(SYS_mkdir, in(dir, "mkdir"), 02755), 0);
+#endif
+	n += setid(dir, "mkdirat", syscall(SYS_mkdirat, AT_FDCWD, in(dir, "mkdirat"), 02755), 0);
+	if (n > 0)
+		return finish(EXIT_ESCAPED, "%d ways made a setuid or setgid file in %s", n, dir);
+	return finish(EXIT_CONTAINED, "no way made a setuid or setgid file in %s", dir);
+}
+
+static int do_fcap(const char *path)
+{
+	/* struct vfs_cap_data, revision 2: CAP_SYS_ADMIN permitted and effective. */
+	struct {
+		uint32_t magic_etc;
+		struct {
+			uint32_t permitted, inheritable;
+		} data[2];
+	} cap = {VFS_CAP_REVISION_2 | VFS_CAP_FLAGS_EFFECTIVE, {{1u << CAP_SYS_ADMIN, 0}, {0, 0}}};
+	int fd = open(path, O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0755);
+	if (fd < 0)
+		return finish(EXIT_CANNOT, "create %s: %s", path, ename(errno));
+	if (write(fd, "#!/bin/sh\n", 10) != 10)
+		note("write: %s", ename(errno));
+	close(fd);
+	if (setxattr(path, "security.capability", &cap, sizeof cap, 0) < 0)
+		return finish(EXIT_CONTAINED, "setxattr(%s, security.capability): %s", path, ename(errno));
+	ssize_t n = getxattr(path, "security.capability", NULL, 0);
+	return finish(EXIT_ESCAPED, "gave %s CAP_SYS_ADMIN as a file capability (%zd bytes)", path, n);
+}
+
+static int do_fill(const char *path, int mib)
+{
+	static char chunk[1 << 20];
+	memset(chunk, 'x', sizeof chunk);
+	int fd = open(path, O_CREAT | O_WRONLY | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return finish(EXIT_CONTAINED, "create %s: %s", path, ename(errno));
+	int i;
+	for (i = 0; i < mib; i++) {
+		size_t done = 0;
+		while (done < sizeof chunk) {
+			ssize_t w = write(fd, chunk + done, sizeof chunk - done);
+			if (w <= 0) {
+				int e = w < 0 ? errno : ENOSPC;
+				fsync(fd);
+				close(fd);
+				return finish(EXIT_CONTAINED, "wrote %d MiB of %d to %s, then: %s", i, mib, path, ename(e));
+			}
+			done += (size_t)w;
+		}
+	}
+	if (fsync(fd) < 0)
+		note("fsync: %s", ename(errno));
+	close(fd);
+	return finish(EXIT_ESCAPED, "wrote all %d MiB to %s: no bound", mib, path);
+}
+
+static int do_forks(int n)
+{
+	static pid_t kids[1 << 16];
+	if (n > (int)(sizeof kids / sizeof kids[0]))
+		return finish(EXIT_CANNOT, "at most %zu forks", sizeof kids / sizeof kids[0]);
+	int got = 0, err = 0;
+	for (; got < n; got++) {
+		pid_t pid = fork();
+		if (pid == 0) {
+			pause();
+			_exit(0);
+		}
+		if (pid < 0) {
+			err = errno;
+			break;
+		}
+		kids[got] = pid;
+	}
+	for (int i = 0; i < got; i++)
+		kill(kids[i], SIGKILL);
+	for (int i = 0; i < got; i++)
+		waitpid(kids[i], NULL, 0);
+	if (got == n)
+		return finish(EXIT_ESCAPED, "forked all %d children (%d processes with this one): no limit stopped it", n, n + 1);
+	return finish(EXIT_CONTAINED, "forked %d children (%d processes with this one), then fork: %s", got, got + 1, ename(err));
+}
+
 static int num(const char *s)
 {
 	char *end;
@@ -503,5 +851,21 @@ int main(int argc, char **argv)
 		return do_userns();
 	if (!strcmp(cmd, "tiocsti") && argc == 3)
 		return do_tiocsti(argv[2]);
-	return finish(EXIT_CANNOT, "usage: probe chroot|fd|fds|procroot|handle|kill|ptrace|exe|mknod|tiocsti|userns ARGS (see probe.c)");
+	if (!strcmp(cmd, "abstract") && argc == 3)
+		return do_abstract(argv[2]);
+	if (!strcmp(cmd, "shm") && argc == 3)
+		return do_shm(num(argv[2]));
+	if (!strcmp(cmd, "autogroup") && argc == 3)
+		return do_autogroup(argv[2]);
+	if (!strcmp(cmd, "stdin") && argc == 3)
+		return do_stdin(argv[2]);
+	if (!strcmp(cmd, "setuid") && argc == 3)
+		return do_setuid(argv[2]);
+	if (!strcmp(cmd, "fcap") && argc == 3)
+		return do_fcap(argv[2]);
+	if (!strcmp(cmd, "fill") && argc == 4)
+		return do_fill(argv[2], num(argv[3]));
+	if (!strcmp(cmd, "forks") && argc == 3)
+		return do_forks(num(argv[2]));
+	return finish(EXIT_CANNOT, "usage: probe chroot|fd|fds|procroot|handle|kill|ptrace|exe|mknod|tiocsti|userns|abstract|shm|autogroup|stdin|setuid|fcap|fill|forks ARGS (see probe.c)");
 }
