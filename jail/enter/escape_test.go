@@ -1100,19 +1100,26 @@ func TestEscapeDiskFill(t *testing.T) {
 	lab := newEscapeLab(t)
 	const mib = 64
 	t.Run("jailer", func(t *testing.T) {
-		// On merging the overlay root: remove this skip; run with a
-		// --tmp-size below mib (the probe then stops at ENOSPC), and check
-		// as below that the tree did not grow. The control runs --persist.
-		t.Skip("pending the overlay root of issue 10: until it is merged, a run writes into the tree (see the control)")
+		// The fresh root's writes land on a tmpfs of --tmp-size: the
+		// probe stops at ENOSPC, and the tree on the host's disk is as
+		// built.
 		jail := lab.newJail(t)
-		escWantContained(t, escEnter(t, jail, nil, "fill", "/fill", strconv.Itoa(mib)), "")
+		opts := escEnterOptions(t, jail, "fill", "/fill", strconv.Itoa(mib))
+		opts.TmpSize = mib / 2 << 20
+		r := escEnterWith(t, jail, opts, nil)
+		escWantContained(t, r, "")
+		if !strings.Contains(r.out, "ENOSPC") {
+			t.Errorf("the probe stopped for another reason than a full fresh root: %s", r.out)
+		}
 		if fi, err := os.Lstat(filepath.Join(jail, "fill")); err == nil {
 			t.Errorf("ESCAPE: the run wrote %d bytes into the tree on the host's disk", fi.Size())
 		}
 	})
 	t.Run("persist-control", func(t *testing.T) {
 		jail := lab.newJail(t)
-		escWantEscaped(t, escEnter(t, jail, nil, "fill", "/fill", strconv.Itoa(mib)), "")
+		opts := escEnterOptions(t, jail, "fill", "/fill", strconv.Itoa(mib))
+		opts.Persist = true
+		escWantEscaped(t, escEnterWith(t, jail, opts, nil), "")
 		if fi, err := os.Lstat(filepath.Join(jail, "fill")); err != nil || fi.Size() != mib<<20 {
 			t.Fatalf("the control says it wrote %d MiB, but the tree has %v, %v", mib, fi, err)
 		}
@@ -1165,8 +1172,8 @@ func TestEscapeForkCount(t *testing.T) {
 // every capability.
 func TestEscapeRewriteSetuidFile(t *testing.T) {
 	testutil.RequireRoot(t)
-	for _, plain := range []bool{false, true} {
-		t.Run(map[bool]string{false: "jailer", true: "no-namespaces-control"}[plain], func(t *testing.T) {
+	for _, mode := range []string{"jailer", "persist", "no-namespaces-control"} {
+		t.Run(mode, func(t *testing.T) {
 			dir := t.TempDir()
 			m := testutil.WriteManifest(t, dir, "m.yaml", `version: 1
 binaries: [/bin/sh]
@@ -1174,18 +1181,27 @@ files: [{dest: /bin/helper, content: "#!/bin/sh\n", mode: "4755", allow_setuid: 
 `)
 			mustBuild(t, m, build.Options{})
 			jail := filepath.Join(dir, "jail")
-			code, out, err := runIn(t, jail, func(o *Options) { o.NoNamespaces = plain }, "/bin/sh", "-c", "echo 'exec /bin/sh' >> /bin/helper")
+			code, out, err := runIn(t, jail, func(o *Options) {
+				o.NoNamespaces = mode == "no-namespaces-control"
+				o.Persist = mode == "persist"
+			}, "/bin/sh", "-c", "echo 'exec /bin/sh' >> /bin/helper")
 			if code != 0 || err != nil {
 				t.Fatalf("exit %d, %v, %q", code, err, out)
 			}
-			fi, err := os.Stat(filepath.Join(jail, "bin/helper"))
+			helper := filepath.Join(jail, "bin/helper")
+			fi, err := os.Stat(helper)
 			if err != nil {
 				t.Fatal(err)
 			}
-			switch setuid := fi.Mode()&os.ModeSetuid != 0; {
-			case !plain && setuid:
-				t.Errorf("ESCAPE: root in the jail rewrote the setuid program /bin/helper and it stayed setuid (%v)", fi.Mode())
-			case plain && !setuid:
+			content, _ := os.ReadFile(helper)
+			setuid := fi.Mode()&os.ModeSetuid != 0
+			switch {
+			case mode == "jailer" && string(content) != "#!/bin/sh\n":
+				// The rewrite went to the run's fresh root, never to the tree.
+				t.Errorf("ESCAPE: a run rewrote the tree's setuid program /bin/helper: %q (%v)", content, fi.Mode())
+			case mode == "persist" && setuid:
+				t.Errorf("ESCAPE: root in the jail rewrote the setuid program /bin/helper in the tree and it stayed setuid (%v)", fi.Mode())
+			case mode == "no-namespaces-control" && !setuid:
 				t.Fatalf("the control rewrote /bin/helper with every capability, and its setuid bit went anyway (%v): the test proves nothing", fi.Mode())
 			}
 		})
