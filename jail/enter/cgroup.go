@@ -61,6 +61,9 @@ const cmdCgroup = "cmd"
 // that --stats reports, where the host has the controller: without it,
 // the peak comes from rusage instead (see memoryPeak).
 func newCgroup(l Limits, measure bool) (*cgroup, error) {
+	if os.Geteuid() != 0 {
+		return rootlessCgroup(l, measure, hostRootless())
+	}
 	cg, err := makeCgroup(l, measure)
 	if err != nil && l.PidsDefault && l.Pids > 0 {
 		l.Pids = 0
@@ -135,6 +138,139 @@ func makeCgroup(l Limits, measure bool) (*cgroup, error) {
 		return nil, err
 	}
 	return cg, nil
+}
+
+// rootlessCgroup is newCgroup without root: only a cgroup v2 subtree
+// delegated to the caller can hold limits (cgroup v1 is root's alone).
+// Where there is none, or it lacks a controller, a limit asked for is
+// refused (never silently dropped); jailer's default pids limit and the
+// memory peak of --stats go without (the peak comes from rusage).
+func rootlessCgroup(l Limits, measure bool, h Rootless) (*cgroup, error) {
+	var asked, missing []string
+	for _, c := range []struct {
+		ctrl string
+		on   bool
+	}{{"memory", l.Memory > 0}, {"pids", l.Pids > 0 && !l.PidsDefault}, {"cpu", l.CPU > 0}} {
+		if !c.on {
+			continue
+		}
+		asked = append(asked, c.ctrl)
+		if h.Cgroup != "" && !slices.Contains(h.CgroupControllers, c.ctrl) {
+			missing = append(missing, c.ctrl)
+		}
+	}
+	why := h.NoCgroup
+	if why == "" && len(missing) > 0 {
+		why = fmt.Sprintf("your cgroup %s has no %s controller delegated to it", h.Cgroup, strings.Join(missing, " or "))
+	}
+	if why != "" && len(asked) > 0 {
+		return nil, fmt.Errorf("cannot apply the %s limit without root: it needs a cgroup v2 subtree delegated to you, and %s (drop the limit, run as root, or see jailer doctor)", strings.Join(asked, " and "), why)
+	}
+	if why != "" {
+		return &cgroup{}, nil
+	}
+	if l.PidsDefault && !slices.Contains(h.CgroupControllers, "pids") {
+		l.Pids = 0
+	}
+	measure = measure && slices.Contains(h.CgroupControllers, "memory")
+	if l.Memory == 0 && l.Pids == 0 && l.CPU == 0 && !measure {
+		return &cgroup{}, nil
+	}
+	want := map[string]bool{"memory": l.Memory > 0 || measure, "pids": l.Pids > 0, "cpu": l.CPU > 0}
+	if err := enableControllers(h.Cgroup, want); err != nil {
+		if len(asked) == 0 {
+			return &cgroup{}, nil
+		}
+		return nil, fmt.Errorf("cannot apply the %s limit without root: %w (see jailer doctor)", strings.Join(asked, " and "), err)
+	}
+	cg := &cgroup{v2: true}
+	dir := filepath.Join(h.Cgroup, fmt.Sprintf("%s%d-%s", cgroupPrefix, os.Getpid(), rand.Text()))
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create cgroup in your delegated %s: %w (see jailer doctor)", h.Cgroup, err)
+	}
+	cg.dirs, cg.pidsOf = []string{dir}, dir
+	if want["memory"] {
+		cg.memory = dir
+	}
+	if l.Pids > 0 {
+		if err := cg.makeCmd(l.Pids); err != nil {
+			cg.remove()
+			return nil, err
+		}
+	}
+	if err := cg.set(l); err != nil {
+		cg.remove()
+		return nil, err
+	}
+	return cg, nil
+}
+
+// enableControllers makes the wanted controllers available to the
+// children of the delegated cgroup base. cgroup v2 enables them only in a
+// cgroup without processes of its own: when jailer is the only one there
+// (as under systemd-run --user --scope -p Delegate=yes), it moves itself
+// into a leaf of its own first (jailer-PID-self, removed as stale once
+// it has exited).
+func enableControllers(base string, want map[string]bool) error {
+	enable := func() error {
+		have, _ := os.ReadFile(filepath.Join(base, "cgroup.subtree_control"))
+		for c, w := range want {
+			if w && !slices.Contains(strings.Fields(string(have)), c) {
+				if err := os.WriteFile(filepath.Join(base, "cgroup.subtree_control"), []byte("+"+c), 0); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	err := enable()
+	if !errors.Is(err, syscall.EBUSY) {
+		return err
+	}
+	procs, _ := os.ReadFile(filepath.Join(base, "cgroup.procs"))
+	if strings.TrimSpace(string(procs)) != strconv.Itoa(os.Getpid()) {
+		return fmt.Errorf("your cgroup %s holds other processes, and cgroup v2 gives controllers only to the children of a cgroup without processes (start jailer in a cgroup of its own: systemd-run --user --scope -p Delegate=yes jailer ...)", base)
+	}
+	leaf := filepath.Join(base, fmt.Sprintf("%s%d-self", cgroupPrefix, os.Getpid()))
+	if err := os.Mkdir(leaf, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("create cgroup %s: %w", leaf, err)
+	}
+	if err := os.WriteFile(filepath.Join(leaf, "cgroup.procs"), []byte(strconv.Itoa(os.Getpid())), 0); err != nil {
+		syscall.Rmdir(leaf)
+		return fmt.Errorf("move jailer into %s: %w", leaf, err)
+	}
+	if err := enable(); err != nil {
+		return fmt.Errorf("enable controllers in %s: %w", base, err)
+	}
+	return nil
+}
+
+// delegatedCgroup finds the caller's cgroup v2 directory and says whether
+// it is delegated to them: theirs to write, with controllers to give.
+func delegatedCgroup() (dir string, controllers []string, why string) {
+	mount := cgroupRoot
+	if _, err := os.Stat(filepath.Join(mount, "cgroup.controllers")); err != nil {
+		mount = filepath.Join(cgroupRoot, "unified")
+		if _, err := os.Stat(filepath.Join(mount, "cgroup.controllers")); err != nil {
+			return "", nil, "this host has no cgroup v2 hierarchy"
+		}
+	}
+	rel := selfCgroup("")
+	if rel == "" {
+		return "", nil, "jailer is in no cgroup v2 cgroup"
+	}
+	dir = filepath.Join(mount, rel)
+	for _, p := range []string{dir, filepath.Join(dir, "cgroup.procs"), filepath.Join(dir, "cgroup.subtree_control")} {
+		if unix.Access(p, unix.W_OK) != nil {
+			return "", nil, fmt.Sprintf("your cgroup %s is not delegated to you (systemd does that for a user session's user@.service, or for systemd-run --user --scope -p Delegate=yes)", dir)
+		}
+	}
+	data, _ := os.ReadFile(filepath.Join(dir, "cgroup.controllers"))
+	controllers = strings.Fields(string(data))
+	if len(controllers) == 0 {
+		return "", nil, fmt.Sprintf("your cgroup %s has no controllers (on a host with cgroup v1 hierarchies, as here, memory, pids and cpu are there, and those are root's)", dir)
+	}
+	return dir, controllers, ""
 }
 
 // makeCmd makes the command's pids cgroup below the jail's, limited to

@@ -116,7 +116,15 @@ func (c *changeSink) save(lower string, targets []string, userxattr bool) error 
 	if err != nil {
 		return fmt.Errorf("--keep-changes: %w", err)
 	}
-	root, err := os.OpenRoot(c.dir)
+	return saveChanges(c.dir, upper, lower, targets, userxattr, c.uid, c.gid, nil)
+}
+
+// saveChanges saves into dir, for uid:gid, what the upper directory
+// (a descriptor it closes; -1 when there is none) holds over the tree
+// lower (see changeSink.save). owned are the entries the init gave their
+// owners (chownOwned): their owner in the tree counts as that one.
+func saveChanges(dir string, upper int, lower string, targets []string, userxattr bool, uid, gid int, owned []ownedEntry) error {
+	root, err := os.OpenRoot(dir)
 	if err != nil {
 		if upper >= 0 {
 			unix.Close(upper)
@@ -124,7 +132,7 @@ func (c *changeSink) save(lower string, targets []string, userxattr bool) error 
 		return fmt.Errorf("--keep-changes: %w", err)
 	}
 	defer root.Close()
-	s := &saver{root: root, uid: c.uid, gid: c.gid, opaque: "trusted.overlay.opaque", skip: map[string]bool{}}
+	s := &saver{root: root, uid: uid, gid: gid, opaque: "trusted.overlay.opaque", skip: map[string]bool{}, owned: map[string]ownedEntry{}}
 	if userxattr {
 		s.opaque = "user.overlay.opaque"
 	}
@@ -133,8 +141,11 @@ func (c *changeSink) save(lower string, targets []string, userxattr bool) error 
 			s.skip[p] = true
 		}
 	}
+	for _, e := range owned {
+		s.owned[e.Path] = e
+	}
 	if err := s.mkdir("files", 0o755); err != nil {
-		return fmt.Errorf("--keep-changes %s: %w", c.dir, err)
+		return fmt.Errorf("--keep-changes %s: %w", dir, err)
 	}
 	if upper >= 0 {
 		defer unix.Close(upper)
@@ -144,7 +155,7 @@ func (c *changeSink) save(lower string, targets []string, userxattr bool) error 
 		}
 		defer unix.Close(tree)
 		if _, err := s.walk(upper, tree, "/"); err != nil {
-			return fmt.Errorf("--keep-changes %s: %w", c.dir, err)
+			return fmt.Errorf("--keep-changes %s: %w", dir, err)
 		}
 	}
 	var list bytes.Buffer
@@ -156,7 +167,7 @@ func (c *changeSink) save(lower string, targets []string, userxattr bool) error 
 		list.WriteString(p + "\n")
 	}
 	if err := s.writeFile("deleted.txt", &list, 0o644); err != nil {
-		return fmt.Errorf("--keep-changes %s: %w", c.dir, err)
+		return fmt.Errorf("--keep-changes %s: %w", dir, err)
 	}
 	return nil
 }
@@ -196,8 +207,9 @@ func (c *changeSink) receive() (int, error) {
 type saver struct {
 	root     *os.Root
 	uid, gid int
-	opaque   string          // the xattr that marks an opaque directory
-	skip     map[string]bool // mount targets and the directories above them
+	opaque   string                // the xattr that marks an opaque directory
+	skip     map[string]bool       // mount targets and the directories above them
+	owned    map[string]ownedEntry // owners the init gave, by jail path
 	deleted  []string
 }
 
@@ -285,7 +297,11 @@ func (s *saver) dir(fd, lower int, name, jp string, st *unix.Stat_t, inLower boo
 	if err != nil {
 		return false, err
 	}
-	changed := !inLower || lst.Mode != st.Mode || lst.Uid != st.Uid || lst.Gid != st.Gid
+	uid, gid := lst.Uid, lst.Gid
+	if o, ok := s.owned[jp]; ok && uid == 0 && gid == 0 {
+		uid, gid = uint32(o.UID), uint32(o.GID) // the init's doing, not the run's
+	}
+	changed := !inLower || lst.Mode != st.Mode || uid != st.Uid || gid != st.Gid
 	if !saved && !opaque && (!changed || (!inLower && s.skip[jp])) {
 		return false, s.root.Remove("files" + jp)
 	}

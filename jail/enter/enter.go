@@ -5,6 +5,7 @@ package enter
 import (
 	"fmt"
 	"maps"
+	"os"
 	"path"
 	"slices"
 	"strings"
@@ -75,6 +76,11 @@ type Options struct {
 	// hardlinked says that the tree shares its files' inodes with the
 	// host (built with --link hardlink): nothing may write into it.
 	hardlinked bool
+
+	// Warn, when set, is told what the caller should know of the run
+	// that is not an error, once per run (without root: the declared
+	// owners that are the caller inside, for want of a subordinate range).
+	Warn func(msg string)
 
 	// Tracer, when set, is attached to the jail's init before it starts
 	// the command, and waits for it instead of Enter (see Tracer).
@@ -211,6 +217,9 @@ func (o *Options) validate() error {
 	if !o.NoNamespaces && !o.has("pid") {
 		return fmt.Errorf("namespaces without pid: jailer mounts /proc in the jail, which without a PID namespace of its own would show (and reach) the host's processes; add pid, or use --no-namespaces")
 	}
+	if o.NoNamespaces && os.Geteuid() != 0 {
+		return fmt.Errorf("--no-namespaces runs a plain chroot(2), which needs root: drop it, and jailer runs the jail in a user namespace of its own (see jailer doctor)")
+	}
 	if o.NoNamespaces && (len(o.Mounts) > 0 || o.Readonly || len(o.Outputs) > 0) {
 		return fmt.Errorf("mounts, --output and --ro need a mount namespace; drop --no-namespaces")
 	}
@@ -243,4 +252,11 @@ func (o *Options) validate() error {
 		return fmt.Errorf("workdir %q must be absolute", o.Workdir)
 	}
 	return nil
+}
+
+// warn passes msg to o.Warn, if there is one.
+func (o *Options) warn(msg string) {
+	if o.Warn != nil {
+		o.Warn(msg)
+	}
 }

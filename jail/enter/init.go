@@ -63,15 +63,29 @@ type initConfig struct {
 	// PidsHop, when the command's pids are limited, puts it in its
 	// cgroup (the init stays out of it).
 	PidsHop *pidsHop `json:"pids_hop,omitempty"`
+	// NoSetgroups: setgroups is denied in the jail's user namespace (a
+	// run without root that maps the caller alone), so the command keeps
+	// the init's groups.
+	NoSetgroups bool `json:"no_setgroups,omitempty"`
+	// Chown gives entries of the tree their owners in the fresh root
+	// (a run without root, whose tree is the caller's; see rootless.go).
+	Chown []ownedEntry `json:"chown,omitempty"`
+	// RootOwner, in a run without root, is the tree's owner as uid and
+	// gid inside, -1 for one the namespace does not map.
+	RootOwner []int `json:"root_owner,omitempty"`
 
 	netns <-chan netns // the network namespace being made (Net), not sent
 }
 
-// IsInit reports whether this process was started as a jail's init.
-func IsInit() bool { return len(os.Args) > 1 && os.Args[1] == initArg }
+// IsInit reports whether this process was started as a jail's init (or
+// as the helper that saves a rootless run's results, save.go).
+func IsInit() bool { return len(os.Args) > 1 && (os.Args[1] == initArg || os.Args[1] == saveArg) }
 
 // RunInit is the jail's init; it returns the exit status for os.Exit.
 func RunInit() int {
+	if os.Args[1] == saveArg {
+		return saveHelper()
+	}
 	runtime.LockOSThread()
 	// Signals are caught from the start: one sent right after the command
 	// starts must not be lost, and setting up the handling takes a thread
@@ -191,7 +205,7 @@ func forkCommand(cfg *initConfig, argv0 string) (pid, code int, err error) {
 			Setsid:     true,
 			Setctty:    cfg.Interactive,
 			Ctty:       0,
-			Credential: &syscall.Credential{Uid: uint32(cfg.UID), Gid: uint32(cfg.GID), Groups: toUint32(cfg.Groups)},
+			Credential: &syscall.Credential{Uid: uint32(cfg.UID), Gid: uint32(cfg.GID), Groups: toUint32(cfg.Groups), NoSetGroups: cfg.NoSetgroups},
 		},
 	})
 	if err != nil {

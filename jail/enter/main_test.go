@@ -4,6 +4,7 @@ package enter
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -25,6 +26,17 @@ func TestMain(m *testing.M) {
 	if IsInit() {
 		os.Exit(RunInit())
 	}
+	if os.Getenv("JAILER_TEST_NO_SUBIDS") != "" {
+		// A host without a subordinate range for the caller.
+		subuidFile, subgidFile = "/nonexistent/subuid", "/nonexistent/subgid"
+	}
+	if m := os.Getenv("JAILER_TEST_BUILD"); m != "" {
+		os.Exit(testBuildMain(m))
+	}
+	if os.Getenv("JAILER_TEST_HOST") != "" {
+		json.NewEncoder(os.Stdout).Encode(HostRootless())
+		os.Exit(0)
+	}
 	if dir := os.Getenv("JAILER_TEST_ENTER"); dir != "" {
 		os.Exit(testEnterMain(dir))
 	}
@@ -32,13 +44,38 @@ func TestMain(m *testing.M) {
 	if shellJailDir != "" {
 		os.RemoveAll(filepath.Dir(shellJailDir))
 	}
+	testutil.RemoveSharedDir()
 	os.Exit(code)
+}
+
+// testBuildMain is `jailer build MANIFEST -o OUT` for JAILER_TEST_BUILD=
+// MANIFEST:OUT, as whoever runs it (the rootless tests build as the
+// unprivileged user).
+func testBuildMain(spec string) int {
+	mf, out, _ := strings.Cut(spec, ":")
+	m, err := manifest.Load(mf)
+	if err == nil {
+		var sum *build.Summary
+		sum, err = build.Build(context.Background(), m, build.Options{Output: out})
+		if err == nil {
+			for _, w := range sum.Warnings {
+				fmt.Fprintln(os.Stderr, "jailer: warning: "+w)
+			}
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
 }
 
 // testEnterMain is `jailer enter DIR CMD...`: the command follows "--" in
 // the arguments; JAILER_TEST_BIND=SRC:DST adds a bind mount,
 // JAILER_TEST_NONS=1 asks for a plain chroot, JAILER_TEST_PERSIST=1 for
-// --persist and JAILER_TEST_KEEP=DIR for --keep-changes DIR.
+// --persist and JAILER_TEST_KEEP=DIR for --keep-changes DIR;
+// JAILER_TEST_OPTS is JSON laid over the options (the rootless tests say
+// all they change there). Warnings go to stderr, as jailer's do.
 func testEnterMain(dir string) int {
 	var argv []string
 	for i, a := range os.Args {
@@ -60,6 +97,13 @@ func testEnterMain(dir string) int {
 		src, dst, _ := strings.Cut(b, ":")
 		opts.Mounts = append(opts.Mounts, manifest.Mount{Type: "bind", Source: src, Target: dst})
 	}
+	if o := os.Getenv("JAILER_TEST_OPTS"); o != "" {
+		if err := json.Unmarshal([]byte(o), &opts); err != nil {
+			fmt.Fprintln(os.Stderr, "JAILER_TEST_OPTS:", err)
+			return ExitSetupFailed
+		}
+	}
+	opts.Warn = func(msg string) { fmt.Fprintln(os.Stderr, "jailer: warning: "+msg) }
 	code, err := Run(context.Background(), dir, opts, Stdio{In: os.Stdin, Out: os.Stdout, Err: os.Stderr})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

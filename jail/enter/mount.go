@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"strconv"
 	"strings"
 
@@ -45,10 +46,45 @@ func setupRoot(cfg *initConfig) error {
 		return &os.PathError{Op: "open", Path: cfg.Root, Err: err}
 	}
 	defer unix.Close(root)
+	if err := chownOwned(root, cfg.Chown); err != nil {
+		return err
+	}
 	if err := mountInside(root, cfg); err != nil {
 		return err
 	}
 	return pivotInto(root, cfg.Root)
+}
+
+// chownOwned gives the entries of a rootless run's fresh root (root,
+// the overlay) the owners the lock records for them, where the tree
+// left them to the caller (0:0 inside): a build without root cannot
+// chown (see rootless.go). The change lands in the overlay's upper
+// layer, never in the tree. Each entry is reached without following a
+// symlink; one the tree no longer has is left out.
+func chownOwned(root int, owned []ownedEntry) error {
+	for _, e := range owned {
+		dir, name := path.Split(e.Path)
+		if name == "" {
+			continue
+		}
+		fd, err := openDirIn(root, dir, false)
+		if errors.Is(err, unix.ENOENT) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("give %s its owner %d:%d: %w", e.Path, e.UID, e.GID, err)
+		}
+		var st unix.Stat_t
+		err = unix.Fstatat(fd, name, &st, unix.AT_SYMLINK_NOFOLLOW)
+		if err == nil && st.Uid == 0 && st.Gid == 0 {
+			err = unix.Fchownat(fd, name, e.UID, e.GID, unix.AT_SYMLINK_NOFOLLOW)
+		}
+		unix.Close(fd)
+		if err != nil && !errors.Is(err, unix.ENOENT) {
+			return &os.PathError{Op: fmt.Sprintf("give its owner %d:%d to", e.UID, e.GID), Path: e.Path, Err: err}
+		}
+	}
+	return nil
 }
 
 // mountInside makes the mounts below the jail at root, in order: /proc

@@ -70,8 +70,14 @@ func overlayRoot(cfg *initConfig) error {
 	}
 	defer unix.Close(upper)
 	// The overlay's root shows its upper directory's owner and mode:
-	// make them the tree's.
-	if err := unix.Fchown(upper, int(st.Uid), int(st.Gid)); err != nil {
+	// make them the tree's. Without root the parent says who that is
+	// inside; an id the namespace does not map (a tree built by root)
+	// is left to root inside, the caller.
+	uid, gid := int(st.Uid), int(st.Gid)
+	if len(cfg.RootOwner) == 2 {
+		uid, gid = cfg.RootOwner[0], cfg.RootOwner[1]
+	}
+	if err := unix.Fchown(upper, uid, gid); err != nil {
 		return &os.PathError{Op: "chown the run's upper layer", Path: cfg.Root, Err: err}
 	}
 	if err := unix.Fchmod(upper, st.Mode&0o7777); err != nil {
@@ -88,7 +94,7 @@ func overlayRoot(cfg *initConfig) error {
 		opts += ",userxattr"
 	}
 	if err := unix.Mount("overlay", cfg.Root, "overlay", 0, opts); err != nil {
-		return overlayError(cfg.Root, lower, err)
+		return overlayError(cfg.Root, lower, cfg.UserNS, err)
 	}
 	if cfg.KeepChanges {
 		// The run's changes go to the parent before they can be made.
@@ -103,10 +109,13 @@ func overlayRoot(cfg *initConfig) error {
 
 // overlayError explains why the overlay could not be mounted on the tree
 // at dir (descriptor lower), and what to do.
-func overlayError(dir string, lower int, err error) error {
+func overlayError(dir string, lower int, userns bool, err error) error {
 	var fs unix.Statfs_t
 	if unix.Fstatfs(lower, &fs) == nil && fs.Type == unix.OVERLAYFS_SUPER_MAGIC {
 		return fmt.Errorf("mount a fresh root over %s: %w: the jail is on overlayfs itself (a container's filesystem?), and the kernel refuses to stack another overlay on it (build the jail on another filesystem, such as a volume, or run in the tree with --persist)", dir, err)
+	}
+	if userns && (errors.Is(err, unix.EPERM) || errors.Is(err, unix.EINVAL)) {
+		return fmt.Errorf("mount a fresh root over %s: overlay: %w: this kernel does not mount overlayfs in a user namespace (Linux 5.11 or later does; see jailer doctor), or the tree's filesystem does not carry an overlay there (run in the tree with --persist)", dir, err)
 	}
 	if errors.Is(err, unix.ENODEV) {
 		return fmt.Errorf("mount a fresh root over %s: %w: this kernel has no overlayfs (modprobe overlay, or run in the tree with --persist)", dir, err)

@@ -35,7 +35,11 @@ func setupProcess(cfg *initConfig) error {
 	}{{unix.RLIMIT_NOFILE, cfg.Nofile}, {unix.RLIMIT_NPROC, cfg.Nproc}} {
 		if l.n > 0 {
 			if err := unix.Setrlimit(l.res, &unix.Rlimit{Cur: uint64(l.n), Max: uint64(l.n)}); err != nil {
-				return fmt.Errorf("setrlimit: %w", err)
+				var old unix.Rlimit
+				if errors.Is(err, unix.EPERM) && unix.Getrlimit(l.res, &old) == nil && uint64(l.n) > old.Max {
+					return fmt.Errorf("limit %s to %d: above the hard limit of %d, which only root may raise (ask for at most %d)", rlimitNames[l.res], l.n, old.Max, old.Max)
+				}
+				return fmt.Errorf("setrlimit %s: %w", rlimitNames[l.res], err)
 			}
 		}
 	}
@@ -47,6 +51,9 @@ func setupProcess(cfg *initConfig) error {
 	if cfg.NoNamespaces {
 		return nil // plain chroot: the comparison baseline, unhardened
 	}
+	if err := clearInheritedCaps(); err != nil {
+		return err
+	}
 	if err := dropCapabilities(); err != nil {
 		return err
 	}
@@ -55,6 +62,9 @@ func setupProcess(cfg *initConfig) error {
 	}
 	return installSeccomp(cfg.PID)
 }
+
+// rlimitNames name the rlimits jailer sets, for its errors.
+var rlimitNames = map[int]string{unix.RLIMIT_NOFILE: "open files (--nofile)", unix.RLIMIT_NPROC: "processes (--nproc)"}
 
 // keptCaps are what root inside the jail may still hold: enough to own
 // files, change users and bind low ports; nothing that reaches the kernel
@@ -76,6 +86,30 @@ var keptCaps = []int{
 	unix.CAP_CHOWN, unix.CAP_DAC_OVERRIDE, unix.CAP_FOWNER, unix.CAP_KILL,
 	unix.CAP_SETGID, unix.CAP_SETUID, unix.CAP_SETPCAP,
 	unix.CAP_NET_BIND_SERVICE, unix.CAP_SYS_CHROOT, unix.CAP_AUDIT_WRITE,
+}
+
+// clearInheritedCaps empties the ambient and inheritable sets. A
+// rootless init starts with every capability in both (rootless.go), and
+// neither is limited by the bounding set: an exec as root gets the
+// inheritable set on top of it, and an exec of a file with inheritable
+// file capabilities gets those of them that are in it.
+func clearInheritedCaps() error {
+	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil && !errors.Is(err, unix.EINVAL) {
+		return fmt.Errorf("clear the ambient capabilities: %w", err)
+	}
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("capget: %w", err)
+	}
+	if data[0].Inheritable == 0 && data[1].Inheritable == 0 {
+		return nil
+	}
+	data[0].Inheritable, data[1].Inheritable = 0, 0
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("clear the inheritable capabilities: %w", err)
+	}
+	return nil
 }
 
 // dropCapabilities removes every other capability from the bounding set.

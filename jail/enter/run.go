@@ -109,7 +109,7 @@ func run(ctx context.Context, dir string, opts *Options, stdio Stdio, stats *Sta
 	if err := stdio.check(); err != nil {
 		return ExitSetupFailed, err
 	}
-	root, cfg, err := prepare(dir, opts)
+	root, cfg, ns, err := prepare(dir, opts)
 	if err != nil {
 		return ExitSetupFailed, err
 	}
@@ -160,7 +160,7 @@ func run(ctx context.Context, dir string, opts *Options, stdio Stdio, stats *Sta
 	}
 	var cfgW, statusR *os.File
 	pid, err := cg.startInside(func() (pid int, err error) {
-		pid, cfgW, statusR, err = startInit(root, opts, stdio, send, hopFiles)
+		pid, cfgW, statusR, err = startInit(root, opts, ns, stdio, send, hopFiles)
 		return pid, err
 	})
 	changes.started()
@@ -195,6 +195,13 @@ func run(ctx context.Context, dir string, opts *Options, stdio Stdio, stats *Sta
 
 	// The jail is gone: nothing changes its files any more.
 	var resErr error
+	if ns != nil {
+		// Without root, what the run left may be the subordinate ids',
+		// which only a process in a namespace that maps them can read
+		// and chown.
+		resErr = ns.save(changes, root, cfg, opts.Outputs)
+		return withResultError(code, err, resErr)
+	}
 	if changes != nil {
 		resErr = changes.save(root, mountTargets(cfg), cfg.UserNS)
 	}
@@ -206,25 +213,35 @@ func run(ctx context.Context, dir string, opts *Options, stdio Stdio, stats *Sta
 
 // prepare checks the options and the jail directory, and works out the
 // init's config; root is the jail's absolute path, symlinks resolved.
-func prepare(dir string, opts *Options) (root string, cfg *initConfig, err error) {
+// Without root, the run gets a user namespace of its own, ns.
+func prepare(dir string, opts *Options) (root string, cfg *initConfig, ns *userns, err error) {
 	if err := opts.validate(); err != nil {
-		return "", nil, err
+		return "", nil, nil, err
+	}
+	if isRootless(opts) {
+		opts.SetNamespace("user", true)
 	}
 	root, err = filepath.Abs(dir)
 	if err == nil {
 		root, err = filepath.EvalSymlinks(root)
 	}
 	if err != nil {
-		return "", nil, fmt.Errorf("jail %s: %w", dir, err)
+		return "", nil, nil, fmt.Errorf("jail %s: %w", dir, err)
 	}
 	if fi, err := os.Stat(root); err != nil || !fi.IsDir() {
-		return "", nil, fmt.Errorf("jail %s is not a directory", dir)
+		return "", nil, nil, fmt.Errorf("jail %s is not a directory", dir)
 	}
 	cfg, err = initConfigFor(root, opts)
 	if err != nil {
-		return "", nil, err
+		return "", nil, nil, err
 	}
-	return root, cfg, nil
+	if isRootless(opts) {
+		ns = rootlessNS(hostRootless())
+		if err := ns.configure(root, opts, cfg); err != nil {
+			return "", nil, nil, err
+		}
+	}
+	return root, cfg, ns, nil
 }
 
 // jailInit is a started init as the parent sees it, until it exits.

@@ -57,7 +57,11 @@ var cloneFlags = map[string]uintptr{
 // changes, when not nil, is passed as changesFd: the init sends the upper
 // layer of the jail's fresh root on it (see changes.go). The extra files
 // follow it, as fds changesFd+1, +2... (the pids hop, see cgroup.go).
-func startInit(root string, opts *Options, stdio Stdio, changes *os.File, extra []*os.File) (pid int, cfgW, statusR *os.File, err error) {
+//
+// ns, when not nil, is the user namespace of a run without root (see
+// rootless.go): with the full mapping, the maps are written here, once
+// the init runs and before it is sent its config.
+func startInit(root string, opts *Options, ns *userns, stdio Stdio, changes *os.File, extra []*os.File) (pid int, cfgW, statusR *os.File, err error) {
 	self, err := os.Executable()
 	if err != nil {
 		return 0, nil, nil, err
@@ -87,19 +91,15 @@ func startInit(root string, opts *Options, stdio Stdio, changes *os.File, extra 
 			}
 		}
 	}
-	if opts.has("user") {
-		// Root inside is the caller outside; as root, every id maps to itself
-		// (the namespace still confines capabilities to the jail).
-		uid, gid := os.Getuid(), os.Getgid()
-		if uid == 0 {
-			sys.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1 << 31}}
-			sys.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1 << 31}}
-			sys.GidMappingsEnableSetgroups = true
-		} else {
-			sys.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: uid, Size: 1}}
-			sys.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: gid, Size: 1}}
-			sys.GidMappingsEnableSetgroups = false
-		}
+	switch {
+	case ns != nil:
+		ns.sysProcAttr(sys)
+	case opts.has("user"):
+		// As root, every id maps to itself (the namespace still confines
+		// capabilities to the jail).
+		sys.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1 << 31}}
+		sys.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 1 << 31}}
+		sys.GidMappingsEnableSetgroups = true
 	}
 	files := []uintptr{stdio.In.Fd(), stdio.Out.Fd(), stdio.Err.Fd(), cfgR.Fd(), statusW.Fd()}
 	switch {
@@ -119,10 +119,22 @@ func startInit(root string, opts *Options, stdio Stdio, changes *os.File, extra 
 	if err != nil {
 		cfgW.Close()
 		statusR.Close()
+		if ns != nil && (errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOSPC)) {
+			return 0, nil, nil, fmt.Errorf("create a user namespace and namespaces %v: %w: this host does not let ordinary users make user namespaces (sysctl user.max_user_namespaces, kernel.unprivileged_userns_clone, or Ubuntu's kernel.apparmor_restrict_unprivileged_userns); run as root, or see jailer doctor", opts.Namespaces, err)
+		}
 		if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOSPC) {
-			return 0, nil, nil, fmt.Errorf("create namespaces %v: %w (jailer enter needs root, or --userns where unprivileged user namespaces are allowed, or --no-namespaces)", opts.Namespaces, err)
+			return 0, nil, nil, fmt.Errorf("create namespaces %v: %w (this kernel refuses them; see jailer doctor, or use --no-namespaces)", opts.Namespaces, err)
 		}
 		return 0, nil, nil, fmt.Errorf("start the jail's init: %w", err)
+	}
+	if ns != nil && ns.full {
+		if err := ns.writeMaps(pid); err != nil {
+			syscall.Kill(pid, syscall.SIGKILL)
+			cfgW.Close()
+			waitStatus(pid)
+			statusR.Close()
+			return 0, nil, nil, err
+		}
 	}
 	return pid, cfgW, statusR, nil
 }

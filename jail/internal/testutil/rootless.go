@@ -1,0 +1,137 @@
+package testutil
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+)
+
+// RootlessUserName is the unprivileged account the rootless tests run
+// as: .ci/run creates it, with a home and a subordinate id range
+// (usermod --add-subuids 200000-265535 --add-subgids 200000-265535).
+const RootlessUserName = "jailer-ci"
+
+// User is an account of the host.
+type User struct {
+	Name     string
+	UID, GID int
+	Home     string
+}
+
+// RootlessUser returns the unprivileged account the rootless tests run
+// as. The tests run as root and switch to it for what they check, so
+// this needs root too; a host without the account skips the test,
+// except in CI (CI=true), where it fails.
+func RootlessUser(t testing.TB) User {
+	t.Helper()
+	RequireRoot(t)
+	u, err := user.Lookup(RootlessUserName)
+	if err != nil {
+		missing(t, fmt.Errorf("no user %s to run the rootless tests as (useradd -m %s; usermod --add-subuids 200000-265535 --add-subgids 200000-265535 %s): %w", RootlessUserName, RootlessUserName, RootlessUserName, err))
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return User{Name: u.Username, UID: uid, GID: gid, Home: u.HomeDir}
+}
+
+// Credential is the credential to start a process as u: its ids and no
+// supplementary groups.
+func (u User) Credential() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(u.UID), Gid: uint32(u.GID), Groups: []uint32{}}}
+}
+
+// Chown gives u the path p and everything below it, without following
+// symlinks.
+func (u User) Chown(t testing.TB, p string) {
+	t.Helper()
+	err := filepath.Walk(p, func(q string, _ os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Lchown(q, u.UID, u.GID)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+var (
+	sharedDirOnce sync.Once
+	sharedDir     string
+	sharedDirErr  error
+)
+
+// SharedDir is a directory every user may enter and read (mode 0755, in
+// the temporary directory), made once per test binary for files that
+// the tests run as another user need: copies of programs, jails built
+// for that user. Tests make what they need below it; RemoveSharedDir
+// removes it at the end of TestMain.
+func SharedDir(t testing.TB) string {
+	t.Helper()
+	sharedDirOnce.Do(func() {
+		sharedDir, sharedDirErr = os.MkdirTemp("", "jailer-shared-")
+		if sharedDirErr == nil {
+			sharedDirErr = os.Chmod(sharedDir, 0o755)
+		}
+	})
+	if sharedDirErr != nil {
+		t.Fatal(sharedDirErr)
+	}
+	return sharedDir
+}
+
+// RemoveSharedDir removes SharedDir's directory, if one was made.
+func RemoveSharedDir() {
+	if sharedDir != "" {
+		os.RemoveAll(sharedDir)
+	}
+}
+
+var (
+	selfCopyOnce sync.Once
+	selfCopy     string
+	selfCopyErr  error
+)
+
+// SelfForUsers returns a copy of the running test binary that every user
+// may run (go test builds it in a directory of the invoking user's, mode
+// 0700), in SharedDir, made once per test binary.
+func SelfForUsers(t testing.TB) string {
+	t.Helper()
+	dir := SharedDir(t)
+	selfCopyOnce.Do(func() {
+		var self string
+		if self, selfCopyErr = os.Executable(); selfCopyErr != nil {
+			return
+		}
+		selfCopy = filepath.Join(dir, filepath.Base(self))
+		selfCopyErr = copyFile(self, selfCopy, 0o755)
+	})
+	if selfCopyErr != nil {
+		t.Fatal(selfCopyErr)
+	}
+	return selfCopy
+}
+
+func copyFile(src, dst string, mode os.FileMode) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
