@@ -121,6 +121,121 @@ binaries:
 	return out
 }
 
+// escRootless is the rootless half of an escape test: the same probe,
+// run by the unprivileged user (testutil.RootlessUser) through jailer
+// without root, in a jail that user built, against a marker of that
+// user's: on the host the user may read it, so only the jail stands
+// between the probe and the secret. Its controls run the probe as that
+// user with what an ordinary user has for a naive jail: unshare(1) for a
+// user namespace (root inside) and chroot(8).
+type escRootless struct {
+	*rootless
+	probe  string // a copy of the probe the user may read
+	marker string // the user's, mode 0600, in a directory of the user's
+	secret string
+}
+
+// rootless sets up the rootless half of the test's lab.
+func (l *escapeLab) rootless(t *testing.T) *escRootless {
+	t.Helper()
+	e := &escRootless{rootless: newRootless(t), secret: "user-secret-" + escRandomHex(t)}
+	dir := e.dir(t)
+	data, err := os.ReadFile(l.probe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.probe = filepath.Join(dir, "probe")
+	host := filepath.Join(dir, "host")
+	e.marker = filepath.Join(host, "marker-"+escRandomHex(t))
+	if err := os.WriteFile(e.probe, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(host, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(e.marker, []byte(e.secret+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.user.Chown(t, dir)
+	return e
+}
+
+// newJail builds, as the user, a jail like escapeLab.newJail's.
+func (e *escRootless) newJail(t *testing.T, extra ...string) string {
+	t.Helper()
+	return e.build(t, fmt.Sprintf(`version: 1
+name: escape
+binaries:
+  - /bin/sh
+  - { src: %q, dest: /probe }
+%s`, e.probe, strings.Join(extra, "\n")))
+}
+
+// enter runs the probe in the jail as the user through jailer, with the
+// default options changed by run.
+func (e *escRootless) enter(t *testing.T, jail string, run rlRun, args ...string) escResult {
+	t.Helper()
+	code, out := e.rootless.enter(t, jail, run, append([]string{"/probe"}, args...)...)
+	return escResult{code: code, out: strings.TrimSpace(out)}
+}
+
+// control runs the probe as the user in a user namespace of its own
+// (root inside) under chroot(8): with hostProc, the host's /proc is
+// bound onto the jail's first, in a mount namespace of its own.
+func (e *escRootless) control(t *testing.T, jail string, c escControl, args ...string) escResult {
+	t.Helper()
+	unshare, chroot := testutil.RequireTool(t, "unshare"), testutil.RequireTool(t, "chroot")
+	argv := append([]string{unshare, "--user", "--map-root-user", chroot, jail, "/probe"}, args...)
+	if c.hostProc {
+		// The shell stays, outside the jail in the same user namespace:
+		// the host's processes are beyond the namespace's reach, its own
+		// are not.
+		argv = append([]string{unshare, "--user", "--map-root-user", "--mount", "sh", "-euc",
+			`j=$1; shift; mount --bind /proc "$j/proc"; chroot "$j" /probe "$@"`, "sh", jail}, args...)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C"}
+	cmd.SysProcAttr = e.user.Credential()
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if c.stdin != nil {
+		cmd.Stdin = c.stdin
+	}
+	cmd.ExtraFiles = c.extra
+	err := cmd.Run()
+	r := escResult{code: -1, out: strings.TrimSpace(out.String())}
+	if cmd.ProcessState != nil {
+		r.code = cmd.ProcessState.ExitCode()
+	}
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		r.err = err
+	}
+	t.Logf("unshare -r chroot as %s: exit %d: %s", e.user.Name, r.code, r.out)
+	return r
+}
+
+// onHost runs the probe as the user on the host, in no jail at all.
+func (e *escRootless) onHost(t *testing.T, args ...string) escResult {
+	t.Helper()
+	cmd := exec.Command(e.probe, args...)
+	cmd.SysProcAttr = e.user.Credential()
+	out, err := cmd.CombinedOutput()
+	r := escResult{code: -1, out: strings.TrimSpace(string(out))}
+	var exit *exec.ExitError
+	if err == nil {
+		r.code = 0
+	} else if errors.As(err, &exit) {
+		r.code = exit.ExitCode()
+	} else {
+		r.err = err
+	}
+	t.Logf("host as %s: exit %d: %s", e.user.Name, r.code, r.out)
+	return r
+}
+
 // escResult is one run of the probe.
 type escResult struct {
 	code int
@@ -343,6 +458,14 @@ func TestEscapeChrootInChroot(t *testing.T) {
 	t.Run("chroot-control", func(t *testing.T) {
 		escWantEscaped(t, escChroot(t, lab.newJail(t), escControl{}, "chroot", lab.marker), lab.secret)
 	})
+	t.Run("rootless", func(t *testing.T) {
+		e := lab.rootless(t)
+		escWantContained(t, e.enter(t, e.newJail(t), rlRun{}, "chroot", e.marker), e.secret)
+	})
+	t.Run("rootless-control", func(t *testing.T) {
+		e := lab.rootless(t)
+		escWantEscaped(t, e.control(t, e.newJail(t), escControl{}, "chroot", e.marker), e.secret)
+	})
 }
 
 func TestEscapeInheritedDirFd(t *testing.T) {
@@ -377,6 +500,31 @@ func TestEscapeInheritedDirFd(t *testing.T) {
 		defer f.Close()
 		escWantEscaped(t, escChroot(t, jail, escControl{extra: []*os.File{f}}, "fd", "3", name), lab.secret)
 	})
+	t.Run("rootless", func(t *testing.T) {
+		e := lab.rootless(t)
+		dir, name := filepath.Split(e.marker)
+		f, err := os.Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		// As fd 10 of the user's jailer, past the fds the init is given.
+		extra := append(make([]*os.File, 7), f)
+		escWantContained(t, e.enter(t, e.newJail(t), rlRun{extra: extra}, "fd", "10", name), e.secret)
+		if r := e.enter(t, e.newJail(t), rlRun{extra: extra}, "fds"); r.code != 0 || r.out != "contained: no open fds above 2" {
+			t.Errorf("the command inherits fds besides 0, 1, 2: %s (exit %d)", r.out, r.code)
+		}
+	})
+	t.Run("rootless-control", func(t *testing.T) {
+		e := lab.rootless(t)
+		dir, name := filepath.Split(e.marker)
+		f, err := os.Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		escWantEscaped(t, e.control(t, e.newJail(t), escControl{extra: []*os.File{f}}, "fd", "3", name), e.secret)
+	})
 }
 
 func TestEscapeProcPidRoot(t *testing.T) {
@@ -386,6 +534,14 @@ func TestEscapeProcPidRoot(t *testing.T) {
 	})
 	t.Run("chroot-control", func(t *testing.T) {
 		escWantEscaped(t, escChroot(t, lab.newJail(t), escControl{hostProc: true}, "procroot", lab.marker), lab.secret)
+	})
+	t.Run("rootless", func(t *testing.T) {
+		e := lab.rootless(t)
+		escWantContained(t, e.enter(t, e.newJail(t), rlRun{}, "procroot", e.marker), e.secret)
+	})
+	t.Run("rootless-control", func(t *testing.T) {
+		e := lab.rootless(t)
+		escWantEscaped(t, e.control(t, e.newJail(t), escControl{hostProc: true}, "procroot", e.marker), e.secret)
 	})
 }
 
@@ -432,6 +588,14 @@ func TestEscapeOpenByHandle(t *testing.T) {
 		escRequireExt4(t, jail)
 		escWantEscaped(t, escChroot(t, jail, escControl{}, "handle", rel), lab.secret)
 	})
+	// No rootless control: open_by_handle_at needs CAP_DAC_READ_SEARCH
+	// of the host's user namespace, which an ordinary user never has.
+	t.Run("rootless", func(t *testing.T) {
+		e := lab.rootless(t)
+		jail := e.newJail(t)
+		escSameFilesystem(t, jail, e.marker)
+		escWantContained(t, e.enter(t, jail, rlRun{}, "handle", escFSPath(t, e.marker)), e.secret)
+	})
 }
 
 // escSleeper is a host process for the jail to try to reach.
@@ -442,7 +606,14 @@ type escSleeper struct {
 
 func escStartSleeper(t *testing.T) *escSleeper {
 	t.Helper()
+	return escStartSleeperAs(t, nil)
+}
+
+// escStartSleeperAs starts the host process with sys (as another user).
+func escStartSleeperAs(t *testing.T, sys *syscall.SysProcAttr) *escSleeper {
+	t.Helper()
 	s := &escSleeper{cmd: exec.Command("sleep", "60"), done: make(chan struct{})}
+	s.cmd.SysProcAttr = sys
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -521,6 +692,22 @@ func TestEscapeSignalHostProcess(t *testing.T) {
 		escWantEscaped(t, escChroot(t, jail, escControl{}, "kill", s.pid()), "")
 		s.wantKilledBy(t, syscall.SIGTERM)
 	})
+	// The host process is the user's own, which the user may signal on
+	// the host.
+	t.Run("rootless", func(t *testing.T) {
+		e := lab.rootless(t)
+		jail := e.newJail(t)
+		s := escStartSleeperAs(t, e.user.Credential())
+		escWantContained(t, e.enter(t, jail, rlRun{}, "kill", s.pid()), "")
+		s.wantUntouched(t)
+	})
+	t.Run("rootless-control", func(t *testing.T) {
+		e := lab.rootless(t)
+		jail := e.newJail(t)
+		s := escStartSleeperAs(t, e.user.Credential())
+		escWantEscaped(t, e.control(t, jail, escControl{}, "kill", s.pid()), "")
+		s.wantKilledBy(t, syscall.SIGTERM)
+	})
 }
 
 func TestEscapePtraceHostProcess(t *testing.T) {
@@ -536,6 +723,22 @@ func TestEscapePtraceHostProcess(t *testing.T) {
 		s := escStartSleeper(t)
 		escWantEscaped(t, escChroot(t, jail, escControl{}, "ptrace", s.pid()), "")
 		s.wantKilledBy(t, syscall.SIGUSR1) // delivered by PTRACE_DETACH
+	})
+	t.Run("rootless", func(t *testing.T) {
+		e := lab.rootless(t)
+		jail := e.newJail(t)
+		s := escStartSleeperAs(t, e.user.Credential())
+		escWantContained(t, e.enter(t, jail, rlRun{}, "ptrace", s.pid()), "")
+		s.wantUntouched(t)
+	})
+	// The control runs the probe on the host as the user: under unshare
+	// -r it would be in a user namespace of its own, from which the
+	// kernel refuses to trace the host's processes anyway.
+	t.Run("rootless-host-control", func(t *testing.T) {
+		e := lab.rootless(t)
+		s := escStartSleeperAs(t, e.user.Credential())
+		escWantEscaped(t, e.onHost(t, "ptrace", s.pid()), "")
+		s.wantKilledBy(t, syscall.SIGUSR1)
 	})
 }
 
@@ -575,6 +778,14 @@ func TestEscapeUserNamespace(t *testing.T) {
 		t.Logf("host: exit %d: %s", r.code, r.out)
 		escWantEscaped(t, r, "")
 	})
+	t.Run("rootless", func(t *testing.T) {
+		e := lab.rootless(t)
+		escWantContained(t, e.enter(t, e.newJail(t), rlRun{}, "userns"), "")
+	})
+	t.Run("rootless-host-control", func(t *testing.T) {
+		e := lab.rootless(t)
+		escWantEscaped(t, e.onHost(t, "userns"), "")
+	})
 }
 
 // TestEscapeProcExe: the binary that runs a jail must not be reachable from
@@ -607,6 +818,21 @@ func TestEscapeProcExe(t *testing.T) {
 			t.Fatalf("the control opened something, but not the jailer binary %s (%s): %s", self, id, r.out)
 		}
 	})
+	// Without root, the init is the copy of this binary the user runs;
+	// the control above shows that the probe finds a binary it reaches.
+	t.Run("rootless", func(t *testing.T) {
+		e := lab.rootless(t)
+		var st unix.Stat_t
+		if err := unix.Stat(e.bin, &st); err != nil {
+			t.Fatal(err)
+		}
+		id := fmt.Sprintf("dev=%d ino=%d", st.Dev, st.Ino)
+		r := e.enter(t, e.newJail(t), rlRun{}, "exe", "1")
+		escWantContained(t, r, "")
+		if strings.Contains(r.out, id) {
+			t.Errorf("ESCAPE: the jail opened the jailer binary %s (%s)", e.bin, id)
+		}
+	})
 }
 
 func TestEscapeMknodHostDisk(t *testing.T) {
@@ -629,6 +855,17 @@ func TestEscapeMknodHostDisk(t *testing.T) {
 		// In a private mount namespace, so that the probe's mount of the
 		// host disk can never outlive it on the host.
 		escWantEscaped(t, escChroot(t, jail, escControl{mountNS: true}, "mknod", major, minor, rel), lab.secret)
+	})
+	// No rootless control: no user namespace lets an ordinary user make
+	// a device node that opens, or mount a disk.
+	t.Run("rootless", func(t *testing.T) {
+		e := lab.rootless(t)
+		var st unix.Stat_t
+		if err := unix.Stat(e.marker, &st); err != nil {
+			t.Fatal(err)
+		}
+		major, minor := strconv.Itoa(int(unix.Major(st.Dev))), strconv.Itoa(int(unix.Minor(st.Dev)))
+		escWantContained(t, e.enter(t, e.newJail(t), rlRun{}, "mknod", major, minor, escFSPath(t, e.marker)), e.secret)
 	})
 }
 
@@ -709,6 +946,16 @@ func TestEscapeTIOCSTI(t *testing.T) {
 			t.Fatalf("the control says it pushed %q, but the terminal holds %q", token, got)
 		}
 	})
+	t.Run("rootless", func(t *testing.T) {
+		e := lab.rootless(t)
+		jail := e.newJail(t)
+		master, slave := escOpenPty(t)
+		token := "pushed-" + escRandomHex(t)
+		escWantContained(t, e.enter(t, jail, rlRun{stdin: slave}, "tiocsti", token), "")
+		if got := escPtyInput(master, slave); strings.Contains(got, token) {
+			t.Errorf("ESCAPE: the jail pushed %q into the caller's terminal: %q", token, got)
+		}
+	})
 }
 
 // TestEscapePlantedSymlinks: a process in a jail (or whoever can write the
@@ -777,6 +1024,39 @@ func TestEscapePlantedSymlinks(t *testing.T) {
 				}
 				escNoMountsUnder(t, victim, jail)
 			})
+			t.Run("rootless", func(t *testing.T) {
+				e := lab.rootless(t)
+				jail := e.newJail(t)
+				dir := filepath.Dir(jail)
+				victim, src := filepath.Join(dir, "victim"), filepath.Join(dir, "src")
+				for _, d := range []string{victim, src} {
+					if err := os.Mkdir(d, 0o755); err != nil {
+						t.Fatal(err)
+					}
+				}
+				p := filepath.Join(jail, c.link)
+				if err := os.RemoveAll(p); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Symlink(victim, p); err != nil {
+					t.Fatal(err)
+				}
+				e.user.Chown(t, dir)
+				var mounts []manifest.Mount
+				for _, m := range c.mounts {
+					if m.Type == "bind" {
+						m.Source = src
+					}
+					mounts = append(mounts, m)
+				}
+				r := e.enter(t, jail, rlRun{opts: map[string]any{"Mounts": mounts}}, "fds")
+				if r.code != ExitSetupFailed || !strings.Contains(r.out, "symlink") {
+					t.Errorf("Enter as %s with %s a symlink to %s = %d (output %q); want 125 and an error refusing the symlink", e.user.Name, c.link, victim, r.code, r.out)
+				}
+				if ents, err := os.ReadDir(victim); err != nil || len(ents) > 0 {
+					t.Errorf("ESCAPE: the host directory %s was written through the planted symlink: %v, %v", victim, ents, err)
+				}
+			})
 			t.Run("chroot-control", func(t *testing.T) {
 				jail, victim, src := setup(t)
 				cmd := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-euc", c.naive)
@@ -840,6 +1120,19 @@ func TestEscapeAbstractSocket(t *testing.T) {
 		opts.SetNamespace("net", false) // --net host
 		escWantEscaped(t, escEnterWith(t, jail, opts, nil), lab.secret)
 	})
+	t.Run("rootless", func(t *testing.T) {
+		e := lab.rootless(t)
+		name, accepted := listen(t)
+		escWantContained(t, e.enter(t, e.newJail(t), rlRun{}, "abstract", name), lab.secret)
+		if n := accepted.Load(); n > 0 {
+			t.Errorf("ESCAPE: the host's @%s accepted %d connections from the jail", name, n)
+		}
+	})
+	t.Run("rootless-net-host-control", func(t *testing.T) {
+		e := lab.rootless(t)
+		name, _ := listen(t)
+		escWantEscaped(t, e.enter(t, e.newJail(t), rlRun{opts: map[string]any{"Namespaces": []string{"mount", "uts", "pid", "ipc"}}}, "abstract", name), lab.secret)
+	})
 }
 
 // TestEscapeSysVShm: System V shared memory is found by key in an IPC
@@ -847,13 +1140,17 @@ func TestEscapeAbstractSocket(t *testing.T) {
 // segment of the host's processes.
 func TestEscapeSysVShm(t *testing.T) {
 	lab := newEscapeLab(t)
-	segment := func(t *testing.T) string {
+	var segmentMode func(t *testing.T, mode int) string
+	segment := func(t *testing.T) string { return segmentMode(t, 0o600) }
+	// segmentMode makes a segment; 0666 for the rootless runs, so that
+	// the user could read it on the host.
+	segmentMode = func(t *testing.T, mode int) string {
 		var b [4]byte
 		if _, err := rand.Read(b[:]); err != nil {
 			t.Fatal(err)
 		}
 		key := int(b[0])<<24&0x7f000000 | int(b[1])<<16 | int(b[2])<<8 | int(b[3]) | 1
-		id, err := unix.SysvShmGet(key, 4096, unix.IPC_CREAT|unix.IPC_EXCL|0o600)
+		id, err := unix.SysvShmGet(key, 4096, unix.IPC_CREAT|unix.IPC_EXCL|mode)
 		if err != nil {
 			t.Fatalf("shmget(%#x): %v", key, err)
 		}
@@ -874,6 +1171,15 @@ func TestEscapeSysVShm(t *testing.T) {
 		opts := escEnterOptions(t, jail, "shm", segment(t))
 		opts.SetNamespace("ipc", false) // --ipc host
 		escWantEscaped(t, escEnterWith(t, jail, opts, nil), lab.secret)
+	})
+	t.Run("rootless", func(t *testing.T) {
+		e := lab.rootless(t)
+		escWantContained(t, e.enter(t, e.newJail(t), rlRun{}, "shm", segmentMode(t, 0o666)), lab.secret)
+	})
+	t.Run("rootless-ipc-host-control", func(t *testing.T) {
+		e := lab.rootless(t)
+		run := rlRun{opts: map[string]any{"Namespaces": []string{"mount", "uts", "pid", "net"}}}
+		escWantEscaped(t, e.enter(t, e.newJail(t), run, "shm", segmentMode(t, 0o666)), lab.secret)
 	})
 }
 
@@ -931,6 +1237,17 @@ func TestEscapeAutogroup(t *testing.T) {
 			t.Fatalf("the control says it set %s's nice to 19, but this session's autogroup is unchanged", group)
 		}
 	})
+	t.Run("rootless", func(t *testing.T) {
+		e := lab.rootless(t)
+		r := e.enter(t, e.newJail(t), rlRun{}, "autogroup", group)
+		escWantContained(t, r, "")
+		if escKeepAutogroup(t, nice) {
+			t.Errorf("ESCAPE: the jail changed the nice value of this session's %s", group)
+		}
+	})
+	// No rootless control: a chroot in a user namespace of its own, run
+	// in this session, is refused the write (EACCES) even to its own
+	// user's processes' autogroup; the chroot-control shows the probe.
 }
 
 // TestEscapeStdio: a directory on fd 0, 1 or 2 is an inherited directory
@@ -973,8 +1290,22 @@ func TestEscapeStdio(t *testing.T) {
 			t.Run("chroot-control", func(t *testing.T) {
 				escWantEscaped(t, escChroot(t, lab.newJail(t), escControl{stdin: c.open(t), hostProc: c.hostProc}, "stdin", lab.marker), lab.secret)
 			})
+			t.Run("rootless", func(t *testing.T) {
+				e := lab.rootless(t)
+				r := e.enter(t, e.newJail(t), rlRun{stdin: c.open(t)}, "stdin", e.marker)
+				if r.code != ExitSetupFailed || !strings.Contains(r.out, c.want) || strings.Contains(r.out, "contained") {
+					t.Errorf("Enter as %s with a host %s as stdin = %d, output %q; want 125, an error saying %q, and no command run", e.user.Name, c.name, r.code, r.out, c.want)
+				}
+			})
 		})
 	}
+	// The user's own directory above the user's marker, as stdin of a
+	// chroot in a user namespace: the same way out.
+	t.Run("rootless-control", func(t *testing.T) {
+		e := lab.rootless(t)
+		f := open(t, filepath.Dir(filepath.Dir(e.marker)), unix.O_RDONLY|unix.O_DIRECTORY)
+		escWantEscaped(t, e.control(t, e.newJail(t), escControl{stdin: f}, "stdin", e.marker), e.secret)
+	})
 }
 
 // escSetidFiles lists what is setuid or setgid at or below dir.
@@ -1045,6 +1376,60 @@ func TestEscapeSetuidFile(t *testing.T) {
 			}
 		}
 	})
+	// Without root, root in the jail is the user: a setuid file it left
+	// in the user's tree or an output would run as the user for whoever
+	// can run it on the host. A fresh root, --persist, an --output and
+	// a writable bind mount each get none.
+	for _, c := range []struct {
+		name   string
+		dir    string // where the probe makes them
+		host   func(e *escRootless, jail, out string) string
+		opts   func(out string) map[string]any
+		rename string
+	}{
+		{name: "rootless", dir: "/suid", host: func(_ *escRootless, jail, _ string) string { return filepath.Join(jail, "suid") }},
+		{name: "rootless-persist", dir: "/suid", host: func(_ *escRootless, jail, _ string) string { return filepath.Join(jail, "suid") },
+			opts: func(string) map[string]any { return map[string]any{"Persist": true} }},
+		{name: "rootless-output", dir: "/out/suid", host: func(_ *escRootless, _, out string) string { return out },
+			opts: func(out string) map[string]any { return map[string]any{"Outputs": []Output{{Host: out, Target: "/out"}}} }},
+		{name: "rootless-bind", dir: "/out/suid", host: func(_ *escRootless, _, out string) string { return out },
+			opts: func(out string) map[string]any {
+				return map[string]any{"Mounts": []manifest.Mount{{Type: "bind", Source: out, Target: "/out"}}}
+			}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := lab.rootless(t)
+			jail := e.newJail(t)
+			out := filepath.Join(filepath.Dir(jail), "out")
+			if err := os.Mkdir(out, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			e.user.Chown(t, out)
+			var run rlRun
+			if c.opts != nil {
+				run.opts = c.opts(out)
+			}
+			escWantContained(t, e.enter(t, jail, run, "setuid", c.dir), "")
+			if found := escSetidFiles(t, c.host(e, jail, out)); len(found) > 0 {
+				t.Errorf("ESCAPE: setuid or setgid files of %s's left on the host: %v", e.user.Name, found)
+			}
+		})
+	}
+	t.Run("rootless-control", func(t *testing.T) {
+		e := lab.rootless(t)
+		jail := e.newJail(t)
+		escWantEscaped(t, e.control(t, jail, escControl{}, "setuid", "/suid"), "")
+		found := escSetidFiles(t, filepath.Join(jail, "suid"))
+		if len(found) == 0 {
+			t.Fatal("the control says it made setuid files, but the tree has none")
+		}
+		for name := range found {
+			var st unix.Stat_t
+			if err := unix.Lstat(filepath.Join(jail, "suid", name), &st); err == nil && int(st.Uid) != e.user.UID {
+				t.Errorf("the control's setuid file %s is %d's, not %s's", name, st.Uid, e.user.Name)
+			}
+		}
+	})
 }
 
 // escFileCaps returns the security.capability attribute of p, or nil.
@@ -1089,6 +1474,34 @@ func TestEscapeFileCapabilities(t *testing.T) {
 			t.Fatal("the control says it set file capabilities, but the host sees none")
 		}
 	})
+	t.Run("rootless-persist", func(t *testing.T) {
+		e := lab.rootless(t)
+		jail := e.newJail(t)
+		escWantContained(t, e.enter(t, jail, rlRun{opts: map[string]any{"Persist": true}}, "fcap", "/fcap-tool"), "")
+		if caps := escFileCaps(t, filepath.Join(jail, "fcap-tool")); caps != nil {
+			t.Errorf("ESCAPE: the jail gave a file in its tree file capabilities: %x", caps)
+		}
+	})
+	t.Run("rootless-output", func(t *testing.T) {
+		e := lab.rootless(t)
+		jail := e.newJail(t)
+		out := filepath.Join(filepath.Dir(jail), "out")
+		run := rlRun{opts: map[string]any{"Outputs": []Output{{Host: out, Target: "/out"}}}}
+		escWantContained(t, e.enter(t, jail, run, "fcap", "/out/fcap-tool"), "")
+		if caps := escFileCaps(t, filepath.Join(out, "fcap-tool")); caps != nil {
+			t.Errorf("ESCAPE: the jail gave a host file file capabilities: %x", caps)
+		}
+	})
+	// In a user namespace of its own the naive setup gives a file
+	// capabilities that hold for that namespace's root (the user).
+	t.Run("rootless-control", func(t *testing.T) {
+		e := lab.rootless(t)
+		jail := e.newJail(t)
+		escWantEscaped(t, e.control(t, jail, escControl{}, "fcap", "/fcap-tool"), "")
+		if escFileCaps(t, filepath.Join(jail, "fcap-tool")) == nil {
+			t.Fatal("the control says it set file capabilities, but the host sees none")
+		}
+	})
 }
 
 // TestEscapeDiskFill: a run writes as much as it likes into the tree, and
@@ -1120,6 +1533,26 @@ func TestEscapeDiskFill(t *testing.T) {
 		opts := escEnterOptions(t, jail, "fill", "/fill", strconv.Itoa(mib))
 		opts.Persist = true
 		escWantEscaped(t, escEnterWith(t, jail, opts, nil), "")
+		if fi, err := os.Lstat(filepath.Join(jail, "fill")); err != nil || fi.Size() != mib<<20 {
+			t.Fatalf("the control says it wrote %d MiB, but the tree has %v, %v", mib, fi, err)
+		}
+	})
+	t.Run("rootless", func(t *testing.T) {
+		e := lab.rootless(t)
+		jail := e.newJail(t)
+		r := e.enter(t, jail, rlRun{opts: map[string]any{"TmpSize": mib / 2 << 20}}, "fill", "/fill", strconv.Itoa(mib))
+		escWantContained(t, r, "")
+		if !strings.Contains(r.out, "ENOSPC") {
+			t.Errorf("the probe stopped for another reason than a full fresh root: %s", r.out)
+		}
+		if fi, err := os.Lstat(filepath.Join(jail, "fill")); err == nil {
+			t.Errorf("ESCAPE: the run wrote %d bytes into the tree on the host's disk", fi.Size())
+		}
+	})
+	t.Run("rootless-persist-control", func(t *testing.T) {
+		e := lab.rootless(t)
+		jail := e.newJail(t)
+		escWantEscaped(t, e.enter(t, jail, rlRun{opts: map[string]any{"Persist": true}}, "fill", "/fill", strconv.Itoa(mib)), "")
 		if fi, err := os.Lstat(filepath.Join(jail, "fill")); err != nil || fi.Size() != mib<<20 {
 			t.Fatalf("the control says it wrote %d MiB, but the tree has %v, %v", mib, fi, err)
 		}
@@ -1164,6 +1597,32 @@ func TestEscapeForkCount(t *testing.T) {
 	t.Run("pids-0-control", func(t *testing.T) {
 		escWantEscaped(t, forks(t, 0, manifest.DefaultPids+100), "")
 	})
+	// Without root, a pids limit needs a cgroup v2 subtree delegated to
+	// the user: where there is one the limits hold as for root; where
+	// there is none, one asked for is refused, never dropped, and
+	// jailer's default does not apply (as on a host without a pids
+	// controller, above).
+	t.Run("rootless", func(t *testing.T) {
+		e := lab.rootless(t)
+		jail := e.newJail(t)
+		limit := func(pids int) rlRun {
+			return rlRun{opts: map[string]any{"Limits": map[string]any{"Pids": pids, "PidsDefault": false}}}
+		}
+		if h := e.rootless.host(t); h.Cgroup == "" || !slices.Contains(h.CgroupControllers, "pids") {
+			r := e.enter(t, jail, limit(8), "forks", "100")
+			if r.code != ExitSetupFailed || !strings.Contains(r.out, "cannot apply the pids limit without root") {
+				t.Errorf("--pids 8 without a delegated pids controller: exit %d, %q; want it refused (125)", r.code, r.out)
+			}
+			t.Skipf("no cgroup v2 pids controller delegated to %s (%s): jailer's default pids limit does not apply without root", e.user.Name, h.NoCgroup)
+		}
+		r := e.enter(t, jail, rlRun{}, "forks", strconv.Itoa(manifest.DefaultPids+100))
+		escWantContained(t, r, "")
+		r = e.enter(t, jail, limit(8), "forks", "100")
+		escWantContained(t, r, "")
+		if want := "contained: forked 7 children (8 processes with this one)"; !strings.HasPrefix(r.out, want) {
+			t.Errorf("probe under --pids 8: %q, want %q", r.out, want)
+		}
+	})
 }
 
 // TestEscapeRewriteSetuidFile: a setuid program the build made on purpose
@@ -1203,6 +1662,34 @@ files: [{dest: /bin/helper, content: "#!/bin/sh\n", mode: "4755", allow_setuid: 
 				t.Errorf("ESCAPE: root in the jail rewrote the setuid program /bin/helper in the tree and it stayed setuid (%v)", fi.Mode())
 			case mode == "no-namespaces-control" && !setuid:
 				t.Fatalf("the control rewrote /bin/helper with every capability, and its setuid bit went anyway (%v): the test proves nothing", fi.Mode())
+			}
+		})
+	}
+	// Without root the helper is setuid to the user who built the jail.
+	for _, mode := range []string{"rootless", "rootless-persist"} {
+		t.Run(mode, func(t *testing.T) {
+			e := newRootless(t)
+			jail := e.build(t, `version: 1
+binaries: [/bin/sh]
+files: [{dest: /bin/helper, content: "#!/bin/sh\n", mode: "4755", allow_setuid: true}]
+`)
+			helper := filepath.Join(jail, "bin/helper")
+			if fi, err := os.Stat(helper); err != nil || fi.Mode()&os.ModeSetuid == 0 {
+				t.Fatalf("the build as %s made no setuid /bin/helper: %v, %v", e.user.Name, fi, err)
+			}
+			e.mustEnter(t, jail, rlRun{opts: map[string]any{"Persist": mode == "rootless-persist"}}, "/bin/sh", "-c", "echo 'exec /bin/sh' >> /bin/helper")
+			fi, err := os.Stat(helper)
+			if err != nil {
+				t.Fatal(err)
+			}
+			content, _ := os.ReadFile(helper)
+			switch {
+			case mode == "rootless" && string(content) != "#!/bin/sh\n":
+				t.Errorf("ESCAPE: a run rewrote the tree's setuid program /bin/helper: %q (%v)", content, fi.Mode())
+			case mode == "rootless-persist" && fi.Mode()&os.ModeSetuid != 0:
+				t.Errorf("ESCAPE: root in the jail rewrote the setuid program /bin/helper in the tree and it stayed setuid (%v)", fi.Mode())
+			case mode == "rootless-persist" && !strings.HasSuffix(string(content), "exec /bin/sh\n"):
+				t.Fatalf("the --persist run did not rewrite /bin/helper (%q): the test proves nothing", content)
 			}
 		})
 	}
