@@ -1391,7 +1391,9 @@ func TestEscapeSetuidFile(t *testing.T) {
 		{name: "rootless-persist", dir: "/suid", host: func(_ *escRootless, jail, _ string) string { return filepath.Join(jail, "suid") },
 			opts: func(string) map[string]any { return map[string]any{"Persist": true} }},
 		{name: "rootless-output", dir: "/out/suid", host: func(_ *escRootless, _, out string) string { return out },
-			opts: func(out string) map[string]any { return map[string]any{"Outputs": []Output{{Host: out, Target: "/out"}}} }},
+			opts: func(out string) map[string]any {
+				return map[string]any{"Outputs": []Output{{Host: out, Target: "/out"}}}
+			}},
 		{name: "rootless-bind", dir: "/out/suid", host: func(_ *escRootless, _, out string) string { return out },
 			opts: func(out string) map[string]any {
 				return map[string]any{"Mounts": []manifest.Mount{{Type: "bind", Source: out, Target: "/out"}}}
