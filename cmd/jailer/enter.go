@@ -27,7 +27,7 @@ func enterFlags() []cli.Flag {
 		&cli.StringFlag{Name: "hostname", Usage: "hostname inside the jail"},
 		&cli.StringFlag{Name: "net", Usage: "none: a network namespace of the jail's own, loopback only (the default; --net alone); host: share the host's network"},
 		&cli.StringFlag{Name: "ipc", Usage: "private: System V IPC and POSIX message queues of the jail's own (the default; --ipc alone); host: share the host's"},
-		&cli.BoolFlag{Name: "userns", Usage: "own user namespace"},
+		&cli.BoolFlag{Name: "userns", Usage: "own user namespace (as root; without root jailer always makes one)"},
 		&cli.BoolFlag{Name: "no-namespaces", Usage: "plain chroot(2), no namespaces (for comparison and old kernels)"},
 		&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "run as USER[:GROUP] (a name in the jail or a uid)"},
 		&cli.StringFlag{Name: "workdir", Aliases: []string{"w"}, Usage: "working directory inside the jail"},
@@ -174,6 +174,7 @@ func applyEnterFlags(c *cli.Context, o *enter.Options) error {
 		o.Limits.Timeout = d
 	}
 	o.Interactive = !c.Bool("no-tty") && term.IsTerminal(int(os.Stdin.Fd())) && term.IsTerminal(int(os.Stdout.Fd()))
+	o.Warn = func(msg string) { fmt.Fprintln(c.App.ErrWriter, "jailer: warning: "+msg) }
 	return nil
 }
 

@@ -268,7 +268,11 @@ func delegatedCgroup() (dir string, controllers []string, why string) {
 	data, _ := os.ReadFile(filepath.Join(dir, "cgroup.controllers"))
 	controllers = strings.Fields(string(data))
 	if len(controllers) == 0 {
-		return "", nil, fmt.Sprintf("your cgroup %s has no controllers (on a host with cgroup v1 hierarchies, as here, memory, pids and cpu are there, and those are root's)", dir)
+		why = fmt.Sprintf("your cgroup %s has no controllers", dir)
+		if mount != cgroupRoot {
+			why += " (this host keeps memory, pids and cpu on cgroup v1, which is root's alone)"
+		}
+		return "", nil, why
 	}
 	return dir, controllers, ""
 }

@@ -1381,23 +1381,18 @@ func TestEscapeSetuidFile(t *testing.T) {
 	// can run it on the host. A fresh root, --persist, an --output and
 	// a writable bind mount each get none.
 	for _, c := range []struct {
-		name   string
-		dir    string // where the probe makes them
-		host   func(e *escRootless, jail, out string) string
-		opts   func(out string) map[string]any
-		rename string
+		name  string
+		inOut bool // the probe makes them in /out, the host directory out
+		opts  func(out string) map[string]any
 	}{
-		{name: "rootless", dir: "/suid", host: func(_ *escRootless, jail, _ string) string { return filepath.Join(jail, "suid") }},
-		{name: "rootless-persist", dir: "/suid", host: func(_ *escRootless, jail, _ string) string { return filepath.Join(jail, "suid") },
-			opts: func(string) map[string]any { return map[string]any{"Persist": true} }},
-		{name: "rootless-output", dir: "/out/suid", host: func(_ *escRootless, _, out string) string { return out },
-			opts: func(out string) map[string]any {
-				return map[string]any{"Outputs": []Output{{Host: out, Target: "/out"}}}
-			}},
-		{name: "rootless-bind", dir: "/out/suid", host: func(_ *escRootless, _, out string) string { return out },
-			opts: func(out string) map[string]any {
-				return map[string]any{"Mounts": []manifest.Mount{{Type: "bind", Source: out, Target: "/out"}}}
-			}},
+		{"rootless", false, func(string) map[string]any { return nil }},
+		{"rootless-persist", false, func(string) map[string]any { return map[string]any{"Persist": true} }},
+		{"rootless-output", true, func(out string) map[string]any {
+			return map[string]any{"Outputs": []Output{{Host: out, Target: "/out"}}}
+		}},
+		{"rootless-bind", true, func(out string) map[string]any {
+			return map[string]any{"Mounts": []manifest.Mount{{Type: "bind", Source: out, Target: "/out"}}}
+		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			e := lab.rootless(t)
@@ -1407,12 +1402,12 @@ func TestEscapeSetuidFile(t *testing.T) {
 				t.Fatal(err)
 			}
 			e.user.Chown(t, out)
-			var run rlRun
-			if c.opts != nil {
-				run.opts = c.opts(out)
+			dir, host := "/suid", filepath.Join(jail, "suid")
+			if c.inOut {
+				dir, host = "/out/suid", out
 			}
-			escWantContained(t, e.enter(t, jail, run, "setuid", c.dir), "")
-			if found := escSetidFiles(t, c.host(e, jail, out)); len(found) > 0 {
+			escWantContained(t, e.enter(t, jail, rlRun{opts: c.opts(out)}, "setuid", dir), "")
+			if found := escSetidFiles(t, host); len(found) > 0 {
 				t.Errorf("ESCAPE: setuid or setgid files of %s's left on the host: %v", e.user.Name, found)
 			}
 		})

@@ -117,9 +117,9 @@ func (r Rootless) WhyNoRange() string {
 	}
 	switch {
 	case r.NewUIDMap == "" || r.NewGIDMap == "":
-		return "newuidmap and newgidmap are not installed (apt install uidmap)"
+		return "newuidmap and newgidmap are not installed (as root: apt install uidmap)"
 	case len(r.SubUIDs) == 0 || len(r.SubGIDs) == 0:
-		return fmt.Sprintf("%s has no subordinate id range in %s and %s (as root: usermod --add-subuids 100000-165535 --add-subgids 100000-165535 %s)", name, subuidFile, subgidFile, name)
+		return fmt.Sprintf("%s has no subordinate id range in %s and %s (add one as root: usermod --add-subuids 100000-165535 --add-subgids 100000-165535 %s)", name, subuidFile, subgidFile, name)
 	}
 	return ""
 }
@@ -179,6 +179,9 @@ func (m idMapping) args() []string {
 
 // toHost is the host id that id inside is, or -1 when it is not mapped.
 func (m idMapping) toHost(id int) int {
+	if id < 0 {
+		return -1
+	}
 	if id == 0 {
 		return m.Host
 	}
@@ -257,7 +260,7 @@ func (ns *userns) checkIDs(cfg *initConfig, who string) error {
 		if cfg.UID == 0 {
 			id = fmt.Sprintf("gid %d", cfg.GID)
 		}
-		return fmt.Errorf("%s (%s) is not mapped in the jail's user namespace: without root only uid and gid 0 (you) are, because %s; or run as root (see jailer doctor)", who, id, ns.host.WhyNoRange())
+		return fmt.Errorf("%s (%s) is not mapped in the jail's user namespace, which maps only 0 (you): %s; or run as root (see jailer doctor)", who, id, ns.host.WhyNoRange())
 	}
 	cfg.Groups = nil // setgroups is denied: the command keeps the init's
 	return nil
@@ -426,7 +429,7 @@ func (ns *userns) configure(root string, opts *Options, cfg *initConfig) error {
 	}
 	switch {
 	case !ns.full:
-		opts.warn(fmt.Sprintf("without a subordinate id range the jail's declared owners are you inside, as root: %s; because %s (see jailer doctor)", collapsedOwners(root, owned), ns.host.WhyNoRange()))
+		opts.warn(fmt.Sprintf("declared owners are you (root) inside, for want of a subordinate id range: %s; %s (see jailer doctor)", collapsedOwners(root, owned), ns.host.WhyNoRange()))
 	case !opts.overlay():
 		opts.warn(fmt.Sprintf("--persist without root: the tree stays yours on the host, so its declared owners do not own their files inside (root does): %s; a run without --persist gives them theirs", collapsedOwners(root, owned)))
 	default:

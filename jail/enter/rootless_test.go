@@ -342,7 +342,7 @@ func TestRootlessUser(t *testing.T) {
 		if !strings.HasSuffix(out, "0\n0:0\n0:0\n") {
 			t.Errorf("root without a range: %q, want uid 0 and the declared directories root's", out)
 		}
-		if n := strings.Count(out, "jailer: warning:"); n != 1 || !strings.Contains(out, "declared owners are you inside, as root: tester 1000:1000 (/home/tester, /work)") {
+		if n := strings.Count(out, "jailer: warning:"); n != 1 || !strings.Contains(out, "declared owners are you (root) inside, for want of a subordinate id range: tester 1000:1000 (/home/tester, /work)") {
 			t.Errorf("root without a range: %d warnings in %q; want one naming tester and its directories", n, out)
 		}
 	})
@@ -657,5 +657,161 @@ rm /etc/passwd`
 				t.Errorf("--stats: %+v, %v", s, err)
 			}
 		})
+	}
+}
+
+// TestSubIDs: the caller's ranges are found by name or uid, in file
+// order; malformed lines and other users' are left out.
+func TestSubIDs(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "subuid")
+	text := "alice:100000:65536\nbob:165536:65536\n1001:300000:1000\nalice:x:1\nalice:5:0\n\n# comment\nalice:400000:10\n"
+	if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		uid  int
+		want []IDRange
+	}{
+		{"alice", 1000, []IDRange{{100000, 65536}, {400000, 10}}},
+		{"bob", 1001, []IDRange{{165536, 65536}, {300000, 1000}}},
+		{"", 1001, []IDRange{{300000, 1000}}},
+		{"carol", 1002, nil},
+	} {
+		if got := subIDs(file, c.name, c.uid); fmt.Sprint(got) != fmt.Sprint(c.want) {
+			t.Errorf("subIDs(%q, %d) = %v, want %v", c.name, c.uid, got, c.want)
+		}
+	}
+	if got := subIDs(filepath.Join(t.TempDir(), "none"), "alice", 1000); got != nil {
+		t.Errorf("subIDs of a missing file = %v, want none", got)
+	}
+}
+
+// TestIDMapping: 0 is the caller, 1 on the ranges one after another, as
+// newuidmap is told and as ids are checked and translated.
+func TestIDMapping(t *testing.T) {
+	m := idMapping{Host: 1001, Sub: []IDRange{{100000, 10}, {200000, 5}}}
+	if got, want := strings.Join(m.args(), " "), "0 1001 1 1 100000 10 11 200000 5"; got != want {
+		t.Errorf("args() = %q, want %q", got, want)
+	}
+	if m.size() != 16 {
+		t.Errorf("size() = %d, want 16", m.size())
+	}
+	for _, c := range []struct{ in, host int }{{0, 1001}, {1, 100000}, {10, 100009}, {11, 200000}, {15, 200004}, {16, -1}, {-1, -1}} {
+		if got := m.toHost(c.in); got != c.host {
+			t.Errorf("toHost(%d) = %d, want %d", c.in, got, c.host)
+		}
+		if c.host >= 0 {
+			if got := m.fromHost(c.host); got != c.in {
+				t.Errorf("fromHost(%d) = %d, want %d", c.host, got, c.in)
+			}
+		}
+	}
+	for _, host := range []int{0, 99999, 100010, 200005} {
+		if got := m.fromHost(host); got != -1 {
+			t.Errorf("fromHost(%d) = %d, want -1 (not mapped)", host, got)
+		}
+	}
+	alone := idMapping{Host: 1001}
+	if alone.size() != 1 || alone.toHost(1) != -1 || strings.Join(alone.args(), " ") != "0 1001 1" {
+		t.Errorf("the caller alone: size %d, toHost(1) %d, args %q", alone.size(), alone.toHost(1), alone.args())
+	}
+}
+
+// TestCheckIDs: the command's user, group and groups must be mapped.
+func TestCheckIDs(t *testing.T) {
+	host := Rootless{UID: 1001, GID: 1001, User: "ci", SubUIDs: []IDRange{{100000, 65536}}, SubGIDs: []IDRange{{100000, 65536}}, NewUIDMap: "/usr/bin/newuidmap", NewGIDMap: "/usr/bin/newgidmap"}
+	bare := host
+	bare.SubUIDs, bare.SubGIDs = nil, nil
+	for _, c := range []struct {
+		host          Rootless
+		uid, gid      int
+		groups        []int
+		err           string // "" for none
+		groupsAfter   int
+		wantSetgroups bool
+	}{
+		{host, 1000, 1000, []int{27}, "", 1, true},
+		{host, 65536, 0, nil, "", 0, true},
+		{host, 65537, 0, nil, "(uid 65537) is not mapped", 0, true},
+		{host, 0, 70000, nil, "(gid 70000) is not mapped", 0, true},
+		{host, 0, 0, []int{70000}, "its group 70000 is not mapped", 0, true},
+		{bare, 0, 0, []int{27}, "", 0, false},
+		{bare, 1000, 1000, nil, "(uid 1000) is not mapped", 0, false},
+		{bare, 0, 5, nil, "(gid 5) is not mapped", 0, false},
+	} {
+		ns := rootlessNS(c.host)
+		cfg := &initConfig{UID: c.uid, GID: c.gid, Groups: c.groups}
+		err := ns.checkIDs(cfg, "user x")
+		switch {
+		case c.err == "" && err != nil, c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err) || !strings.Contains(err.Error(), "jailer doctor")):
+			t.Errorf("checkIDs(%d:%d %v, full %v) = %v, want %q", c.uid, c.gid, c.groups, ns.full, err, c.err)
+		case err == nil && len(cfg.Groups) != c.groupsAfter:
+			t.Errorf("checkIDs(%d:%d %v, full %v) left groups %v", c.uid, c.gid, c.groups, ns.full, cfg.Groups)
+		}
+		if ns.full != c.wantSetgroups {
+			t.Errorf("full mapping = %v for %+v", ns.full, c.host)
+		}
+	}
+	noTools := host
+	noTools.NewGIDMap = ""
+	if rootlessNS(noTools).full || !strings.Contains(noTools.WhyNoRange(), "apt install uidmap") {
+		t.Errorf("without newgidmap: full %v, why %q", rootlessNS(noTools).full, noTools.WhyNoRange())
+	}
+	if !strings.Contains(bare.WhyNoRange(), "ci has no subordinate id range") {
+		t.Errorf("without a range: why %q", bare.WhyNoRange())
+	}
+}
+
+// TestRootlessCgroupRefusals: without a delegated cgroup (or without the
+// controller), a limit asked for is refused with what is missing; the
+// default pids limit and --stats's measure go without; with no limit
+// at all, nothing is made.
+func TestRootlessCgroupRefusals(t *testing.T) {
+	none := Rootless{NoCgroup: "your cgroup /sys/fs/cgroup/x is not delegated to you"}
+	noMem := Rootless{Cgroup: "/sys/fs/cgroup/user.slice/x", CgroupControllers: []string{"pids"}}
+	for _, c := range []struct {
+		host    Rootless
+		limits  Limits
+		measure bool
+		err     string // "" for none
+	}{
+		{none, Limits{Memory: 1 << 20}, false, "cannot apply the memory limit without root: it needs a cgroup v2 subtree delegated to you, and your cgroup /sys/fs/cgroup/x is not delegated to you"},
+		{none, Limits{Memory: 1 << 20, CPU: 1}, false, "cannot apply the memory and cpu limit"},
+		{none, Limits{Pids: 8}, false, "cannot apply the pids limit"},
+		{none, Limits{Pids: 4096, PidsDefault: true}, true, ""},
+		{none, Limits{Nofile: 10}, false, ""},
+		{noMem, Limits{Memory: 1 << 20}, false, "your cgroup /sys/fs/cgroup/user.slice/x has no memory controller delegated to it"},
+		{noMem, Limits{CPU: 2}, false, "has no cpu controller"},
+	} {
+		cg, err := rootlessCgroup(c.limits, c.measure, c.host)
+		switch {
+		case c.err == "" && (err != nil || len(cg.dirs) != 0):
+			t.Errorf("rootlessCgroup(%+v, %+v) = %+v, %v; want no cgroup and no error", c.limits, c.host, cg, err)
+		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err) || !strings.Contains(err.Error(), "jailer doctor")):
+			t.Errorf("rootlessCgroup(%+v, %+v) = %v; want an error with %q", c.limits, c.host, err, c.err)
+		}
+	}
+}
+
+// TestOwnedEntries: the entries with an owner other than root, read from
+// the lock only when it has one.
+func TestOwnedEntries(t *testing.T) {
+	dir := t.TempDir()
+	jail := filepath.Join(dir, "jail")
+	for _, c := range []struct {
+		lock string
+		want string
+	}{
+		{`{"format":2,"entries":[{"dest":"/bin","kind":"dir","mode":"0755"}]}`, "[]"},
+		{`{"format":2,"entries":[{"dest":"/bin","kind":"dir"},{"dest":"/home/t","kind":"dir","uid":1000,"gid":1000},{"dest":"/srv","kind":"dir","gid":50}]}`, "[{/home/t 1000 1000} {/srv 0 50}]"},
+	} {
+		if err := os.WriteFile(jail+".jailer.lock", []byte(c.lock), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		got, err := ownedEntries(jail)
+		if err != nil || fmt.Sprint(got) != c.want && !(c.want == "[]" && got == nil) {
+			t.Errorf("ownedEntries of %s = %v, %v; want %s", c.lock, got, err, c.want)
+		}
 	}
 }
