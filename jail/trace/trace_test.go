@@ -5,7 +5,9 @@ package trace
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -481,5 +483,43 @@ func TestTraceAppendSuggestions(t *testing.T) {
 	err = AppendSuggestions(p, []Suggestion{{Field: "files", Path: "/etc/hostname", Why: "again"}, {Field: "files", Path: filepath.Join(dir, "gone"), Why: "x"}})
 	if got, _ := os.ReadFile(p); err == nil || string(got) != in {
 		t.Errorf("AppendSuggestions of a missing file = %v, manifest %q, want an error and %q", err, got, in)
+	}
+}
+
+// TestTraceRootless: jailer trace as an ordinary user (testutil's
+// RootlessUser, running a copy of this test binary): it builds the jail
+// without root, traces the command in a user namespace of its own, finds
+// what the jail lacks, writes it into the manifest, and the next round
+// runs.
+func TestTraceRootless(t *testing.T) {
+	u := testutil.RootlessUser(t)
+	bin := testutil.SelfForUsers(t)
+	dir, err := os.MkdirTemp(testutil.SharedDir(t), "trace-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	m := testutil.WriteManifest(t, dir, "t.yaml", "version: 1\nbinaries: [/bin/sh, /bin/cat]\n")
+	data := testutil.WriteManifest(t, dir, "data.txt", "data\n")
+	u.Chown(t, dir)
+	cmd := exec.Command(bin, "--", "/bin/cat", data)
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + u.Home, "JAILER_CACHE_DIR=off", "JAILER_TEST_TRACE=" + m}
+	cmd.Dir = dir
+	cmd.SysProcAttr = u.Credential()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("jailer trace as %s: %v: %s", u.Name, err, stderr.String())
+	}
+	var rounds []Round
+	if err := json.Unmarshal(out, &rounds); err != nil {
+		t.Fatalf("rounds %q: %v", out, err)
+	}
+	if len(rounds) != 2 || rounds[0].Status != 1 || rounds[1].Status != 0 || len(rounds[0].Missing) == 0 || rounds[0].Missing[0].Path != data {
+		t.Errorf("rounds of cat %s traced as %s: %+v; want a failing round that finds it, then one that succeeds", data, u.Name, rounds)
+	}
+	if text, _ := os.ReadFile(m); !strings.Contains(string(text), data) {
+		t.Errorf("the manifest after trace --write as %s:\n%s", u.Name, text)
 	}
 }

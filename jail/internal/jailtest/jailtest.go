@@ -93,5 +93,6 @@ func Main(m *testing.M) {
 	if ShellJailDir != "" {
 		os.RemoveAll(filepath.Dir(ShellJailDir))
 	}
+	testutil.RemoveSharedDir()
 	os.Exit(code)
 }
