@@ -32,8 +32,8 @@ package enter
 import (
 	"bufio"
 	"encoding/json"
-	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/user"
@@ -269,33 +269,54 @@ func (ns *userns) checkIDs(cfg *initConfig, who string) error {
 // writeMaps writes the full mapping of the init pid with newuidmap and
 // newgidmap, side by side.
 func (ns *userns) writeMaps(pid int) error {
-	type result struct {
-		tool string
-		out  []byte
-		err  error
-	}
-	results := make(chan result, 2)
+	results := make(chan error, 2)
 	for _, t := range []struct {
 		tool string
 		m    idMapping
 	}{{ns.host.NewUIDMap, ns.uid}, {ns.host.NewGIDMap, ns.gid}} {
-		go func() {
-			cmd := exec.Command(t.tool, append([]string{strconv.Itoa(pid)}, t.m.args()...)...)
-			cmd.Env = []string{}
-			out, err := cmd.CombinedOutput()
-			results <- result{filepath.Base(t.tool), out, err}
-		}()
+		go func() { results <- runTool(t.tool, append([]string{strconv.Itoa(pid)}, t.m.args()...)) }()
 	}
-	var errs []error
+	var errs []string
 	for range 2 {
-		if r := <-results; r.err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w: %s", r.tool, r.err, strings.TrimSpace(string(r.out))))
+		if err := <-results; err != nil {
+			errs = append(errs, err.Error())
 		}
 	}
 	if len(errs) > 0 {
-		return fmt.Errorf("map your subordinate ids into the jail: %w (check /etc/subuid and /etc/subgid; see jailer doctor)", errors.Join(errs...))
+		return fmt.Errorf("map your subordinate ids into the jail: %s (check /etc/subuid and /etc/subgid; see jailer doctor)", strings.Join(errs, "; "))
 	}
 	return nil
+}
+
+// runTool runs the program at path with args and an empty environment,
+// and says what it printed when it fails. syscall.ForkExec rather than
+// os/exec, which forks a throw-away child first to probe for pidfds: a
+// process start on every run.
+func runTool(path string, args []string) error {
+	r, w, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	pid, err := syscall.ForkExec(path, append([]string{path}, args...), &syscall.ProcAttr{
+		Env: []string{}, Files: []uintptr{^uintptr(0), w.Fd(), w.Fd()},
+	})
+	w.Close()
+	if err != nil {
+		return fmt.Errorf("%s: %w", filepath.Base(path), err)
+	}
+	out, _ := io.ReadAll(io.LimitReader(r, 4096))
+	var ws syscall.WaitStatus
+	for {
+		_, err = syscall.Wait4(pid, &ws, 0, nil)
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	if err == nil && ws.Exited() && ws.ExitStatus() == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s: exit status %d: %s", filepath.Base(path), exitCode(ws), strings.Join(strings.Fields(string(out)), " "))
 }
 
 // allCaps are every capability this kernel knows, as the init's ambient
