@@ -38,12 +38,20 @@
 //     tmpfs and bind mounts, pivot_root).
 //   - process.go: what the command inherits (hostname, loopback, rlimits,
 //     capabilities, no_new_privs); seccomp.go: the seccomp filter.
+//   - rootless.go: runs without root: the user namespace and how it
+//     maps ids (the caller's subordinate range through newuidmap, or the
+//     caller alone), the declared owners in the fresh root, HostRootless
+//     (what this host allows the caller, for jailer doctor); save.go: the
+//     helper that saves a rootless run's results in a namespace like its.
 //
 // # The parent's side (Run, run.go)
 //
 //  1. prepare: refuse a directory or an O_PATH descriptor as stdin,
 //     stdout or stderr (a way out of any chroot), validate the options,
 //     resolve the jail directory, and work out the init's config;
+//     without root, add a user namespace, check that it maps the
+//     command's ids, and list the owners the init gives in the fresh
+//     root (rootless.go);
 //  2. with --persist, claim the mount targets the tree lacks: make them
 //     now, remove them after the last concurrent run (a fresh root gets
 //     them in its upper layer, and a plain chroot none);
@@ -57,7 +65,8 @@
 //     its own (not the caller's autogroup, terminal or process group), and
 //     in the cgroups on v1 (the thread steps into them for the fork, which
 //     is cheap where moving the init would wait for an RCU grace period);
-//     it blocks reading its config;
+//     it blocks reading its config; without root and with a subordinate
+//     range, write its uid and gid maps with newuidmap and newgidmap;
 //  5. admit it: hold the tree (hold.go) while the init, waiting for its
 //     config, has not resolved the tree's path yet; put it in the
 //     cgroups (v2), let a tracer attach (jailer trace), send the config
@@ -69,7 +78,9 @@
 //     status, its start failure, ExitTimeout, or an OOM kill;
 //  8. save the results, now that nothing in the jail runs: the changes
 //     from the upper layer the init handed over, the outputs handed to
-//     the invoker, the statistics;
+//     the invoker, the statistics (without root, the changes and outputs
+//     through a helper in a user namespace that maps the run's ids,
+//     save.go);
 //  9. clean up in reverse: stop watching, let go of the tree, give back
 //     the terminal, remove the cgroups, release the mount targets.
 //
@@ -83,7 +94,8 @@
 //  3. make all mounts private; mount the run's fresh root over the
 //     tree's path (a tmpfs of --tmp-size, then an overlay of the tree and
 //     that tmpfs; with --keep-changes, send the parent the upper
-//     directory), or with --persist bind-mount the jail onto itself and
+//     directory; without root, give the declared owners their entries
+//     in it), or with --persist bind-mount the jail onto itself and
 //     make it read-only if asked; mount /proc (only with a PID namespace,
 //     with the machine-wide parts masked), a minimal /dev, the tmpfs and
 //     bind mounts, the outputs (nosuid, nodev); make a fresh root
@@ -100,18 +112,26 @@
 //     with loopback up on a thread of its own while steps 3 to 5 ran: it
 //     takes the kernel about half a millisecond), set rlimits;
 //  7. make itself non-dumpable (so /proc/1/exe, /proc/1/root and ptrace of
-//     it are closed to the jail), drop capabilities from the bounding set
-//     (among them SETFCAP, FSETID and NET_ADMIN), set no_new_privs and
+//     it are closed to the jail), empty its ambient and inheritable
+//     capabilities (a rootless init starts with all of them), drop
+//     capabilities from the bounding set (among them SETFCAP, FSETID and
+//     NET_ADMIN), set no_new_privs and
 //     install the seccomp filter (no setuid or setgid file made in any
 //     way; ptrace is allowed among the jail's own processes when it has a
 //     PID namespace);
-//  8. fork the command in a new session with the requested user, groups,
-//     directory and environment (from a thread that steps into the pids
+//  8. fork the command in a new session with the requested user, groups
+//     (not set where the namespace denies setgroups), directory and
+//     environment (from a thread that steps into the pids
 //     cgroup for the fork, so that only the command counts against the
 //     limit), and report on fd 4 that it started;
 //  9. as PID 1, forward signals to the command, reap every zombie, and
 //     exit with the command's status (128+N when signal N killed it); the
 //     kernel then kills whatever else is left in the PID namespace.
+//
+// Without root the same sequence runs in a user namespace of the run's
+// own, made in the same clone (see rootless.go for how ids map); limits
+// need a cgroup v2 subtree delegated to the caller, and a limit asked
+// for without one is refused. NoNamespaces needs root.
 //
 // With NoNamespaces the init only chroots (into the tree itself: no
 // fresh root without a mount namespace), sets rlimits, makes itself

@@ -213,6 +213,11 @@ func forkCommand(cfg *initConfig, argv0 string) (pid, code int, err error) {
 		if errors.Is(err, syscall.ENOENT) {
 			code = ExitNotFound
 		}
+		if errors.Is(err, syscall.EAGAIN) && cfg.Nproc > 0 && cfg.UserNS {
+			// Root in a user namespace is not above RLIMIT_NPROC, which
+			// counts the init's threads when the command's user is root.
+			return 0, code, fmt.Errorf("run %s: %w: --nproc %d counts every process and thread of the jail's root, jailer's init among them (ask for more)", cfg.Argv[0], err, cfg.Nproc)
+		}
 		return 0, code, fmt.Errorf("run %s: %w", cfg.Argv[0], err)
 	}
 	return pid, 0, nil

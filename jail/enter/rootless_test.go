@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -466,12 +467,22 @@ func TestRootlessLimits(t *testing.T) {
 		if out != "64\n" {
 			t.Errorf("--nofile 64: ulimit -n says %q", out)
 		}
+		// RLIMIT_NPROC holds for root in a user namespace, and counts
+		// the init's threads: a limit below them is said to be.
+		out = r.mustEnter(t, jail, rlRun{opts: map[string]any{"Limits": map[string]any{"Nproc": 64}}}, "/bin/cat", "/proc/self/limits")
+		if !regexp.MustCompile(`(?m)^Max processes +64 +64 `).MatchString(out) {
+			t.Errorf("--nproc 64: /proc/self/limits says\n%s", out)
+		}
+		code, out := r.enter(t, jail, rlRun{opts: map[string]any{"Limits": map[string]any{"Nproc": 2}}}, "/bin/true")
+		if code != ExitCannotExec || !strings.Contains(out, "--nproc 2 counts every process and thread of the jail's root, jailer's init among them") {
+			t.Errorf("--nproc 2: exit %d, %q; want 126 and why", code, out)
+		}
 		var lim unix.Rlimit
 		if err := unix.Getrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
 			t.Fatal(err)
 		}
 		above := lim.Max + 1 // the user inherits the test's hard limit
-		code, out := r.enter(t, jail, rlRun{opts: map[string]any{"Limits": map[string]any{"Nofile": above}}}, "/bin/true")
+		code, out = r.enter(t, jail, rlRun{opts: map[string]any{"Limits": map[string]any{"Nofile": above}}}, "/bin/true")
 		if code != ExitSetupFailed || !strings.Contains(out, fmt.Sprintf("above the hard limit of %d, which only root may raise", lim.Max)) {
 			t.Errorf("--nofile %d: exit %d, %q; want 125 and why", above, code, out)
 		}
