@@ -444,6 +444,11 @@ func (ns *userns) configure(root string, opts *Options, cfg *initConfig) error {
 		return &os.PathError{Op: "stat", Path: root, Err: err}
 	}
 	cfg.RootOwner = []int{ns.uid.fromHost(int(st.Uid)), ns.gid.fromHost(int(st.Gid))}
+	if int(st.Uid) != ns.uid.Host {
+		// Not built by the caller (root built it): its owners are on
+		// disk already, whether the namespace maps them or not.
+		return nil
+	}
 	owned, err := ownedEntries(root)
 	if err != nil || len(owned) == 0 {
 		return err

@@ -27,6 +27,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/jailer-dev/jailer/jail/build"
 	"github.com/jailer-dev/jailer/jail/internal/testutil"
 )
 
@@ -280,6 +281,30 @@ func TestRootlessEnter(t *testing.T) {
 			}
 		})
 	}
+	t.Run("built-by-root", func(t *testing.T) {
+		// A tree root built, in a directory the user may read: its
+		// owners are not mapped (nobody inside), the fresh root's own
+		// directory is root's, and no owners are said to collapse.
+		d := r.dir(t)
+		m := testutil.WriteManifest(t, d, "root.yaml", rootlessManifest)
+		rootJail := filepath.Join(d, "root-jail")
+		mustBuild(t, m, build.Options{Output: rootJail})
+		// /work is tester's, host uid 1000: the user's own, on a host
+		// where the user is 1000.
+		inside := func(host, own int) int {
+			if host == own {
+				return 0
+			}
+			return 65534
+		}
+		work := fmt.Sprintf("%d:%d /work", inside(1000, r.user.UID), inside(1000, r.user.GID))
+		for _, env := range [][]string{nil, noSubIDs} {
+			out := r.mustEnter(t, rootJail, rlRun{env: env}, "/bin/stat", "-c", "%u:%g %n", "/", "/etc/passwd", "/work")
+			if want := "0:0 /\n65534:65534 /etc/passwd\n" + work + "\n"; out != want {
+				t.Errorf("a tree root built, entered by %s (%v):\n%s\nwant\n%s", r.user.Name, env, out, want)
+			}
+		}
+	})
 	t.Run("exit-status", func(t *testing.T) {
 		if code, _ := r.enter(t, jail, rlRun{}, "/bin/sh", "-c", "exit 7"); code != 7 {
 			t.Errorf("exit 7 in the jail: jailer exits %d", code)
