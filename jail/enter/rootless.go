@@ -38,11 +38,12 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
+
+	"github.com/jailer-dev/jailer/jail/lockfile"
 
 	"golang.org/x/sys/unix"
 )
@@ -92,12 +93,7 @@ func HostRootless() Rootless {
 	}
 	r.SubUIDs = subIDs(subuidFile, r.User, r.UID)
 	r.SubGIDs = subIDs(subgidFile, r.User, r.UID)
-	if p, err := exec.LookPath(newuidmap); err == nil {
-		r.NewUIDMap = p
-	}
-	if p, err := exec.LookPath(newgidmap); err == nil {
-		r.NewGIDMap = p
-	}
+	r.NewUIDMap, r.NewGIDMap = lookTool(newuidmap), lookTool(newgidmap)
 	r.Cgroup, r.CgroupControllers, r.NoCgroup = delegatedCgroup()
 	return r
 }
@@ -120,6 +116,21 @@ func (r Rootless) WhyNoRange() string {
 		return "newuidmap and newgidmap are not installed (as root: apt install uidmap)"
 	case len(r.SubUIDs) == 0 || len(r.SubGIDs) == 0:
 		return fmt.Sprintf("%s has no subordinate id range in %s and %s (add one as root: usermod --add-subuids 100000-165535 --add-subgids 100000-165535 %s)", name, subuidFile, subgidFile, name)
+	}
+	return ""
+}
+
+// lookTool finds a setuid helper in PATH, else where Debian puts it (a
+// caller's PATH may be bare), or returns "".
+func lookTool(name string) string {
+	if p, err := exec.LookPath(name); err == nil {
+		return p
+	}
+	if filepath.IsAbs(name) {
+		return ""
+	}
+	if p, err := exec.LookPath(filepath.Join("/usr/bin", name)); err == nil {
+		return p
 	}
 	return ""
 }
@@ -360,7 +371,7 @@ type ownedEntry struct {
 // lock has no "uid" or "gid" key (root's are left out), so the lock is
 // decoded only when it has one.
 func ownedEntries(dir string) ([]ownedEntry, error) {
-	data, err := os.ReadFile(filepath.Clean(dir) + ".jailer.lock")
+	data, err := os.ReadFile(lockfile.Path(dir))
 	if err != nil {
 		return nil, fmt.Errorf("read the jail's lock: %w", err)
 	}
@@ -423,7 +434,7 @@ func collapsedOwners(root string, owned []ownedEntry) string {
 		}
 		parts = append(parts, fmt.Sprintf("%s (%s%s)", who, strings.Join(ps, ", "), more))
 	}
-	return strings.Join(slices.Compact(parts), ", ")
+	return strings.Join(parts, ", ")
 }
 
 // configure fits the init's config to the namespace: the command's ids
