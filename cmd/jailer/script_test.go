@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"testing"
 
+	"github.com/jailer-dev/jailer/jail/doctor"
 	"github.com/jailer-dev/jailer/jail/enter"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -17,6 +18,9 @@ func TestMain(m *testing.M) {
 	// `jailer enter` re-executes this binary as the jail's init.
 	if enter.IsInit() {
 		os.Exit(enter.RunInit())
+	}
+	if doctor.IsProbe() {
+		os.Exit(doctor.RunProbe())
 	}
 	if os.Getenv("JAILER_TEST_MAIN") == "1" {
 		main() // this test binary as the real jailer, signals and all
