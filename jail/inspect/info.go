@@ -154,7 +154,8 @@ func (in *Info) Text(w io.Writer) error {
 		line("files", "copied")
 	}
 	if r := in.Rootless; r != nil {
-		line("built by", fmt.Sprintf("%d:%d, without root: the owners of %d paths and %d devices are recorded in the lock, not made (export writes them; enter gives the jail its own /dev)", r.UID, r.GID, in.Owned, in.Devices))
+		line("built by", fmt.Sprintf("%d:%d, without root: the declared owners of %s and %s are recorded in the lock, not made (export writes them; enter gives the jail its own /dev)",
+			r.UID, r.GID, count(in.Owned, "path"), count(in.Devices, "device")))
 	}
 	if in.UpToDate {
 		line("status", "up to date")
@@ -251,4 +252,12 @@ func infoQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// count says how many of a thing: "1 path", "2 paths".
+func count(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }
