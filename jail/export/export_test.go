@@ -626,12 +626,25 @@ enter:
 // TestExportRootlessSameAsRoot builds one manifest as root and, for real,
 // as the unprivileged CI user (whose tree has no devices and is all the
 // user's), and exports both: the archives must be the same bytes, with the
-// declared owners and the devices, and so the images the same ID.
+// declared owners, the devices and the setuid program asked for, and so
+// the images the same ID. A setuid bit the user set in the tree is not
+// exported.
 func TestExportRootlessSameAsRoot(t *testing.T) {
 	u := testutil.RequireUser(t, testutil.CIUser)
 	dir := testutil.PublicDir(t, &u)
+	suid := filepath.Join(dir, "suid")
+	data, err := os.ReadFile("/bin/true")
+	if err == nil {
+		err = os.WriteFile(suid, data, 0o755)
+	}
+	if err == nil {
+		err = unix.Chmod(suid, 0o4755)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
 	m := testutil.WriteManifest(t, dir, "m.yaml", `version: 1
-binaries: [/bin/true]
+binaries: [/bin/true, { src: ./suid, dest: /bin/suid, allow_setuid: true }]
 devices: [null, zero, tty]
 dirs:
   - { path: /data, owner: "tester:tester", mode: "0750" }
@@ -664,11 +677,27 @@ users: [{ name: tester, uid: 1000 }]
 	if !bytes.Equal(a.Bytes(), b.Bytes()) {
 		t.Error("the archives have the same entries but differ in bytes")
 	}
-	for _, want := range []string{"dev/null c 0666 0:0 1,3", "dev/tty c 0666 0:0 5,0", "data/ d 0750 1000:1000 0,0", "data/note - 0640 0:0 0,0"} {
+	for _, want := range []string{"dev/null c 0666 0:0 1,3", "dev/tty c 0666 0:0 5,0", "data/ d 0750 1000:1000 0,0", "data/note - 0640 0:0 0,0", "bin/suid - 4755 0:0 0,0"} {
 		if !slices.ContainsFunc(ha, func(h *tar.Header) bool { return tarEntry(h) == want }) {
 			t.Errorf("the archive has no entry %q", want)
 		}
 	}
+
+	// The builder may set setuid bits on any file of the tree, which an
+	// archive that gives the file to root would make setuid root: those the
+	// build did not set are not kept.
+	if err := unix.Chmod(filepath.Join(rootless, "data/note"), 0o6755); err != nil {
+		t.Fatal(err)
+	}
+	var c bytes.Buffer
+	if _, err := Write(context.Background(), rootless, &c, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	hc, _ := readTar(t, &c)
+	if i := slices.IndexFunc(hc, func(h *tar.Header) bool { return h.Name == "data/note" }); i < 0 || tarEntry(hc[i]) != "data/note - 0755 0:0 0,0" {
+		t.Errorf("after chmod 6755 in the tree, the archive has %s; want data/note - 0755 0:0 0,0", tarEntryAt(hc, i))
+	}
+	unix.Chmod(filepath.Join(rootless, "data/note"), 0o640)
 
 	ida, err := Write(context.Background(), byRoot, io.Discard, Options{Format: Docker})
 	if err != nil {
@@ -696,7 +725,7 @@ func tarEntry(h *tar.Header) string {
 }
 
 func tarEntryAt(hdrs []*tar.Header, i int) string {
-	if i >= len(hdrs) {
+	if i < 0 || i >= len(hdrs) {
 		return "(none)"
 	}
 	return tarEntry(hdrs[i])

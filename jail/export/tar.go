@@ -147,6 +147,7 @@ func (tw *treeWriter) entry(t *tar.Writer, p string, links map[[2]uint64]string)
 	}
 	hdr.Mode = int64(st.Mode & 0o7777)
 	hdr.Uid, hdr.Gid = tw.owner(p, st)
+	hdr.Mode = tw.mode(p, hdr.Mode)
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFDIR:
 		hdr.Typeflag, hdr.Name = tar.TypeDir, hdr.Name+"/"
@@ -210,6 +211,26 @@ func (tw *treeWriter) owner(p string, st unix.Stat_t) (uid, gid int) {
 		gid = 0
 	}
 	return uid, gid
+}
+
+// mode is the mode the archive gives the jail path p, whose mode in the
+// tree is m: m, unless the jail was built without root. The tree is then
+// its builder's, who may have set setuid or setgid bits on any file in
+// it, which the archive, owned as the lock says (often root), would turn
+// into setuid-root programs: only the bits the build itself set (the
+// lock entry's mode, from allow_setuid) are kept.
+func (tw *treeWriter) mode(p string, m int64) int64 {
+	const special = 0o6000
+	if tw.lock == nil || m&special == 0 {
+		return m
+	}
+	var want int64
+	if e := tw.entries[p]; e != nil {
+		if lm, err := strconv.ParseUint(e.Mode, 8, 32); err == nil {
+			want = int64(lm) & special
+		}
+	}
+	return m&^special | m&want
 }
 
 // device writes the device e that a build without root recorded but
