@@ -10,7 +10,6 @@ package main
 import (
 	"archive/tar"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -271,48 +270,4 @@ func tarDiff(t *testing.T, a, b []byte) string {
 		}
 	}
 	return "the same entries; the contents differ"
-}
-
-// TestDoctorAsUsers runs `jailer doctor --json` for real as root, as the
-// CI user with subordinate ids and as the one without: on the CI machine
-// kind (unprivileged user namespaces allowed) enter works for all three
-// (exit 0, ok); the user with ids maps them, the one without is warned.
-func TestDoctorAsUsers(t *testing.T) {
-	withIDs := requireTestUser(t, "jailer-ci")
-	noIDs := requireTestUser(t, "jailer-ci-noids")
-	bin := publicJailer(t)
-	type check struct{ Name, Status, Detail string }
-	tests := []struct {
-		who  string
-		cmd  *exec.Cmd
-		want map[string]string // check name: status
-	}{
-		{"root", asRoot("doctor", "--json"), map[string]string{"namespaces": "ok", "overlay": "ok", "mknod": "ok", "seccomp": "ok", "cgroups": "ok"}},
-		{withIDs.name, withIDs.jailer(bin, "/", "doctor", "--json"), map[string]string{"userns": "ok", "overlay": "ok", "devices": "ok", "subuid": "ok", "subid-map": "ok", "seccomp": "ok"}},
-		{noIDs.name, noIDs.jailer(bin, "/", "doctor", "--json"), map[string]string{"userns": "ok", "overlay": "ok", "subuid": "warn", "subgid": "warn", "subid-map": "warn"}},
-	}
-	for _, tt := range tests {
-		code, stdout, stderr := runCmd(t, tt.cmd)
-		var r struct {
-			User   string
-			OK     bool
-			Checks []check
-		}
-		if err := json.Unmarshal([]byte(stdout), &r); err != nil {
-			t.Errorf("doctor as %s: %v\n%s%s", tt.who, err, stdout, stderr)
-			continue
-		}
-		if code != 0 || !r.OK || r.User != tt.who {
-			t.Errorf("doctor as %s: exit %d, user %q, ok %v; want 0, %s, true:\n%s", tt.who, code, r.User, r.OK, tt.who, stdout)
-		}
-		got := map[string]string{}
-		for _, c := range r.Checks {
-			got[c.Name] = c.Status
-		}
-		for name, status := range tt.want {
-			if got[name] != status {
-				t.Errorf("doctor as %s: check %s is %q, want %q:\n%s", tt.who, name, got[name], status, stdout)
-			}
-		}
-	}
 }
