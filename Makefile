@@ -27,17 +27,21 @@ test:
 test-short:
 	$(GO) test -short ./...
 
-# Go benchmarks, then the comparison with jailkit, lddtree and cp -a.
+# Go benchmarks, then the comparison with jailkit, lddtree and cp -a, entry
+# latency against bwrap, and the same without root (as jailer-ci).
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 10x ./jail/...
 	bench/compare.sh
 	bench/enter.sh
+	bench/rootless.sh
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime 60s ./manifest
 
-# Build the example jail and run a command in it.
+# Build the example jail and run a command in it: as root, or as any user
+# where jailer doctor says enter works.
 demo: build
+	./bin/jailer doctor
 	./bin/jailer build $(DEMO)
 	./bin/jailer plan $(DEMO) | head -n 12
 	@echo '--- inside the jail (jailer enter, as the manifest says: user tester):'

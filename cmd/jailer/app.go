@@ -51,7 +51,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		EnableBashCompletion: true,
 		Commands: []*cli.Command{
 			buildCommand(), planCommand(), checkCommand(), enterCommand(), runCommand(), traceCommand(),
-			exportCommand(), infoCommand(), graphCommand(), gcCommand(), schemaCommand(), completionCommand(), manCommand(),
+			exportCommand(), infoCommand(), graphCommand(), gcCommand(), doctorCommand(), schemaCommand(), completionCommand(), manCommand(),
 			versionCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // run() maps errors to exit codes

@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/jailer-dev/jailer/jail/doctor"
 	"github.com/jailer-dev/jailer/jail/enter"
 )
 
@@ -15,6 +16,10 @@ func main() {
 	// A jail's init: hand over before anything else runs.
 	if enter.IsInit() {
 		os.Exit(enter.RunInit())
+	}
+	// `jailer doctor`'s probe, in the namespaces it tries.
+	if doctor.IsProbe() {
+		os.Exit(doctor.RunProbe())
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args, os.Stdout, os.Stderr)

@@ -46,8 +46,11 @@ func applyIn(ctx context.Context, p *plan.Plan, staging string, opts Options, su
 		return nil, err
 	}
 	defer root.Close()
-	isRoot := os.Geteuid() == 0
+	rootless := lockfile.BuildsRootless()
 	lock := &lockfile.Lock{Format: lockfile.Format, Entries: make([]lockfile.Entry, len(p.Entries))}
+	if rootless {
+		lock.Rootless = &lockfile.Rootless{UID: os.Geteuid(), GID: os.Getegid()}
+	}
 	var files []int
 	var dirs []plan.Entry
 	var total int64
@@ -56,7 +59,7 @@ func applyIn(ctx context.Context, p *plan.Plan, staging string, opts Options, su
 	for i, e := range p.Entries {
 		rel := relPath(e.Dest)
 		le := &lock.Entries[i]
-		*le = lockfile.Entry{Dest: e.Dest, Kind: e.Kind, Source: e.Source, Target: e.Target, Mode: plan.ModeString(e.Mode), UID: e.UID, GID: e.GID, Why: e.Why}
+		*le = lockfile.Entry{Dest: e.Dest, Kind: e.Kind, Source: e.Source, Target: e.Target, Mode: plan.ModeString(e.Mode), UID: e.UID, GID: e.GID, Major: e.Major, Minor: e.Minor, Why: e.Why}
 		var err error
 		switch e.Kind {
 		case plan.KindDir:
@@ -70,7 +73,9 @@ func applyIn(ctx context.Context, p *plan.Plan, staging string, opts Options, su
 			err = root.Symlink(e.Target, rel)
 			sum.Symlinks++
 		case plan.KindDevice:
-			err = mknod(root, rel, e)
+			if !rootless { // recorded only: see lockfile.Rootless
+				err = mknod(root, rel, e)
+			}
 			sum.Devices++
 		case plan.KindFile:
 			files = append(files, i)
@@ -86,8 +91,8 @@ func applyIn(ctx context.Context, p *plan.Plan, staging string, opts Options, su
 		if err != nil {
 			return nil, fmt.Errorf("create %s: %w", e.Dest, err)
 		}
-		if (e.UID != 0 || e.GID != 0) && e.Kind != plan.KindDir {
-			if err := chown(root, rel, e, isRoot, sum); err != nil {
+		if (e.UID != 0 || e.GID != 0) && e.Kind != plan.KindDir && !rootless {
+			if err := chown(root, rel, e); err != nil {
 				return nil, err
 			}
 		}
@@ -99,8 +104,8 @@ func applyIn(ctx context.Context, p *plan.Plan, staging string, opts Options, su
 	sortByDepth(dirs)
 	for _, d := range dirs {
 		rel := relPath(d.Dest)
-		if d.UID != 0 || d.GID != 0 {
-			if err := chown(root, rel, d, isRoot, sum); err != nil {
+		if (d.UID != 0 || d.GID != 0) && !rootless {
+			if err := chown(root, rel, d); err != nil {
 				return nil, err
 			}
 		}
@@ -108,20 +113,51 @@ func applyIn(ctx context.Context, p *plan.Plan, staging string, opts Options, su
 			return nil, fmt.Errorf("chmod %s: %w", d.Dest, err)
 		}
 	}
+	if rootless {
+		if w := rootlessWarning(p); w != "" {
+			sum.Warnings = append(sum.Warnings, w)
+		}
+	}
 	return lock, nil
 }
 
-// chown gives an entry its owner, or, when jailer is not root and cannot,
-// records a warning instead of failing the build.
-func chown(root *os.Root, rel string, e plan.Entry, isRoot bool, sum *Summary) error {
-	if !isRoot {
-		sum.Warnings = append(sum.Warnings, fmt.Sprintf("%s: not owned by %d:%d (build as root to set owners)", e.Dest, e.UID, e.GID))
-		return nil
-	}
+// chown gives an entry its owner.
+func chown(root *os.Root, rel string, e plan.Entry) error {
 	if err := root.Lchown(rel, e.UID, e.GID); err != nil {
 		return fmt.Errorf("chown %s: %w", e.Dest, err)
 	}
 	return nil
+}
+
+// rootlessWarning is the one line a build without root prints about what
+// it recorded in the lock but could not make: the owners the manifest
+// declares (every path is the builder's) and the devices. "" when there
+// are neither.
+func rootlessWarning(p *plan.Plan) string {
+	var owned, devices []string
+	for _, e := range p.Entries {
+		switch {
+		case e.Kind == plan.KindDevice:
+			devices = append(devices, path.Base(e.Dest))
+		case e.UID != 0 || e.GID != 0:
+			owned = append(owned, fmt.Sprintf("%s %d:%d", e.Dest, e.UID, e.GID))
+		}
+	}
+	var what []string
+	if n := len(owned); n > 0 {
+		more := ""
+		if n > 1 {
+			more = fmt.Sprintf(" and %d more", n-1)
+		}
+		what = append(what, fmt.Sprintf("owners (%s%s) are yours on disk", owned[0], more))
+	}
+	if len(devices) > 0 {
+		what = append(what, fmt.Sprintf("devices (%s) are not made", strings.Join(devices, ", ")))
+	}
+	if len(what) == 0 {
+		return ""
+	}
+	return "built without root: " + strings.Join(what, " and ") + "; the lock records them: enter gives the jail its own /dev, export writes them (build as root to make them in the tree)"
 }
 
 // mknod creates a character device inside root.

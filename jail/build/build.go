@@ -17,6 +17,11 @@
 // old tree is deleted last, after the mutex is released, unless a running
 // jail still holds it (oldtrees.go); such old trees, and what an
 // interrupted build leaves, are deleted by the next build or `jailer gc`.
+//
+// Without root, a build cannot make device nodes nor give paths owners
+// other than the user running it: it records both in the lock
+// (lockfile.Rootless) and says so in one warning, and what reads the lock
+// (staleness, check, export) knows they were never made.
 package build
 
 import (
@@ -29,7 +34,6 @@ import (
 	"github.com/jailer-dev/jailer/jail/internal/elfdeps"
 	"github.com/jailer-dev/jailer/jail/internal/human"
 	"github.com/jailer-dev/jailer/jail/lockfile"
-	"github.com/jailer-dev/jailer/jail/plan"
 	"github.com/jailer-dev/jailer/jail/planner"
 
 	"github.com/jailer-dev/jailer/manifest"
@@ -164,7 +168,7 @@ func decide(m *manifest.Manifest, out string, opts Options) (lockfile.Reason, st
 		return lockfile.Reason{}, "", err
 	}
 	sweep(out, true)
-	want := lockfile.Want{Manifest: m.Path, Link: opts.Link, Force: opts.Force}
+	want := lockfile.Want{Manifest: m.Path, Link: opts.Link, Force: opts.Force, Rootless: lockfile.BuildsRootless()}
 	if want.Digest, err = lockfile.Digest(m, opts.Link); err != nil {
 		return lockfile.Reason{}, "", err
 	}
@@ -179,9 +183,6 @@ func stage(ctx context.Context, m *manifest.Manifest, out string, opts Options) 
 	defer r.Save()
 	p, err := planner.NewWith(m, r)
 	if err != nil {
-		return nil, nil, "", err
-	}
-	if err := canApply(p); err != nil {
 		return nil, nil, "", err
 	}
 	sum := &Summary{Output: out, Warnings: p.Warnings}
@@ -204,17 +205,4 @@ func record(lock *lockfile.Lock, m *manifest.Manifest, opts Options, digest stri
 	lock.Digest, lock.Manifest, lock.Name, lock.Layout, lock.Link = digest, m.Path, m.Name, m.Layout, opts.Link
 	lock.Enter = m.Enter
 	lock.Inputs = lockfile.Inputs(m)
-}
-
-// canApply finds what would make the build fail half-way, before it starts.
-func canApply(p *plan.Plan) error {
-	if os.Geteuid() == 0 {
-		return nil
-	}
-	for _, e := range p.Entries {
-		if e.Kind == plan.KindDevice {
-			return fmt.Errorf("%s: creating device nodes needs root (run the build as root, or remove devices: from %s)", e.Dest, filepath.Base(p.Manifest))
-		}
-	}
-	return nil
 }

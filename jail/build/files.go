@@ -208,7 +208,7 @@ func writeFile(ctx context.Context, root *os.Root, e plan.Entry, le *lockfile.En
 // finish sets owner and mode of a freshly written file (owner first: chown
 // clears setuid bits) and records its stat.
 func finish(f *os.File, e plan.Entry, le *lockfile.Entry) error {
-	if (e.UID != 0 || e.GID != 0) && os.Geteuid() == 0 {
+	if (e.UID != 0 || e.GID != 0) && !lockfile.BuildsRootless() {
 		if err := f.Chown(e.UID, e.GID); err != nil {
 			return err
 		}

@@ -13,18 +13,25 @@ import (
 
 // TestMain: with JAILER_TEST_BUILD=MANIFEST[:OUTPUT] the test binary is a
 // builder process, so that builds can be killed and raced like real
-// `jailer build` processes (JAILER_TEST_FORCE=1 adds --force).
+// `jailer build` processes (JAILER_TEST_FORCE=1 adds --force), and run as
+// another user; it prints the summary on stdout and the warnings on
+// stderr.
 func TestMain(m *testing.M) {
 	if spec := os.Getenv("JAILER_TEST_BUILD"); spec != "" {
 		path, out, _ := strings.Cut(spec, ":")
 		man, err := manifest.Load(path)
+		var sum *Summary
 		if err == nil {
-			_, err = Build(context.Background(), man, Options{Output: out, Force: os.Getenv("JAILER_TEST_FORCE") != ""})
+			sum, err = Build(context.Background(), man, Options{Output: out, Force: os.Getenv("JAILER_TEST_FORCE") != ""})
 		}
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
+		for _, w := range sum.Warnings {
+			fmt.Fprintln(os.Stderr, "warning: "+w)
+		}
+		fmt.Println(sum)
 		os.Exit(0)
 	}
 	testutil.Main(m)

@@ -16,6 +16,11 @@ package export
 // (SOURCE_DATE_EPOCH, else 0), numeric owners and no user or group names,
 // no atime, ctime, xattrs or other host-specific records, and gzip headers
 // without a name or a time. Exporting one jail twice gives the same bytes.
+//
+// A jail built without root (lockfile.Rootless) is exported as root would
+// have built it: each path with the owner its lock entry records (the tree
+// has the builder's), and the devices the lock records but the tree lacks,
+// so that an archive or image is the same whoever built the jail.
 
 import (
 	"compress/gzip"
@@ -255,6 +260,11 @@ func export(ctx context.Context, dir string, w io.Writer, opts Options) (*Summar
 		w = zw
 	}
 	tw := &treeWriter{root: root, tree: tree, mtime: time.Unix(opts.Epoch, 0), sum: sum}
+	if lock.Rootless != nil {
+		if err := tw.useLock(dir); err != nil {
+			return nil, err
+		}
+	}
 	if opts.Format == Tar {
 		err = tw.write(ctx, w)
 	} else {

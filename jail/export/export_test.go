@@ -622,3 +622,111 @@ enter:
 		})
 	}
 }
+
+// TestExportRootlessSameAsRoot builds one manifest as root and, for real,
+// as the unprivileged CI user (whose tree has no devices and is all the
+// user's), and exports both: the archives must be the same bytes, with the
+// declared owners, the devices and the setuid program asked for, and so
+// the images the same ID. A setuid bit the user set in the tree is not
+// exported.
+func TestExportRootlessSameAsRoot(t *testing.T) {
+	u := testutil.RequireUser(t, testutil.CIUser)
+	dir := testutil.PublicDir(t, &u)
+	suid := filepath.Join(dir, "suid")
+	data, err := os.ReadFile("/bin/true")
+	if err == nil {
+		err = os.WriteFile(suid, data, 0o755)
+	}
+	if err == nil {
+		err = unix.Chmod(suid, 0o4755)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := testutil.WriteManifest(t, dir, "m.yaml", `version: 1
+binaries: [/bin/true, { src: ./suid, dest: /bin/suid, allow_setuid: true }]
+devices: [null, zero, tty]
+dirs:
+  - { path: /data, owner: "tester:tester", mode: "0750" }
+  - { path: /tmp, mode: "1777" }
+files: [{ dest: /data/note, content: "hi\n", mode: "0640" }]
+symlinks: [{ path: /note, target: /data/note }]
+users: [{ name: tester, uid: 1000 }]
+`)
+	byRoot, rootless := filepath.Join(dir, "root.jail"), filepath.Join(dir, "user.jail")
+	jailtest.MustBuild(t, m, build.Options{Output: byRoot})
+	jailtest.BuildAs(t, u, m, rootless)
+	if l, err := lockfile.Read(rootless); err != nil || l.Rootless == nil {
+		t.Fatalf("the lock of the jail %s built = %+v, %v; want one of a build without root", u.Name, l, err)
+	}
+
+	var a, b bytes.Buffer
+	if _, err := Write(context.Background(), byRoot, &a, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Write(context.Background(), rootless, &b, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	ha, _ := readTar(t, bytes.NewReader(a.Bytes()))
+	hb, _ := readTar(t, bytes.NewReader(b.Bytes()))
+	for i := range max(len(ha), len(hb)) {
+		if i >= len(ha) || i >= len(hb) || tarEntry(ha[i]) != tarEntry(hb[i]) {
+			t.Fatalf("entry %d: built by root %s, without root %s", i, tarEntryAt(ha, i), tarEntryAt(hb, i))
+		}
+	}
+	if !bytes.Equal(a.Bytes(), b.Bytes()) {
+		t.Error("the archives have the same entries but differ in bytes")
+	}
+	for _, want := range []string{"dev/null c 0666 0:0 1,3", "dev/tty c 0666 0:0 5,0", "data/ d 0750 1000:1000 0,0", "data/note - 0640 0:0 0,0", "bin/suid - 4755 0:0 0,0"} {
+		if !slices.ContainsFunc(ha, func(h *tar.Header) bool { return tarEntry(h) == want }) {
+			t.Errorf("the archive has no entry %q", want)
+		}
+	}
+
+	// The builder may set setuid bits on any file of the tree, which an
+	// archive that gives the file to root would make setuid root: those the
+	// build did not set are not kept.
+	if err := unix.Chmod(filepath.Join(rootless, "data/note"), 0o6755); err != nil {
+		t.Fatal(err)
+	}
+	var c bytes.Buffer
+	if _, err := Write(context.Background(), rootless, &c, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	hc, _ := readTar(t, &c)
+	if i := slices.IndexFunc(hc, func(h *tar.Header) bool { return h.Name == "data/note" }); i < 0 || tarEntry(hc[i]) != "data/note - 0755 0:0 0,0" {
+		t.Errorf("after chmod 6755 in the tree, the archive has %s; want data/note - 0755 0:0 0,0", tarEntryAt(hc, i))
+	}
+	unix.Chmod(filepath.Join(rootless, "data/note"), 0o640)
+
+	ida, err := Write(context.Background(), byRoot, io.Discard, Options{Format: Docker})
+	if err != nil {
+		t.Fatal(err)
+	}
+	idb, err := Write(context.Background(), rootless, io.Discard, Options{Format: Docker})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ida.ImageID != idb.ImageID || !slices.Equal(ida.Omitted, idb.Omitted) {
+		t.Errorf("images: built by root %s (left out %q), without root %s (left out %q); want the same", ida.ImageID, ida.Omitted, idb.ImageID, idb.Omitted)
+	}
+}
+
+// tarEntry is what an archive says of an entry, but its content:
+// "NAME TYPE MODE UID:GID MAJOR,MINOR" (TYPE c, d, l, - or h), and the
+// target of a link.
+func tarEntry(h *tar.Header) string {
+	typ := map[byte]string{tar.TypeChar: "c", tar.TypeDir: "d", tar.TypeSymlink: "l", tar.TypeReg: "-", tar.TypeLink: "h"}[h.Typeflag]
+	s := fmt.Sprintf("%s %s %04o %d:%d %d,%d", h.Name, typ, h.Mode, h.Uid, h.Gid, h.Devmajor, h.Devminor)
+	if h.Linkname != "" {
+		s += " -> " + h.Linkname
+	}
+	return s
+}
+
+func tarEntryAt(hdrs []*tar.Header, i int) string {
+	if i < 0 || i >= len(hdrs) {
+		return "(none)"
+	}
+	return tarEntry(hdrs[i])
+}

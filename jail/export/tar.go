@@ -23,13 +23,16 @@ import (
 	"io/fs"
 	"maps"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/jailer-dev/jailer/jail/internal/jailfs"
+	"github.com/jailer-dev/jailer/jail/lockfile"
 	"github.com/jailer-dev/jailer/jail/plan"
 
 	"golang.org/x/sys/unix"
@@ -50,11 +53,37 @@ type treeWriter struct {
 	// container runtime provides /dev, and a rootless one cannot create them).
 	noDevices bool
 	sum       *Summary
+	// lock and entries are set for a jail built without root: its lock,
+	// and the lock's entries by jail path (see useLock).
+	lock    *lockfile.Lock
+	entries map[string]*lockfile.Entry
+}
+
+// useLock makes tw write the jail at dir as a build by root would have
+// made it, from its lock (one of a build without root): the owners the
+// entries record, and the devices the tree lacks.
+func (tw *treeWriter) useLock(dir string) error {
+	lock, err := lockfile.Read(dir)
+	if err != nil {
+		return err
+	}
+	tw.lock = lock
+	tw.entries = make(map[string]*lockfile.Entry, len(lock.Entries))
+	for i := range lock.Entries {
+		tw.entries[path.Clean("/"+lock.Entries[i].Dest)] = &lock.Entries[i]
+	}
+	return nil
 }
 
 // write writes the tar stream to w, every path but "/" in pathLess order.
 func (tw *treeWriter) write(ctx context.Context, w io.Writer) error {
-	paths := slices.SortedFunc(maps.Keys(tw.tree.Nodes), func(a, b string) int {
+	all := maps.Clone(tw.tree.Nodes)
+	for p, e := range tw.entries {
+		if tw.lock.Deferred(e) && !tw.tree.Hidden(p) {
+			all[p] = jailfs.Node{} // written from the lock, whatever the tree has there
+		}
+	}
+	paths := slices.SortedFunc(maps.Keys(all), func(a, b string) int {
 		switch {
 		case a == b:
 			return 0
@@ -72,7 +101,13 @@ func (tw *treeWriter) write(ctx context.Context, w io.Writer) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := tw.entry(t, p, links); err != nil {
+		var err error
+		if e := tw.entries[p]; e != nil && tw.lock.Deferred(e) && !tw.tree.Hidden(p) {
+			err = tw.device(t, e)
+		} else {
+			err = tw.entry(t, p, links)
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -111,7 +146,8 @@ func (tw *treeWriter) entry(t *tar.Writer, p string, links map[[2]uint64]string)
 		}
 	}
 	hdr.Mode = int64(st.Mode & 0o7777)
-	hdr.Uid, hdr.Gid = int(st.Uid), int(st.Gid)
+	hdr.Uid, hdr.Gid = tw.owner(p, st)
+	hdr.Mode = tw.mode(p, hdr.Mode)
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFDIR:
 		hdr.Typeflag, hdr.Name = tar.TypeDir, hdr.Name+"/"
@@ -153,6 +189,66 @@ func (tw *treeWriter) entry(t *tar.Writer, p string, links map[[2]uint64]string)
 		return nil
 	}
 	return tw.writeHeader(t, hdr)
+}
+
+// owner is the owner the archive gives the jail path p, whose stat is st:
+// its own, unless the jail was built without root, where every path is
+// the builder's: then the owner its lock entry records, and for a path
+// the build did not make (a --persist run's), root for the builder (as a
+// run without root maps the caller to root) and its own for others.
+func (tw *treeWriter) owner(p string, st unix.Stat_t) (uid, gid int) {
+	uid, gid = int(st.Uid), int(st.Gid)
+	if tw.lock == nil {
+		return uid, gid
+	}
+	if e := tw.entries[p]; e != nil {
+		return e.UID, e.GID
+	}
+	if uid == tw.lock.Rootless.UID {
+		uid = 0
+	}
+	if gid == tw.lock.Rootless.GID {
+		gid = 0
+	}
+	return uid, gid
+}
+
+// mode is the mode the archive gives the jail path p, whose mode in the
+// tree is m: m, unless the jail was built without root. The tree is then
+// its builder's, who may have set setuid or setgid bits on any file in
+// it, which the archive, owned as the lock says (often root), would turn
+// into setuid-root programs: only the bits the build itself set (the
+// lock entry's mode, from allow_setuid) are kept.
+func (tw *treeWriter) mode(p string, m int64) int64 {
+	const special = 0o6000
+	if tw.lock == nil || m&special == 0 {
+		return m
+	}
+	var want int64
+	if e := tw.entries[p]; e != nil {
+		if lm, err := strconv.ParseUint(e.Mode, 8, 32); err == nil {
+			want = int64(lm) & special
+		}
+	}
+	return m&^special | m&want
+}
+
+// device writes the device e that a build without root recorded but
+// could not make, as a build by root makes it.
+func (tw *treeWriter) device(t *tar.Writer, e *lockfile.Entry) error {
+	p := path.Clean("/" + e.Dest)
+	if tw.noDevices {
+		tw.sum.Omitted = append(tw.sum.Omitted, p+": a device node or FIFO (the container runtime provides /dev)")
+		return nil
+	}
+	mode, err := strconv.ParseUint(e.Mode, 8, 32)
+	if err != nil {
+		return fmt.Errorf("lock entry %s: mode %q: %w", p, e.Mode, err)
+	}
+	return tw.writeHeader(t, &tar.Header{
+		Typeflag: tar.TypeChar, Name: strings.TrimPrefix(p, "/"), ModTime: tw.mtime, Mode: int64(mode),
+		Uid: e.UID, Gid: e.GID, Devmajor: int64(e.Major), Devminor: int64(e.Minor),
+	})
 }
 
 // writeHeader writes hdr and counts it.

@@ -66,7 +66,10 @@ func (p Problem) String() string { return p.Path + ": " + p.Msg }
 //     directories ("unresolved"); a corrupt ELF file is "unresolved" too;
 //   - every lock entry missing from the tree ("missing"), of another kind
 //     ("unexpected-type"), or whose size, sha256 or symlink target differs
-//     ("modified"); devices are checked only for existence and type;
+//     ("modified"); devices are checked only for existence and type, and
+//     a device that a build without root recorded but could not make
+//     must be absent (owners are not compared: such a build records
+//     them without giving them);
 //   - every host source that is gone or whose content changed since the
 //     build ("stale"); a source is hashed only when its stat changed.
 //
@@ -192,6 +195,13 @@ func (c *checker) compareLock(l *lockfile.Lock, t *jailfs.Tree) (hash map[string
 			continue
 		}
 		n, ok := t.Nodes[p]
+		if l.Deferred(e) {
+			// Recorded by a build without root, which could not make it.
+			if ok {
+				c.drifted(p, "unexpected-type", lockfile.TreeChanged, fmt.Sprintf("is a %s, but the build made nothing here (it ran without root)", n.Kind()))
+			}
+			continue
+		}
 		if !ok {
 			c.drifted(p, "missing", lockfile.EntryMissing, fmt.Sprintf("the lock lists a %s here", e.Kind))
 			continue

@@ -45,6 +45,11 @@ type Info struct {
 	Bytes int64 `json:"bytes"`
 	// Linked counts the files that are hardlinks to their host source.
 	Linked int `json:"linked"`
+	// Rootless is set when the jail was built without root: the builder,
+	// who owns every path of the tree (see lockfile.Rootless).
+	Rootless *lockfile.Rootless `json:"rootless,omitempty"`
+	// Owned counts the paths declared with an owner other than root.
+	Owned int `json:"owned,omitempty"`
 	// UpToDate says a build would change nothing.
 	UpToDate bool `json:"up_to_date"`
 	// Stale says why a build would change the jail, when it would: the
@@ -71,9 +76,12 @@ func Inspect(dir string) (*Info, error) {
 	}
 	in := &Info{
 		Jail: abs, Name: lock.Name, Manifest: lock.Manifest, Built: lock.Built,
-		Layout: lock.Layout, Link: lock.Link, Enter: infoEnter(lock),
+		Layout: lock.Layout, Link: lock.Link, Enter: infoEnter(lock), Rootless: lock.Rootless,
 	}
 	for _, e := range lock.Entries {
+		if e.UID != 0 || e.GID != 0 {
+			in.Owned++
+		}
 		switch e.Kind {
 		case plan.KindFile:
 			in.Files++
@@ -144,6 +152,10 @@ func (in *Info) Text(w io.Writer) error {
 		line("files", fmt.Sprintf("hardlinked: %d of %d files share their inode with the host (runs get a fresh root; --persist is refused)", in.Linked, in.Files))
 	default:
 		line("files", "copied")
+	}
+	if r := in.Rootless; r != nil {
+		line("built by", fmt.Sprintf("%d:%d, without root: the declared owners of %s and %s are recorded in the lock, not made (export writes them; enter gives the jail its own /dev)",
+			r.UID, r.GID, count(in.Owned, "path"), count(in.Devices, "device")))
 	}
 	if in.UpToDate {
 		line("status", "up to date")
@@ -240,4 +252,12 @@ func infoQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// count says how many of a thing: "1 path", "2 paths".
+func count(n int, thing string) string {
+	if n == 1 {
+		return "1 " + thing
+	}
+	return fmt.Sprintf("%d %ss", n, thing)
 }

@@ -34,9 +34,12 @@ import (
 
 // Format is the version of the lock file layout this jailer writes.
 // Format 2 names the tree's birth time "birth" (format 1 kept it under
-// "mtime"); a lock of format 1 is still read, and its jail rebuilt by the
-// next build (OldFormat).
-const Format = 2
+// "mtime"); format 3 records a build without root (Rootless: its devices
+// and owners are recorded, not made) and the numbers of devices. Locks of
+// formats 1 and 2 are still read, and their jails rebuilt by the next
+// build (OldFormat); a jailer that reads only up to 2 refuses a lock of 3
+// rather than take a rootless jail's missing devices for drift.
+const Format = 3
 
 // oldestFormat is the oldest lock layout this jailer reads.
 const oldestFormat = 1
@@ -73,6 +76,8 @@ type Lock struct {
 	Tree TreeID `json:"tree"`
 	// Enter holds the manifest's defaults for `jailer enter`.
 	Enter manifest.Enter `json:"enter"`
+	// Rootless is set when the jail was built without root: see Rootless.
+	Rootless *Rootless `json:"rootless,omitempty"`
 	// Inputs are the host files the build read besides the sources (see
 	// Inputs), with their stat at build time.
 	Inputs []Input `json:"inputs"`
@@ -96,8 +101,11 @@ type Entry struct {
 	Mode   string    `json:"mode"`
 	UID    int       `json:"uid,omitempty"`
 	GID    int       `json:"gid,omitempty"`
-	Size   int64     `json:"size,omitempty"`
-	SHA256 string    `json:"sha256,omitempty"`
+	// Major and Minor number a device.
+	Major  uint32 `json:"major,omitempty"`
+	Minor  uint32 `json:"minor,omitempty"`
+	Size   int64  `json:"size,omitempty"`
+	SHA256 string `json:"sha256,omitempty"`
 	// Linked says the file is a hardlink to its host source.
 	Linked bool `json:"linked,omitempty"`
 	// SourceStat is the host source's stat when it was copied.
@@ -106,6 +114,29 @@ type Entry struct {
 	TreeStat Stat   `json:"tree_stat,omitzero"`
 	Why      string `json:"why,omitempty"`
 }
+
+// Rootless describes a build made without root. Such a build cannot give
+// a path an owner other than the user who ran it, nor make a device node
+// (mknod needs CAP_MKNOD), so it records both and leaves them to what
+// reads the lock: every path of the tree belongs to UID:GID, each entry's
+// UID and GID are the owner the plan meant, and its devices are absent
+// from the tree (Deferred). Staleness and `jailer check` do not take that
+// for drift, `jailer export` writes the recorded owners and devices (an
+// image is the same whoever built it), and `jailer enter` gives every
+// jail a /dev of its own anyway.
+type Rootless struct {
+	// UID and GID are the builder's: the owner of every path in the tree.
+	UID int `json:"uid"`
+	GID int `json:"gid"`
+}
+
+// BuildsRootless reports whether a build by this process is one without
+// root (see Rootless): the one place that decides it.
+func BuildsRootless() bool { return os.Geteuid() != 0 }
+
+// Deferred reports whether the lock records e without the tree holding
+// it: a device of a jail built without root.
+func (l *Lock) Deferred(e *Entry) bool { return l.Rootless != nil && e.Kind == plan.KindDevice }
 
 // Path returns the lock file path of the jail at dir.
 func Path(dir string) string { return filepath.Clean(dir) + LockSuffix }
@@ -148,6 +179,7 @@ func ReadHead(dir string) (*Lock, error) {
 	fields := map[string]any{
 		"format": &l.Format, "name": &l.Name, "manifest": &l.Manifest, "digest": &l.Digest,
 		"layout": &l.Layout, "link": &l.Link, "built": &l.Built, "tree": &l.Tree, "enter": &l.Enter, "inputs": &l.Inputs,
+		"rootless": &l.Rootless,
 	}
 	dec := json.NewDecoder(f)
 	bad := func(err error) error { return fmt.Errorf("read lock %s: %w (rebuild with --force)", p, err) }

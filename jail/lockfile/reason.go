@@ -25,6 +25,10 @@ const (
 	OtherManifest
 	// OtherLink: the jail was built with the link mode in Detail.
 	OtherLink
+	// BuiltRootless: the jail was built without root (its owners and
+	// devices recorded, not made), and the build asked for is root's,
+	// which makes them.
+	BuiltRootless
 	// ManifestGone: the manifest at Path that the jail was built from is gone.
 	ManifestGone
 	// InputGone: a file the build read (an included manifest,
@@ -51,7 +55,7 @@ const (
 
 var kindNames = [...]string{
 	UpToDate: "up-to-date", Forced: "forced", NoJail: "no-jail", NotThisTree: "not-this-tree",
-	OldFormat: "old-format", OtherManifest: "other-manifest", OtherLink: "other-link",
+	OldFormat: "old-format", OtherManifest: "other-manifest", OtherLink: "other-link", BuiltRootless: "built-rootless",
 	ManifestGone: "manifest-gone", InputGone: "input-gone", InputChanged: "input-changed",
 	SourceGone: "source-gone", SourceChanged: "source-changed", EntryMissing: "entry-missing",
 	TreeChanged: "tree-changed", ManifestBroken: "manifest-broken", PlanChanged: "plan-changed",
@@ -117,6 +121,8 @@ func (r Reason) AtEntry() string {
 		return fmt.Sprintf("it was built from another manifest, %s", r.Path)
 	case OtherLink:
 		return fmt.Sprintf("it was built with --link %s", r.Detail)
+	case BuiltRootless:
+		return "it was built without root: its owners and devices are recorded, not made"
 	case ManifestGone:
 		return fmt.Sprintf("its manifest %s is gone", r.Path)
 	case InputGone:

@@ -82,13 +82,15 @@ type Want struct {
 	Link string
 	// Force asks for a build whatever the jail is.
 	Force bool
+	// Rootless says the build is one without root (BuildsRootless).
+	Rootless bool
 }
 
 // WantManifest loads the manifest at path again and returns what a build
 // of it with the link mode link would make; a manifest that is gone or no
 // longer loads is recorded in Err, for Staleness to report.
 func WantManifest(path, link string) Want {
-	w := Want{Manifest: path, Link: link}
+	w := Want{Manifest: path, Link: link, Rootless: BuildsRootless()}
 	m, err := manifest.Load(path)
 	if err == nil {
 		w.Digest, err = Digest(m, linkMode(link))
@@ -114,13 +116,18 @@ func linkMode(link string) string {
 //     at dir the very directory it was written for (device, inode and
 //     birth time: a directory made where a jail was deleted is not it);
 //   - the build as a whole: the lock's format, the manifest it was built
-//     from, the link mode;
+//     from, the link mode, and whether it was built without root when
+//     root builds now (a build without root of a jail root built changes
+//     nothing: it could only make it worse);
 //   - the files the build read (Inputs): a manifest edited or gone, the
 //     loader's cache or dpkg's database rewritten;
 //   - entry by entry, in the lock's order: its host source (gone, or its
 //     stat changed), then its place in the tree (missing; a file's stat
 //     changed, with the ctime, which a process in the jail cannot put back;
-//     a symlink's target; a directory or device of another type);
+//     a symlink's target; a directory or device of another type; a
+//     device a build without root recorded but could not make must be
+//     absent, and the owners such a build could not give are not looked
+//     at);
 //   - last, the manifest read again: it no longer loads, or its digest
 //     changed, which no stat shows when a program it names is found
 //     elsewhere in PATH now.
@@ -145,7 +152,7 @@ func Staleness(lock *Lock, dir string, want Want) Reason {
 		return r
 	}
 	for i := range lock.Entries {
-		if r := lock.Entries[i].reason(dir); r.Stale() {
+		if r := lock.entryReason(&lock.Entries[i], dir); r.Stale() {
 			return r
 		}
 	}
@@ -180,6 +187,8 @@ func (l *Lock) buildReason(want Want) Reason {
 		return Reason{Kind: OtherManifest, Path: l.Manifest}
 	case linkMode(want.Link) != linkMode(l.Link):
 		return Reason{Kind: OtherLink, Detail: linkMode(l.Link)}
+	case l.Rootless != nil && !want.Rootless:
+		return Reason{Kind: BuiltRootless}
 	}
 	return Reason{}
 }
@@ -214,9 +223,9 @@ func (l *Lock) planReason(want Want) Reason {
 	return Reason{}
 }
 
-// reason says whether e's host source or its place in the tree at dir
-// changed since the build.
-func (e *Entry) reason(dir string) Reason {
+// entryReason says whether e's host source or its place in the tree at
+// dir changed since the build.
+func (l *Lock) entryReason(e *Entry, dir string) Reason {
 	if e.Source != "" {
 		st, err := Lstat(e.Source)
 		switch {
@@ -245,7 +254,13 @@ func (e *Entry) reason(dir string) Reason {
 		// directories' times), but it must still be one: a directory
 		// replaced by a symlink would lead out of the jail.
 		var fi fs.FileInfo
-		if fi, err = os.Lstat(tree); err == nil {
+		fi, err = os.Lstat(tree)
+		switch {
+		case l.Deferred(e) && gone(err):
+			return Reason{} // recorded, never made: as built
+		case l.Deferred(e) && err == nil:
+			return Reason{Kind: TreeChanged, Entry: e.Dest, Detail: "the build made nothing here (it ran without root)"}
+		case err == nil:
 			changed = e.Kind == plan.KindDir && !fi.IsDir() || e.Kind == plan.KindDevice && fi.Mode()&fs.ModeDevice == 0
 		}
 	}

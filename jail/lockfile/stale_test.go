@@ -28,6 +28,7 @@ files:
   - { src: ./data.txt, dest: /data.txt }
   - { dest: /etc/motd, content: "hi\n" }
 symlinks: [{ path: /d, target: /data.txt }]
+devices: [null]
 `
 
 // staleCase is one cause of staleness, provoked for real on a built jail.
@@ -66,7 +67,13 @@ var staleCases = []staleCase{
 	},
 	{
 		name: "lock of format 1", change: downgradeLock,
-		kind: lockfile.OldFormat, msg: "its lock was written by an older jailer (format 1, this one writes 2)", info: true, build: true,
+		kind: lockfile.OldFormat, msg: "its lock was written by an older jailer (format 1, this one writes 3)", info: true, build: true,
+	},
+	{
+		// A jail built without root, to be built by root now: root makes
+		// what such a build only records. Nothing in it is drift.
+		name: "built without root", change: markRootless,
+		kind: lockfile.BuiltRootless, msg: "it was built without root: its owners and devices are recorded, not made", info: true, build: true,
 	},
 	{
 		name: "manifest edited", change: func(t *testing.T, dir string) { appendFile(t, filepath.Join(dir, "m.yaml"), "dirs: [/new]\n") },
@@ -330,6 +337,31 @@ func downgradeLock(t *testing.T, dir string) {
 	writeFile(t, p, string(data))
 }
 
+// markRootless makes the jail what a build without root makes of it: the
+// lock says so (the builder 1001:1001) and the tree has no device.
+func markRootless(t *testing.T, dir string) {
+	out := filepath.Join(dir, "jail")
+	editLock(t, out, func(l map[string]json.RawMessage) { l["rootless"] = json.RawMessage(`{"uid":1001,"gid":1001}`) })
+	remove(t, filepath.Join(out, "dev/null"))
+}
+
+// editLock rewrites the lock of the jail out as edit changes it.
+func editLock(t *testing.T, out string, edit func(map[string]json.RawMessage)) {
+	t.Helper()
+	p := lockfile.Path(out)
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var l map[string]json.RawMessage
+	if err := json.Unmarshal(data, &l); err != nil {
+		t.Fatal(err)
+	}
+	edit(l)
+	data, _ = json.Marshal(l)
+	writeFile(t, p, string(data))
+}
+
 func writeFile(t *testing.T, p, s string) {
 	t.Helper()
 	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
@@ -367,7 +399,8 @@ func TestReadFormats(t *testing.T) {
 	}{
 		{`{"format":1,"tree":{"dev":7,"ino":8,"mtime":9}}`, lockfile.TreeID{Dev: 7, Ino: 8, Birth: 9}, ""},
 		{`{"format":2,"tree":{"dev":7,"ino":8,"birth":9}}`, lockfile.TreeID{Dev: 7, Ino: 8, Birth: 9}, ""},
-		{`{"format":3,"tree":{}}`, lockfile.TreeID{}, "has format 3, this jailer reads 1 to 2 (rebuild the jail with --force"},
+		{`{"format":3,"tree":{"dev":7,"ino":8,"birth":9},"rootless":{"uid":1001,"gid":1002}}`, lockfile.TreeID{Dev: 7, Ino: 8, Birth: 9}, ""},
+		{`{"format":4,"tree":{}}`, lockfile.TreeID{}, "has format 4, this jailer reads 1 to 3 (rebuild the jail with --force"},
 		{`{"format":0}`, lockfile.TreeID{}, "has format 0"},
 	}
 	for _, tt := range tests {
@@ -426,5 +459,51 @@ func TestReasonKinds(t *testing.T) {
 		U lockfile.Reason `json:"u,omitzero"`
 	}{R: r}); err != nil || string(data) != `{"r":"/etc/motd changed in the jail: mode is 0666, the lock says 0644"}` {
 		t.Errorf("JSON of a reason and an up-to-date one = %s, %v; want the message, and nothing", data, err)
+	}
+}
+
+// TestStalenessRootless: in a jail built without root, the devices the lock
+// records are absent from the tree, and that is no drift to a build
+// without root nor to check; something made where such a device would be
+// is. The control: the same tree under a lock of a build by root.
+func TestStalenessRootless(t *testing.T) {
+	tests := []struct {
+		name     string
+		rootless bool
+		plant    bool // a file where the lock has /dev/null
+		kind     lockfile.Kind
+		msg      string
+		check    []string
+	}{
+		{name: "devices recorded, not made", rootless: true, kind: lockfile.UpToDate, msg: "up to date"},
+		{
+			name: "a file made where a device is recorded", rootless: true, plant: true,
+			kind: lockfile.TreeChanged, msg: "/dev/null changed in the jail: the build made nothing here (it ran without root)",
+			check: []string{"/dev/null: changed in the jail: is a file, but the build made nothing here (it ran without root) (rebuild)"},
+		},
+		{
+			name: "control: a build by root made it", kind: lockfile.EntryMissing, msg: "/dev/null is missing from the jail",
+			check: []string{"/dev/null: is missing from the jail: the lock lists a device here (rebuild)"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir, out := builtJail(t)
+			remove(t, filepath.Join(out, "dev/null"))
+			if tt.rootless {
+				markRootless(t, dir)
+			}
+			if tt.plant {
+				writeFile(t, filepath.Join(out, "dev/null"), "")
+			}
+			lock, err := lockfile.Read(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w := lockfile.WantManifest(filepath.Join(dir, "m.yaml"), "")
+			w.Rootless = tt.rootless // built as it was: by root, or without
+			assertReason(t, "Staleness", lockfile.Staleness(lock, out, w), tt.kind, tt.msg, false)
+			assertCheck(t, out, tt.check, dir)
+		})
 	}
 }

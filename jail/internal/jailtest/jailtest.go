@@ -7,14 +7,17 @@ package jailtest
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
 	"github.com/jailer-dev/jailer/jail/build"
 	"github.com/jailer-dev/jailer/jail/enter"
 	"github.com/jailer-dev/jailer/jail/internal/testutil"
+	"github.com/jailer-dev/jailer/manifest"
 )
 
 // MustBuild builds a manifest and fails the test on error.
@@ -25,6 +28,47 @@ func MustBuild(t testing.TB, path string, opts build.Options) *build.Summary {
 		t.Fatalf("Build(%s) = %v", path, err)
 	}
 	return s
+}
+
+// buildEnv, set to MANIFEST:OUTPUT, makes the test binary build that
+// manifest and exit (see BuildAs).
+const buildEnv = "JAILER_TEST_BUILD_AS"
+
+// BuildAs builds the manifest at path into output as the user u, for
+// real: the test binary (copied where u may run it) builds it as a process
+// of u's, printing the summary on stdout and each warning on stderr, which
+// it returns. The manifest and output's parent must be u's to read and
+// write.
+func BuildAs(t *testing.T, u testutil.User, path, output string) (stdout, stderr string) {
+	t.Helper()
+	cmd := u.Command(testutil.PublicExecutable(t))
+	cmd.Env = append(cmd.Env, buildEnv+"="+path+":"+output)
+	var errBuf strings.Builder
+	cmd.Stderr = &errBuf
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("build %s as %s: %v\n%s", path, u.Name, err, errBuf.String())
+	}
+	return string(out), errBuf.String()
+}
+
+// buildFromEnv is the builder BuildAs runs: it returns the exit status.
+func buildFromEnv(spec string) int {
+	path, out, _ := strings.Cut(spec, ":")
+	m, err := manifest.Load(path)
+	var sum *build.Summary
+	if err == nil {
+		sum, err = build.Build(context.Background(), m, build.Options{Output: out})
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	for _, w := range sum.Warnings {
+		fmt.Fprintln(os.Stderr, "warning: "+w)
+	}
+	fmt.Println(sum)
+	return 0
 }
 
 var (
@@ -83,11 +127,15 @@ func RunIn(t *testing.T, dir string, edit func(*enter.Options), argv ...string) 
 }
 
 // Main is the TestMain of a package whose tests enter jails: the test
-// binary is also the jails' init (enter re-executes itself), tests get a
-// host cache of their own, and the shared shell jail is removed at the end.
+// binary is also the jails' init (enter re-executes itself), and a builder
+// for BuildAs; tests get a host cache of their own, and the shared shell
+// jail is removed at the end.
 func Main(m *testing.M) {
 	if enter.IsInit() {
 		os.Exit(enter.RunInit())
+	}
+	if spec := os.Getenv(buildEnv); spec != "" {
+		os.Exit(buildFromEnv(spec))
 	}
 	code := testutil.RunIsolated(m)
 	if ShellJailDir != "" {

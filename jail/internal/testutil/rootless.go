@@ -1,43 +1,19 @@
 package testutil
 
 import (
-	"fmt"
 	"io"
 	"os"
-	"os/user"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"syscall"
 	"testing"
 )
 
-// RootlessUserName is the unprivileged account the rootless tests run
-// as: .ci/run creates it, with a home and a subordinate id range
-// (usermod --add-subuids 200000-265535 --add-subgids 200000-265535).
-const RootlessUserName = "jailer-ci"
-
-// User is an account of the host.
-type User struct {
-	Name     string
-	UID, GID int
-	Home     string
-}
-
-// RootlessUser returns the unprivileged account the rootless tests run
-// as. The tests run as root and switch to it for what they check, so
-// this needs root too; a host without the account skips the test,
-// except in CI (CI=true), where it fails.
+// RootlessUser returns the unprivileged account with subordinate ids the
+// rootless tests run as (CIUser): see RequireUser.
 func RootlessUser(t testing.TB) User {
 	t.Helper()
-	RequireRoot(t)
-	u, err := user.Lookup(RootlessUserName)
-	if err != nil {
-		missing(t, fmt.Errorf("no user %s to run the rootless tests as (useradd -m %s; usermod --add-subuids 200000-265535 --add-subgids 200000-265535 %s): %w", RootlessUserName, RootlessUserName, RootlessUserName, err))
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	return User{Name: u.Username, UID: uid, GID: gid, Home: u.HomeDir}
+	return RequireUser(t, CIUser)
 }
 
 // Credential is the credential to start a process as u: its ids and no
