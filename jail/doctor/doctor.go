@@ -19,7 +19,6 @@
 package doctor
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -32,6 +31,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/jailer-dev/jailer/jail/enter"
 	"golang.org/x/sys/unix"
 )
 
@@ -86,9 +86,7 @@ func (r *Report) Text(w io.Writer) error {
 }
 
 // Range is a range of subordinate ids: Count ids from Start.
-type Range struct {
-	Start, Count int
-}
+type Range = enter.IDRange
 
 // Host is where doctor looks: the caller, and the files and probes that
 // answer for the kernel and the system. ThisHost fills it for real; a
@@ -270,7 +268,7 @@ func subIDChecks(h Host, userns bool) []Check {
 	var out []Check
 	ranges := map[string][]Range{}
 	for _, f := range []struct{ name, file string }{{"subuid", h.SubUID}, {"subgid", h.SubGID}} {
-		rs, err := readSubIDs(f.file, h.User, h.UID)
+		rs, err := enter.SubIDs(f.file, h.User, h.UID)
 		fix := fmt.Sprintf("usermod --add-subuids 100000-165535 --add-subgids 100000-165535 %s, as root", h.User)
 		switch {
 		case err != nil && !errors.Is(err, fs.ErrNotExist):
@@ -306,30 +304,6 @@ func subIDChecks(h Host, userns bool) []Check {
 		}
 	}
 	return out
-}
-
-// readSubIDs returns the ranges of the user name (or uid) in a subuid or
-// subgid file: lines NAME:START:COUNT.
-func readSubIDs(file, name string, uid int) ([]Range, error) {
-	f, err := os.Open(file)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var out []Range
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		parts := strings.Split(strings.TrimSpace(sc.Text()), ":")
-		if len(parts) != 3 || parts[0] != name && parts[0] != strconv.Itoa(uid) {
-			continue
-		}
-		start, err1 := strconv.Atoi(parts[1])
-		count, err2 := strconv.Atoi(parts[2])
-		if err1 == nil && err2 == nil && count > 0 && start >= 0 && !slices.Contains(out, Range{start, count}) {
-			out = append(out, Range{start, count})
-		}
-	}
-	return out, sc.Err()
 }
 
 // rangesString formats ranges as "200000-265535 (65536 ids)".

@@ -38,6 +38,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -91,8 +92,8 @@ func HostRootless() Rootless {
 	if u, err := user.LookupId(strconv.Itoa(r.UID)); err == nil {
 		r.User = u.Username
 	}
-	r.SubUIDs = subIDs(subuidFile, r.User, r.UID)
-	r.SubGIDs = subIDs(subgidFile, r.User, r.UID)
+	r.SubUIDs, _ = SubIDs(subuidFile, r.User, r.UID) // no file: no range
+	r.SubGIDs, _ = SubIDs(subgidFile, r.User, r.UID)
 	r.NewUIDMap, r.NewGIDMap = lookTool(newuidmap), lookTool(newgidmap)
 	r.Cgroup, r.CgroupControllers, r.NoCgroup = delegatedCgroup()
 	return r
@@ -135,12 +136,13 @@ func lookTool(name string) string {
 	return ""
 }
 
-// subIDs reads the ranges of the user name (or uid) from a subuid or
-// subgid file: lines of NAME:START:COUNT, where NAME may be a uid.
-func subIDs(file, name string, uid int) []IDRange {
+// SubIDs reads the ranges of the user name (or uid) from a subuid or
+// subgid file: lines of NAME:START:COUNT, where NAME may be a uid. A
+// range written twice counts once.
+func SubIDs(file, name string, uid int) ([]IDRange, error) {
 	f, err := os.Open(file)
 	if err != nil {
-		return nil
+		return nil, err
 	}
 	defer f.Close()
 	var out []IDRange
@@ -152,12 +154,13 @@ func subIDs(file, name string, uid int) []IDRange {
 		}
 		start, err1 := strconv.Atoi(fields[1])
 		count, err2 := strconv.Atoi(fields[2])
-		if err1 != nil || err2 != nil || start < 0 || count <= 0 {
+		r := IDRange{Start: start, Count: count}
+		if err1 != nil || err2 != nil || start < 0 || count <= 0 || slices.Contains(out, r) {
 			continue
 		}
-		out = append(out, IDRange{Start: start, Count: count})
+		out = append(out, r)
 	}
-	return out
+	return out, sc.Err()
 }
 
 // idMapping is how the ids of a rootless jail map to the host's: Host is

@@ -700,7 +700,7 @@ rm /etc/passwd`
 // order; malformed lines and other users' are left out.
 func TestSubIDs(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "subuid")
-	text := "alice:100000:65536\nbob:165536:65536\n1001:300000:1000\nalice:x:1\nalice:5:0\n\n# comment\nalice:400000:10\n"
+	text := "alice:100000:65536\nbob:165536:65536\n1001:300000:1000\nalice:x:1\nalice:5:0\n\n# comment\nalice:400000:10\nalice:100000:65536\n"
 	if err := os.WriteFile(file, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -714,12 +714,12 @@ func TestSubIDs(t *testing.T) {
 		{"", 1001, []IDRange{{300000, 1000}}},
 		{"carol", 1002, nil},
 	} {
-		if got := subIDs(file, c.name, c.uid); fmt.Sprint(got) != fmt.Sprint(c.want) {
-			t.Errorf("subIDs(%q, %d) = %v, want %v", c.name, c.uid, got, c.want)
+		if got, err := SubIDs(file, c.name, c.uid); err != nil || fmt.Sprint(got) != fmt.Sprint(c.want) {
+			t.Errorf("SubIDs(%q, %d) = %v, %v; want %v", c.name, c.uid, got, err, c.want)
 		}
 	}
-	if got := subIDs(filepath.Join(t.TempDir(), "none"), "alice", 1000); got != nil {
-		t.Errorf("subIDs of a missing file = %v, want none", got)
+	if got, err := SubIDs(filepath.Join(t.TempDir(), "none"), "alice", 1000); got != nil || err == nil {
+		t.Errorf("SubIDs of a missing file = %v, %v; want none and the error", got, err)
 	}
 }
 
