@@ -1200,6 +1200,22 @@ func escAutogroup(t *testing.T, pid string) (group string, nice int) {
 	return group, nice
 }
 
+// escOwnAutogroup puts this test process in a session of its own when it
+// is in the kernel's default autogroup (a runner whose process tree never
+// called setsid, as CI machines are): the default group has no nice value
+// to set (the kernel shows it as an empty file), so neither the jail nor
+// the control could change it and the test would prove nothing.
+func escOwnAutogroup(t *testing.T) {
+	t.Helper()
+	data, err := os.ReadFile("/proc/self/autogroup")
+	if err != nil || len(data) > 0 {
+		return // escAutogroup reports a missing file
+	}
+	if _, err := unix.Setsid(); err != nil {
+		t.Fatalf("this test runs in the default autogroup and cannot start a session of its own: setsid: %v", err)
+	}
+}
+
 // escKeepAutogroup fails when the test's own session's autogroup changed
 // its nice value from nice (a process in the jail reached it), and puts it
 // back.
@@ -1218,6 +1234,7 @@ func escKeepAutogroup(t *testing.T, nice int) (changed bool) {
 // caller's shell, editor and builds within the jail's reach.
 func TestEscapeAutogroup(t *testing.T) {
 	lab := newEscapeLab(t)
+	escOwnAutogroup(t)
 	group, nice := escAutogroup(t, "self")
 	t.Cleanup(func() { escKeepAutogroup(t, nice) })
 	t.Run("jailer", func(t *testing.T) {
