@@ -260,7 +260,7 @@ func export(ctx context.Context, dir string, w io.Writer, opts Options) (*Summar
 		w = zw
 	}
 	tw := &treeWriter{root: root, tree: tree, mtime: time.Unix(opts.Epoch, 0), sum: sum}
-	if lock.Rootless != nil {
+	if lock.Rootless != nil || lock.Link == lockfile.LinkStore {
 		if err := tw.useLock(dir); err != nil {
 			return nil, err
 		}
