@@ -43,6 +43,7 @@ type copyJob struct {
 	// otherwise; linkable says its files can be linked into the tree.
 	store    *store.Store
 	linkable bool
+	dirs     map[string]*os.File // the staging tree's directories, by path (guarded by mu)
 
 	mu       sync.Mutex // guards firstErr and calls of opts.Progress
 	firstErr error
@@ -63,6 +64,9 @@ func (j *copyJob) run(ctx context.Context) error {
 	j.dispatch(ctx, work)
 	close(work)
 	wg.Wait()
+	for _, d := range j.dirs {
+		d.Close()
+	}
 	if ctx.Err() != nil {
 		// Whatever each copy said, the build stopped because it was told to.
 		return fmt.Errorf("build interrupted: %w", ctx.Err())

@@ -14,6 +14,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"os"
 	"path"
 
@@ -62,8 +63,10 @@ func storeOwner(e plan.Entry) (uid, gid int, ok bool) {
 
 // storeFile writes the file entry e into the staging tree as a link of
 // its store file, adding that file to the store when it lacks it or has
-// it damaged (with verify, hashed). It returns false, having copied the
-// file, when the store does not take e or the link cannot be made.
+// it damaged (with --force, hashed). It returns false, having copied the
+// file, when the store does not take e or the link cannot be made. When
+// the host cache knows the source's sum and the store has the file, the
+// source is not even opened: a stat and a link make the file.
 func (j *copyJob) storeFile(ctx context.Context, e plan.Entry, le *lockfile.Entry, buf []byte, report func(int64)) (stored bool, err error) {
 	uid, gid, ok := storeOwner(e)
 	if e.Source == "" || !ok || !j.linkable {
@@ -71,28 +74,11 @@ func (j *copyJob) storeFile(ctx context.Context, e plan.Entry, le *lockfile.Entr
 		return false, err
 	}
 	rel := relPath(e.Dest)
-	src, err := os.Open(e.Source)
-	if err != nil {
-		return false, fmt.Errorf("copy %s: %w", e.Source, err)
-	}
-	defer src.Close()
-	fi, err := src.Stat()
-	if err != nil {
-		return false, fmt.Errorf("copy %s: %w", e.Source, err)
-	}
-	if !fi.Mode().IsRegular() {
-		return false, fmt.Errorf("copy %s: not a regular file", e.Source)
-	}
-	le.SourceStat = lockfile.StatOf(fi)
-	dir, err := j.root.Open(path.Dir(rel))
+	dir, err := j.dir(path.Dir(rel))
 	if err != nil {
 		return false, fmt.Errorf("copy %s to %s: %w", e.Source, e.Dest, err)
 	}
-	defer dir.Close()
-	k := store.Key{Mode: e.Mode, UID: uid, GID: gid, Mtime: le.SourceStat.Mtime}
-	var known bool
-	k.SHA256, known = j.cache.SHA(e.Source, le.SourceStat)
-	k.SHA256, err = j.linkStored(ctx, k, known, src, fi, int(dir.Fd()), path.Base(rel), buf, report)
+	st, sum, err := j.linkStored(ctx, e, le, store.Key{Mode: e.Mode, UID: uid, GID: gid}, dir, path.Base(rel), buf, report)
 	if errors.Is(err, unix.EMLINK) || errors.Is(err, unix.EXDEV) {
 		// As many links as the filesystem allows, or a store reached
 		// through another mount: this one file is copied.
@@ -102,58 +88,102 @@ func (j *copyJob) storeFile(ctx context.Context, e plan.Entry, le *lockfile.Entr
 	if err != nil {
 		return false, fmt.Errorf("copy %s to %s: %w", e.Source, e.Dest, err)
 	}
-	tfi, err := j.root.Lstat(rel)
-	if err != nil {
-		return false, err
-	}
-	le.Size, le.SHA256, le.Store = fi.Size(), k.SHA256, k.Name()
-	// No ctime: every jail that links the file changes it.
-	le.TreeStat = lockfile.StatOf(tfi)
+	le.Size, le.SHA256 = le.SourceStat.Size, sum
+	// The store file's stat as linked, without the ctime, which every
+	// jail that links the file changes.
+	le.TreeStat = lockfile.Stat{Dev: uint64(st.Dev), Ino: st.Ino, Size: st.Size, Mtime: st.Mtim.Nano()}
 	return true, nil
 }
 
-// linkStored links the store file of k at name in dir, adding it from
-// src first when the store lacks it or has it damaged, and returns the
-// sum of its content; known says whether k has it, else it is learnt by
-// copying src into the store (the host cache was cold), which may turn
-// out to have the file already.
-func (j *copyJob) linkStored(ctx context.Context, k store.Key, known bool, src *os.File, fi os.FileInfo, dir int, name string, buf []byte, report func(int64)) (string, error) {
-	var t *store.Temp
+// linkStored links the store file of e's source (k holds its mode and
+// owner) at name in dir, recording the source's stat and the store
+// file's name in le, and returns the store file's stat and the sum of its
+// content. It adds the file first when the store lacks it or has it
+// damaged, copying the source; when the host cache does not know the
+// source's sum, it is learnt by that copy (into the store, which may turn
+// out to have the file already).
+func (j *copyJob) linkStored(ctx context.Context, e plan.Entry, le *lockfile.Entry, k store.Key, dir int, name string, buf []byte, report func(int64)) (unix.Stat_t, string, error) {
+	fi, err := os.Stat(e.Source)
+	if err == nil && !fi.Mode().IsRegular() {
+		err = errors.New("not a regular file")
+	}
+	if err != nil {
+		return unix.Stat_t{}, "", err
+	}
+	le.SourceStat = lockfile.StatOf(fi)
+	k.Mtime = le.SourceStat.Mtime
+	var known, damaged bool
+	if k.SHA256, known = j.cache.SHA(e.Source, le.SourceStat); known {
+		le.Store = k.Name()
+		st, err := j.store.Link(k, fi.Size(), dir, name, j.opts.Force)
+		if err == nil {
+			if report != nil {
+				report(fi.Size())
+			}
+			return st, k.SHA256, nil
+		}
+		if !errors.Is(err, store.ErrMissing) && !errors.Is(err, store.ErrDamaged) {
+			return st, "", err
+		}
+		damaged = errors.Is(err, store.ErrDamaged)
+	}
+	src, err := os.Open(e.Source)
+	if err != nil {
+		return unix.Stat_t{}, "", err
+	}
+	defer src.Close()
+	if fi, err = src.Stat(); err != nil {
+		return unix.Stat_t{}, "", err
+	}
+	if lockfile.StatOf(fi) != le.SourceStat { // changed since: start afresh
+		le.SourceStat, known = lockfile.StatOf(fi), false
+		k.Mtime = le.SourceStat.Mtime
+	}
+	t, err := j.store.Create()
+	if err != nil {
+		return unix.Stat_t{}, "", err
+	}
+	var h hash.Hash
 	if !known {
-		var err error
-		if t, err = j.store.Create(); err != nil {
-			return "", err
-		}
-		h := sha256.New()
-		if err := copyContent(ctx, t.File, src, fi, h, buf, report); err != nil {
-			t.Discard()
-			return "", err
-		}
+		h = sha256.New() // else the kernel copies the data alone
+	}
+	if err := copyContent(ctx, t.File, src, fi, h, buf, report); err != nil {
+		t.Discard()
+		return unix.Stat_t{}, "", err
+	}
+	if !known {
 		k.SHA256 = hex.EncodeToString(h.Sum(nil))
-		j.cache.PutSHA(src.Name(), lockfile.StatOf(fi), k.SHA256)
-	}
-	err := j.store.Link(k, fi.Size(), dir, name, j.opts.Force)
-	missing, damaged := errors.Is(err, store.ErrMissing), errors.Is(err, store.ErrDamaged)
-	if !missing && !damaged {
-		if t != nil {
+		j.cache.PutSHA(e.Source, le.SourceStat, k.SHA256)
+		le.Store = k.Name()
+		st, err := j.store.Link(k, fi.Size(), dir, name, j.opts.Force)
+		if err == nil || !errors.Is(err, store.ErrMissing) && !errors.Is(err, store.ErrDamaged) {
 			t.Discard()
-		} else if err == nil && report != nil {
-			report(fi.Size())
+			return st, k.SHA256, err
 		}
-		return k.SHA256, err
-	}
-	if t == nil {
-		if t, err = j.store.Create(); err != nil {
-			return "", err
-		}
-		// With the sum known, the kernel copies the data alone.
-		if err := copyContent(ctx, t.File, src, fi, nil, buf, report); err != nil {
-			t.Discard()
-			return "", err
-		}
+		damaged = errors.Is(err, store.ErrDamaged)
 	}
 	if err := t.Commit(k, damaged); err != nil {
-		return "", err
+		return unix.Stat_t{}, "", err
 	}
-	return k.SHA256, j.store.Link(k, fi.Size(), dir, name, false)
+	st, err := j.store.Link(k, fi.Size(), dir, name, false)
+	return st, k.SHA256, err
+}
+
+// dir returns a descriptor of the staging tree's directory rel, opened
+// once per build (the tree's directories are all made before its files).
+func (j *copyJob) dir(rel string) (int, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if f, ok := j.dirs[rel]; ok {
+		return int(f.Fd()), nil
+	}
+	f, err := j.root.Open(rel)
+	if err != nil {
+		return -1, err
+	}
+	if j.dirs == nil {
+		j.dirs = map[string]*os.File{}
+	}
+	j.dirs[rel] = f
+	return int(f.Fd()), nil
 }

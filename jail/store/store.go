@@ -361,44 +361,45 @@ func ParseName(base string) (Key, bool) {
 }
 
 // Link makes name, in the directory open as dir, a hardlink of the store
-// file of k, whose content is size bytes. It returns ErrMissing when the
-// store has no such file and ErrDamaged when it has one that is not what
-// the store made (with verify, also when its content's sum is not k's);
-// an error wrapping unix.EXDEV when dir is on another filesystem, and
-// unix.EMLINK when the file has as many links as it can.
-func (s *Store) Link(k Key, size int64, dir int, name string, verify bool) error {
+// file of k, whose content is size bytes, and returns the store file's
+// stat from before the link. It returns ErrMissing when the store has no
+// such file and ErrDamaged when it has one that is not what the store
+// made (with verify, also when its content's sum is not k's); an error
+// wrapping unix.EXDEV when dir is on another filesystem, and unix.EMLINK
+// when the file has as many links as it can.
+func (s *Store) Link(k Key, size int64, dir int, name string, verify bool) (unix.Stat_t, error) {
+	var st unix.Stat_t
 	if !k.valid() {
-		return s.errorf("bad key %+v", k)
+		return st, s.errorf("bad key %+v", k)
 	}
 	sub, err := s.objectDir(k.SHA256[:2])
 	if err != nil {
-		return err
+		return st, err
 	}
 	base := k.base()
-	var st unix.Stat_t
 	err = unix.Fstatat(sub, base, &st, unix.AT_SYMLINK_NOFOLLOW)
 	switch {
 	case errors.Is(err, unix.ENOENT):
-		return ErrMissing
+		return st, ErrMissing
 	case err != nil:
-		return s.errorf("%s: %w", k.Name(), err)
+		return st, s.errorf("%s: %w", k.Name(), err)
 	case !k.made(&st, size):
-		return ErrDamaged
+		return st, ErrDamaged
 	}
 	if verify {
 		if ok, err := s.sumIs(sub, base, k.SHA256); err != nil {
-			return err
+			return st, err
 		} else if !ok {
-			return ErrDamaged
+			return st, ErrDamaged
 		}
 	}
 	if err := unix.Linkat(sub, base, dir, name, 0); err != nil {
 		if errors.Is(err, unix.ENOENT) {
-			return ErrMissing
+			return st, ErrMissing
 		}
-		return &os.LinkError{Op: "link", Old: filepath.Join(s.Dir, k.Name()), New: name, Err: err}
+		return st, &os.LinkError{Op: "link", Old: filepath.Join(s.Dir, k.Name()), New: name, Err: err}
 	}
-	return nil
+	return st, nil
 }
 
 // made says whether st is the stat of the store file of k, size bytes

@@ -120,22 +120,26 @@ func TestAddAndLink(t *testing.T) {
 	uid, gid := me()
 	k := Key{SHA256: sum("hello"), Mode: 0o755, UID: uid, GID: gid, Mtime: 1234567890123456789}
 
-	if err := s.Link(k, 5, jfd, "a", false); !errors.Is(err, ErrMissing) {
+	if _, err := s.Link(k, 5, jfd, "a", false); !errors.Is(err, ErrMissing) {
 		t.Fatalf("Link of a key the store lacks = %v, want ErrMissing", err)
 	}
 	add(t, s, k, "hello", false)
-	if err := s.Link(k, 5, jfd, "a", true); err != nil {
+	before, err := s.Link(k, 5, jfd, "a", true)
+	if err != nil {
 		t.Fatalf("Link = %v", err)
 	}
 	obj := filepath.Join(s.Dir, k.Name())
 	st, jst := stat(t, obj), stat(t, filepath.Join(jail, "a"))
+	if before.Ino != st.Ino || before.Nlink != 1 || before.Size != 5 {
+		t.Errorf("Link returned the stat of inode %d, %d links, %d bytes; want the store file's before the link", before.Ino, before.Nlink, before.Size)
+	}
 	if st.Ino != jst.Ino || st.Nlink != 2 {
 		t.Fatalf("jail/a is inode %d, the store file %d with %d links: want one inode, two links", jst.Ino, st.Ino, st.Nlink)
 	}
 	if st.Mode&0o7777 != 0o555 || int(st.Uid) != uid || int(st.Gid) != gid || st.Mtim.Nano() != k.Mtime {
 		t.Errorf("store file: mode %04o, owner %d:%d, mtime %d; want 0555, %d:%d, %d", st.Mode&0o7777, st.Uid, st.Gid, st.Mtim.Nano(), uid, gid, k.Mtime)
 	}
-	if err := s.Link(k, 4, jfd, "b", false); !errors.Is(err, ErrDamaged) {
+	if _, err := s.Link(k, 4, jfd, "b", false); !errors.Is(err, ErrDamaged) {
 		t.Errorf("Link with another size = %v, want ErrDamaged", err)
 	}
 
@@ -155,20 +159,20 @@ func TestAddAndLink(t *testing.T) {
 	os.Chmod(obj, 0o555)
 	ts := []unix.Timespec{unix.NsecToTimespec(k.Mtime), unix.NsecToTimespec(k.Mtime)}
 	unix.UtimesNano(obj, ts)
-	if err := s.Link(k, 5, jfd, "c", false); err != nil {
+	if _, err := s.Link(k, 5, jfd, "c", false); err != nil {
 		t.Errorf("Link without verify of a file whose stat is as made = %v, want it linked", err)
 	}
-	if err := s.Link(k, 5, jfd, "d", true); !errors.Is(err, ErrDamaged) {
+	if _, err := s.Link(k, 5, jfd, "d", true); !errors.Is(err, ErrDamaged) {
 		t.Errorf("Link with verify of a changed file = %v, want ErrDamaged", err)
 	}
 	// Made writable: its stat shows it.
 	os.Chmod(obj, 0o755)
-	if err := s.Link(k, 5, jfd, "e", false); !errors.Is(err, ErrDamaged) {
+	if _, err := s.Link(k, 5, jfd, "e", false); !errors.Is(err, ErrDamaged) {
 		t.Errorf("Link of a store file made writable = %v, want ErrDamaged", err)
 	}
 	// The repair takes the name; the jail files keep the inode they link.
 	add(t, s, k, "hello", true)
-	if err := s.Link(k, 5, jfd, "f", true); err != nil {
+	if _, err := s.Link(k, 5, jfd, "f", true); err != nil {
 		t.Fatalf("Link after the repair = %v", err)
 	}
 	if data, _ := os.ReadFile(filepath.Join(jail, "f")); string(data) != "hello" {
@@ -193,7 +197,7 @@ func TestSweep(t *testing.T) {
 	unused := Key{SHA256: sum("unused"), Mode: 0o644, UID: uid, GID: gid}
 	add(t, s, used, "used", false)
 	add(t, s, unused, "unused", false)
-	if err := s.Link(used, 4, jfd, "used", false); err != nil {
+	if _, err := s.Link(used, 4, jfd, "used", false); err != nil {
 		t.Fatal(err)
 	}
 	left, err := s.Create() // a build killed while writing
