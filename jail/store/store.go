@@ -192,19 +192,25 @@ func (s *Store) open(create bool) error {
 		return s.errorf("%w", err)
 	}
 	s.root = fd
-	if err := s.mine(fd, "."); err != nil {
+	if err := s.mine(fd, ""); err != nil {
 		return err
 	}
-	if s.objects, err = s.subdir(fd, objectsDir, create); err != nil {
+	if s.objects, err = s.subdir(fd, objectsDir, objectsDir, create); err != nil {
 		return err
 	}
-	s.tmp, err = s.subdir(fd, tmpDir, create)
+	s.tmp, err = s.subdir(fd, tmpDir, tmpDir, create)
 	return err
 }
 
-// mine checks that the directory open as fd (name, for messages) is the
-// caller's and that nobody else may write in it.
+// mine checks that the directory open as fd (name, in the store, for
+// messages; "" for the store itself) is the caller's and that nobody else
+// may write in it.
 func (s *Store) mine(fd int, name string) error {
+	if name == "" {
+		name = "it"
+	} else {
+		name = "its " + name + "/"
+	}
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		return s.errorf("%w", err)
@@ -219,18 +225,18 @@ func (s *Store) mine(fd int, name string) error {
 }
 
 // subdir opens (and makes, with create) the directory name in parent,
-// never through a symlink.
-func (s *Store) subdir(parent int, name string, create bool) (int, error) {
+// never through a symlink; path is its path in the store, for messages.
+func (s *Store) subdir(parent int, name, path string, create bool) (int, error) {
 	if create {
 		if err := unix.Mkdirat(parent, name, 0o700); err != nil && !errors.Is(err, unix.EEXIST) {
-			return -1, s.errorf("make %s: %w", name, err)
+			return -1, s.errorf("make %s: %w", path, err)
 		}
 	}
 	fd, err := unix.Openat(parent, name, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return -1, s.errorf("open %s: %w", name, err)
+		return -1, s.errorf("open %s: %w", path, err)
 	}
-	if err := s.mine(fd, name); err != nil {
+	if err := s.mine(fd, path); err != nil {
 		unix.Close(fd)
 		return -1, err
 	}
@@ -278,7 +284,7 @@ func (s *Store) objectDir(prefix string) (int, error) {
 	if s.objects < 0 {
 		return -1, s.errorf("closed")
 	}
-	fd, err := s.subdir(s.objects, prefix, true)
+	fd, err := s.subdir(s.objects, prefix, objectsDir+"/"+prefix, true)
 	if err != nil {
 		return -1, err
 	}

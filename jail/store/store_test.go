@@ -294,12 +294,12 @@ func TestStoreMustBeMine(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "store")
 	mustOpen(t, dir).Close()
 	os.Chmod(dir, 0o775)
-	if _, err := Open(context.Background(), dir); err == nil || !strings.Contains(err.Error(), "writable by others (mode 0775)") {
+	if _, err := Open(context.Background(), dir); err == nil || !strings.Contains(err.Error(), "store "+dir+": it is writable by others (mode 0775): chmod go-w it, or use another store") {
 		t.Errorf("Open of a group-writable store = %v", err)
 	}
 	os.Chmod(dir, 0o700)
 	os.Chmod(filepath.Join(dir, objectsDir), 0o777)
-	if _, err := Sweep(context.Background(), dir); err == nil || !strings.Contains(err.Error(), "objects is writable by others") {
+	if _, err := Sweep(context.Background(), dir); err == nil || !strings.Contains(err.Error(), "its objects/ is writable by others") {
 		t.Errorf("Sweep of a store whose objects/ is world-writable = %v", err)
 	}
 	os.Chmod(filepath.Join(dir, objectsDir), 0o700)
@@ -307,7 +307,7 @@ func TestStoreMustBeMine(t *testing.T) {
 		return
 	}
 	os.Chown(dir, 1000, 1000)
-	if _, err := Open(context.Background(), dir); err == nil || !strings.Contains(err.Error(), "belongs to uid 1000, not to you (uid 0)") {
+	if _, err := Open(context.Background(), dir); err == nil || !strings.Contains(err.Error(), "it belongs to uid 1000, not to you (uid 0): use a store of your own (--store DIR, or JAILER_STORE)") {
 		t.Errorf("Open of a store uid 1000 owns, as root = %v", err)
 	}
 }
