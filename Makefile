@@ -28,12 +28,14 @@ test-short:
 	$(GO) test -short ./...
 
 # Go benchmarks, then the comparison with jailkit, lddtree and cp -a, entry
-# latency against bwrap, and the same without root (as jailer-ci).
+# latency against bwrap, the same without root (as jailer-ci), and the
+# content store's disk use, build time and pushes.
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 10x ./jail/...
 	bench/compare.sh
 	bench/enter.sh
 	bench/rootless.sh
+	bench/store.sh
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime 60s ./manifest

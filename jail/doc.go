@@ -10,10 +10,13 @@
 //     the one decision whether a jail is stale, and a run's hold on its tree.
 //   - build: applies a plan into a staging tree and swaps it in; deletes
 //     old trees no run holds (gc).
+//   - store: the content store of --link store: each file once, named by
+//     its sum, mode, owner and mtime, hardlinked into jails; its sweep.
 //   - enter: runs a command in a jail: namespaces, the PID-1 init, mounts,
 //     seccomp, cgroups, the terminal.
 //   - inspect: check, info and graph: looks at a jail without running it.
-//   - export: a jail as a tar archive or a container image.
+//   - export: a jail as a tar archive or a container image, or pushed to
+//     a registry.
 //   - trace: runs a command under ptrace and suggests what the jail lacks.
 //   - internal/elfdeps: ELF reading, the host loader's answers, the host cache.
 //   - internal/jailfs: the one way to resolve a path inside a jail.

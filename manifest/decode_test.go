@@ -69,7 +69,7 @@ func TestDecodeRefusals(t *testing.T) {
 		{"unsupported version", lines("name: x", "version: 2"), []wantErr{{"2:10", "unsupported version 2 (this jailer reads version 1)"}}},
 		{"string version", lines(`version: "1"`), []wantErr{{"1:10", `version must be a whole number from 0 to 2147483647, not "1"`}}},
 
-		{"unknown top-level field", lines("version: 1", "nmae: x"), []wantErr{{"2:1", `unknown field "nmae" in manifest (known fields: binaries, devices, dirs, enter, files, groups, include, layout, name, output, packages, profiles, symlinks, users, version)`}}},
+		{"unknown top-level field", lines("version: 1", "nmae: x"), []wantErr{{"2:1", `unknown field "nmae" in manifest (known fields: binaries, devices, dirs, enter, files, groups, include, layout, link, name, output, packages, profiles, symlinks, users, version)`}}},
 		{"unknown field in an item", lines("version: 1", "binaries:", "  - {src: ls, dst: /bin/x}"), []wantErr{{"3:15", `unknown field "dst" in binaries item 1 (known fields: allow_setuid, dest, src)`}}},
 		{"unknown field in enter", lines("version: 1", "enter:", "  cmd: [sh]"), []wantErr{{"3:3", `unknown field "cmd" in enter`}}},
 		{"unknown field in limits", lines("version: 1", "enter:", "  limits: {mem: 1G}"), []wantErr{{"3:12", `unknown field "mem" in limits (known fields: cpu, memory, nofile, pids, timeout)`}}},

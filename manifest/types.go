@@ -59,6 +59,8 @@ type Manifest struct {
 	Output string `yaml:"output,omitempty"`
 	// Layout is flat (bin, lib, lib64) or preserve (host paths kept).
 	Layout string `yaml:"layout,omitempty"`
+	// Link is how builds put host files into the jail when neither --link nor JAILER_LINK says: copy (the default), hardlink (to the host's files) or store (hardlinks into a content store shared by jails).
+	Link string `yaml:"link,omitempty"`
 	// Include lists manifests merged before this one; later values win, lists append.
 	Include []Include `yaml:"include,omitempty"`
 	// Binaries are programs to install, with every library they need.

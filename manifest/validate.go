@@ -39,6 +39,9 @@ var MountTypes = []string{"bind", "tmpfs"}
 // Layouts are the jail layouts a manifest may choose.
 var Layouts = []string{"flat", "preserve"}
 
+// Links are the link modes a manifest may choose (lockfile.LinkModes).
+var Links = []string{"copy", "hardlink", "store"}
+
 // Profiles are the runtime profiles a manifest may switch on, with what
 // each adds; the jail package holds their contents.
 var Profiles = map[string]string{
@@ -67,6 +70,9 @@ func Validate(m *Manifest) error {
 	v := &validator{}
 	if !slices.Contains(Layouts, m.Layout) {
 		v.errorf(fieldPos(m.Fields, "layout", m.Pos), "unknown layout %q (use one of: %s)", m.Layout, strings.Join(Layouts, ", "))
+	}
+	if m.Link != "" && !slices.Contains(Links, m.Link) {
+		v.errorf(fieldPos(m.Fields, "link", m.Pos), "unknown link mode %q (use one of: %s)", m.Link, strings.Join(Links, ", "))
 	}
 	if strings.ContainsAny(m.Name, "/\x00") || len(m.Name) > 64 {
 		v.errorf(fieldPos(m.Fields, "name", m.Pos), "name %q must be at most 64 characters with no slash", m.Name)

@@ -22,6 +22,7 @@ func validateSetup(t *testing.T, dir string) {
 func TestValidateRefusals(t *testing.T) {
 	runRefusals(t, []refusal{
 		{"unknown layout", lines("version: 1", "layout: nested"), []wantErr{{"2:9", `unknown layout "nested" (use one of: flat, preserve)`}}},
+		{"unknown link mode", lines("version: 1", "link: symlink"), []wantErr{{"2:7", `unknown link mode "symlink" (use one of: copy, hardlink, store)`}}},
 		{"name with a slash", lines("version: 1", "name: a/b"), []wantErr{{"2:7", `name "a/b" must be at most 64 characters with no slash`}}},
 		{"name too long", lines("version: 1", "name: "+strings.Repeat("n", 65)), []wantErr{
 			{"2:7", "must be at most 64 characters"},

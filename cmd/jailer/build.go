@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jailer-dev/jailer/jail/build"
@@ -25,7 +27,8 @@ func buildCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "jail directory (default: the manifest's output)"},
 			&cli.BoolFlag{Name: "force", Usage: "rebuild even when up to date; replace an output that is not a jail"},
-			&cli.StringFlag{Name: "link", Value: lockfile.LinkCopy, Usage: "copy or hardlink files from the host (hardlinked jails are entered read-only)"},
+			&cli.StringFlag{Name: "link", Usage: "copy, hardlink (to the host's files) or store (link from a content store); default $JAILER_LINK, else the manifest's link:, else copy (linked jails are only entered with a fresh root)"},
+			&cli.StringFlag{Name: "store", Usage: "the store of --link store (default $JAILER_STORE, else /var/lib/jailer/store for root, ~/.cache/jailer/store for others)"},
 			newJSONFlag(), newQuietFlag(),
 		},
 		Action: func(c *cli.Context) error {
@@ -33,14 +36,14 @@ func buildCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			if l := c.String("link"); l != lockfile.LinkCopy && l != lockfile.LinkHardlink {
-				return usagef("--link %q: use copy or hardlink", l)
+			if l := c.String("link"); l != "" && !slices.Contains(lockfile.LinkModes, l) {
+				return usagef("--link %q: use %s", l, strings.Join(lockfile.LinkModes, ", "))
 			}
 			m, err := manifest.Load(path)
 			if err != nil {
 				return err
 			}
-			opts := build.Options{Output: c.String("output"), Force: c.Bool("force"), Link: c.String("link")}
+			opts := build.Options{Output: c.String("output"), Force: c.Bool("force"), Link: c.String("link"), Store: c.String("store")}
 			quiet, asJSON := wantQuiet(c), wantJSON(c)
 			var progress *mpb.Progress
 			var bar *mpb.Bar

@@ -15,12 +15,14 @@ import (
 func exportCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "export",
-		Usage:     "write a jail as a reproducible tar archive or a container image (OCI or docker archive)",
+		Usage:     "write a jail as a reproducible tar archive or a container image (OCI or docker archive), or push the image to a registry",
 		ArgsUsage: "JAIL",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "file to write (- for stdout); a tar named .tar.gz or .tgz is gzip-compressed"},
 			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: export.Tar, Usage: "tar, oci (OCI image archive) or docker (docker-archive)"},
 			&cli.StringFlag{Name: "tag", Aliases: []string{"t"}, Usage: "image name for oci and docker (default jailer/NAME:latest)"},
+			&cli.StringFlag{Name: "push", Usage: "write the image to a registry, REGISTRY/NAME:TAG, instead of a file (credentials from docker login or podman login)"},
+			&cli.BoolFlag{Name: "insecure", Usage: "with --push: allow plain HTTP, and TLS without verification (a registry on localhost)"},
 			newJSONFlag(), newQuietFlag(),
 		},
 		Action: func(c *cli.Context) error {
@@ -28,9 +30,15 @@ func exportCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			if c.String("push") != "" {
+				return pushAction(c, dir)
+			}
+			if c.Bool("insecure") {
+				return usagef("--insecure is for --push")
+			}
 			out := c.String("output")
 			if out == "" {
-				return usagef("export needs -o FILE (or -o - for stdout)")
+				return usagef("export needs -o FILE (or -o - for stdout), or --push REGISTRY/NAME:TAG")
 			}
 			opts := export.Options{Format: c.String("format"), Tag: c.String("tag")}
 			if !slices.Contains(export.Formats, opts.Format) {
@@ -65,4 +73,42 @@ func exportCommand() *cli.Command {
 			return err
 		},
 	}
+}
+
+// pushAction is `jailer export JAIL --push REF`: the image goes to a
+// registry, and the line printed ends with its digest.
+func pushAction(c *cli.Context, dir string) error {
+	ref := c.String("push")
+	opts := export.Options{Format: export.OCI, Insecure: c.Bool("insecure")}
+	switch {
+	case c.IsSet("output"):
+		return usagef("--push writes to a registry: drop -o")
+	case c.IsSet("tag"):
+		return usagef("--push names the image: drop --tag")
+	case c.IsSet("format") && c.String("format") == export.Tar:
+		return usagef("--push writes an image: use --format oci (the default) or docker")
+	case c.IsSet("format"):
+		opts.Format = c.String("format")
+	}
+	if !slices.Contains(export.Formats, opts.Format) {
+		return usagef("--format %q: use %s", opts.Format, strings.Join(export.Formats, ", "))
+	}
+	if _, err := export.PushRef(ref, opts.Insecure); err != nil {
+		return usagef("--push: %v", err)
+	}
+	var err error
+	if opts.Epoch, err = export.SourceDateEpoch(os.Getenv("SOURCE_DATE_EPOCH")); err != nil {
+		return usageError{err.Error()}
+	}
+	sum, err := export.Push(c.Context, dir, ref, opts)
+	switch {
+	case err != nil:
+		return err
+	case wantQuiet(c):
+		return nil
+	case wantJSON(c):
+		return json.NewEncoder(c.App.Writer).Encode(sum)
+	}
+	_, err = fmt.Fprintln(c.App.Writer, sum)
+	return err
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/jailer-dev/jailer/jail/build"
+	"github.com/jailer-dev/jailer/jail/store"
 
 	"github.com/urfave/cli/v2"
 
@@ -16,9 +17,12 @@ import (
 func gcCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "gc",
-		Usage:     "delete old jail trees that no running jail uses, and what interrupted builds left",
+		Usage:     "delete old jail trees that no running jail uses, what interrupted builds left, and the store files no jail links",
 		ArgsUsage: "[JAIL|DIR|MANIFEST ...]",
-		Flags:     []cli.Flag{newJSONFlag(), newQuietFlag()},
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "store", Usage: "the store to sweep (default $JAILER_STORE, else /var/lib/jailer/store for root, ~/.cache/jailer/store for others)"},
+			newJSONFlag(), newQuietFlag(),
+		},
 		Action: func(c *cli.Context) error {
 			args := c.Args().Slice()
 			if len(args) == 0 {
@@ -34,6 +38,13 @@ func gcCommand() *cli.Command {
 			}
 			got, err := build.GC(outputs)
 			if err != nil {
+				return err
+			}
+			dir, err := store.Dir(c.String("store"))
+			if err != nil {
+				return err
+			}
+			if err := build.GCStore(c.Context, got, dir); err != nil {
 				return err
 			}
 			switch {

@@ -32,7 +32,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"plan"}, 2, "plan takes one manifest"},
 		{[]string{"plan", "--no-such-flag", ok}, 2, "flag provided but not defined"},
 		{[]string{"build", "-o", notJail, ok}, 1, "not a jailer jail"},
-		{[]string{"build", "--link", "rsync", "-o", filepath.Join(dir, "j"), ok}, 2, `jailer: --link "rsync": use copy or hardlink`},
+		{[]string{"build", "--link", "rsync", "-o", filepath.Join(dir, "j"), ok}, 2, `jailer: --link "rsync": use copy, hardlink, store`},
 		{[]string{"build", "--no-such-flag", ok}, 2, "jailer: flag provided but not defined: -no-such-flag (see jailer build --help)\n"},
 		{[]string{"enter", "--pids", "many", notJail}, 2, "(see jailer enter --help)\n"},
 		{[]string{"-v", "build", "-q", "-o", filepath.Join(dir, "v1"), ok}, 0, ""},

@@ -55,6 +55,8 @@ func TestScripts(t *testing.T) {
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("PATH", os.Getenv("PATH"))
 			env.Setenv("CI", os.Getenv("CI"))
+			// A store of the script's own (--link store, jailer gc).
+			env.Setenv("JAILER_STORE", filepath.Join(env.WorkDir, ".store"))
 			if os.Geteuid() == 0 {
 				for _, d := range []string{filepath.Dir(env.WorkDir), env.WorkDir} {
 					if err := os.Chmod(d, 0o711); err != nil {

@@ -98,7 +98,18 @@ func applyIn(ctx context.Context, p *plan.Plan, staging string, opts Options, su
 		}
 	}
 	job := &copyJob{root: root, plan: p, files: files, lock: lock, total: total, opts: opts, cache: cache, sum: sum}
-	if err := job.run(ctx); err != nil {
+	if opts.Link == lockfile.LinkStore {
+		// Held until every store file is linked into the tree: until
+		// then, jailer gc could take one for unused.
+		if job.store, job.linkable, err = openStore(ctx, root, opts, sum); err != nil {
+			return nil, err
+		}
+	}
+	err = job.run(ctx)
+	if job.store != nil {
+		job.store.Close()
+	}
+	if err != nil {
 		return nil, err
 	}
 	sortByDepth(dirs)

@@ -8,8 +8,9 @@
 // calls. Otherwise it plans the manifest (package planner) and applies the
 // plan into a fresh staging directory beside the output: directories,
 // symlinks and devices first, in path order, then the files, several at
-// once, copied (copy_file_range, holes kept) or hardlinked and hashed as
-// they go, and the directories' modes last, deepest first. Every write goes
+// once, copied (copy_file_range, holes kept), hardlinked to the host's or
+// linked from a content store (package store) and hashed as they go, and
+// the directories' modes last, deepest first. Every write goes
 // through an os.Root on the staging directory, so no path in the plan and
 // no symlink in the tree makes it write elsewhere. The staged tree is then
 // swapped with the old one in one renameat2(RENAME_EXCHANGE) and its lock
@@ -25,16 +26,20 @@
 package build
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jailer-dev/jailer/jail/internal/elfdeps"
 	"github.com/jailer-dev/jailer/jail/internal/human"
 	"github.com/jailer-dev/jailer/jail/lockfile"
 	"github.com/jailer-dev/jailer/jail/planner"
+	"github.com/jailer-dev/jailer/jail/store"
 
 	"github.com/jailer-dev/jailer/manifest"
 )
@@ -46,8 +51,12 @@ type Options struct {
 	// Force replaces an output that is not a jailer jail, and rebuilds even
 	// when the jail is up to date.
 	Force bool
-	// Link is lockfile.LinkCopy (the default) or lockfile.LinkHardlink.
+	// Link is lockfile.LinkCopy, LinkHardlink or LinkStore; "" is
+	// $JAILER_LINK, else the manifest's link:, else LinkCopy.
 	Link string
+	// Store is the store directory of a build with LinkStore; "" is
+	// store.Dir's default ($JAILER_STORE, else by user).
+	Store string
 	// Progress, when set, is called after each file, and every few MiB of
 	// a large one, with the bytes done and the bytes to do in all.
 	Progress func(done, total int64)
@@ -68,7 +77,9 @@ type Summary struct {
 	Devices  int             `json:"devices"`
 	Bytes    int64           `json:"bytes"`
 	Linked   int             `json:"linked,omitempty"`
-	Duration time.Duration   `json:"duration_ns"`
+	// Stored counts the files linked from the store (LinkStore).
+	Stored   int           `json:"stored,omitempty"`
+	Duration time.Duration `json:"duration_ns"`
 	// Warnings say what the build could not do as asked (and did instead).
 	Warnings []string `json:"warnings,omitempty"`
 }
@@ -81,6 +92,9 @@ func (s *Summary) String() string {
 	linked := ""
 	if s.Linked > 0 {
 		linked = fmt.Sprintf(" (%d hardlinked)", s.Linked)
+	}
+	if s.Stored > 0 {
+		linked = fmt.Sprintf(" (%d from the store)", s.Stored)
 	}
 	return fmt.Sprintf("built %s: %d files%s, %d dirs, %d symlinks, %d devices, %s in %s",
 		s.Output, s.Files, linked, s.Dirs, s.Symlinks, s.Devices, human.Bytes(s.Bytes), s.Duration.Round(time.Millisecond))
@@ -104,7 +118,7 @@ func OutputDir(m *manifest.Manifest, output string) (string, error) {
 // turns (outputMutex); a jail that is up to date is not rewritten.
 func Build(ctx context.Context, m *manifest.Manifest, opts Options) (*Summary, error) {
 	start := time.Now()
-	if err := opts.fill(); err != nil {
+	if err := opts.fill(m); err != nil {
 		return nil, err
 	}
 	out, err := OutputDir(m, opts.Output)
@@ -148,15 +162,35 @@ func Build(ctx context.Context, m *manifest.Manifest, opts Options) (*Summary, e
 	return sum, nil
 }
 
-// fill puts in the defaults of opts and refuses what Build cannot do.
-func (opts *Options) fill() error {
+// LinkEnv names the environment variable that sets the link mode of
+// builds that do not pass one (a machine's default: a fleet of CI
+// machines sets JAILER_LINK=store once).
+const LinkEnv = "JAILER_LINK"
+
+// fill puts in the defaults of opts for a build of m and refuses what
+// Build cannot do. The link mode comes from the build's options, else the
+// environment, else the manifest: the manifest travels between machines,
+// whose owners know their disks.
+func (opts *Options) fill(m *manifest.Manifest) error {
 	if opts.Link == "" {
-		opts.Link = lockfile.LinkCopy
+		if v := os.Getenv(LinkEnv); v != "" {
+			if !slices.Contains(lockfile.LinkModes, v) {
+				return fmt.Errorf("%s=%q: unknown link mode (use %s)", LinkEnv, v, strings.Join(lockfile.LinkModes, ", "))
+			}
+			opts.Link = v
+		}
 	}
-	if opts.Link != lockfile.LinkCopy && opts.Link != lockfile.LinkHardlink {
-		return fmt.Errorf("unknown link mode %q (use copy or hardlink)", opts.Link)
+	opts.Link = cmp.Or(opts.Link, m.Link, lockfile.LinkCopy)
+	if !slices.Contains(lockfile.LinkModes, opts.Link) {
+		return fmt.Errorf("unknown link mode %q (use %s)", opts.Link, strings.Join(lockfile.LinkModes, ", "))
 	}
-	return nil
+	if opts.Link != lockfile.LinkStore {
+		opts.Store = ""
+		return nil
+	}
+	var err error
+	opts.Store, err = store.Dir(opts.Store)
+	return err
 }
 
 // decide looks at what is at out and says whether, and why, a build of m
@@ -168,7 +202,7 @@ func decide(m *manifest.Manifest, out string, opts Options) (lockfile.Reason, st
 		return lockfile.Reason{}, "", err
 	}
 	sweep(out, true)
-	want := lockfile.Want{Manifest: m.Path, Link: opts.Link, Force: opts.Force, Rootless: lockfile.BuildsRootless()}
+	want := lockfile.Want{Manifest: m.Path, Link: opts.Link, Store: opts.Store, Force: opts.Force, Rootless: lockfile.BuildsRootless()}
 	if want.Digest, err = lockfile.Digest(m, opts.Link); err != nil {
 		return lockfile.Reason{}, "", err
 	}
@@ -202,7 +236,7 @@ func stage(ctx context.Context, m *manifest.Manifest, out string, opts Options) 
 // manifest, its digest, the options, and the files the build read, with
 // their stats (lockfile.Inputs).
 func record(lock *lockfile.Lock, m *manifest.Manifest, opts Options, digest string) {
-	lock.Digest, lock.Manifest, lock.Name, lock.Layout, lock.Link = digest, m.Path, m.Name, m.Layout, opts.Link
+	lock.Digest, lock.Manifest, lock.Name, lock.Layout, lock.Link, lock.Store = digest, m.Path, m.Name, m.Layout, opts.Link, opts.Store
 	lock.Enter = m.Enter
 	lock.Inputs = lockfile.Inputs(m)
 }

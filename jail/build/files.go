@@ -1,8 +1,9 @@
 package build
 
 // Writing the file entries of a plan: several at once, each copied from the
-// host (copy.go) or hardlinked to it, or written from the manifest's
-// content, and recorded in the lock with its size, sha256 and stats.
+// host (copy.go), hardlinked to it, linked from the store (store.go), or
+// written from the manifest's content, and recorded in the lock with its
+// size, sha256 and stats.
 
 import (
 	"context"
@@ -22,6 +23,7 @@ import (
 	"github.com/jailer-dev/jailer/jail/lockfile"
 	"github.com/jailer-dev/jailer/jail/plan"
 	"github.com/jailer-dev/jailer/jail/planner"
+	"github.com/jailer-dev/jailer/jail/store"
 
 	"golang.org/x/sys/unix"
 )
@@ -37,12 +39,18 @@ type copyJob struct {
 	opts  Options            // the build's options
 	cache *elfdeps.HostCache // the sums of host files hashed before
 	sum   *Summary           // gets the counts
+	// store is the content store of a build with --link store, nil
+	// otherwise; linkable says its files can be linked into the tree.
+	store    *store.Store
+	linkable bool
+	dirs     map[string]*os.File // the staging tree's directories, by path (guarded by mu)
 
 	mu       sync.Mutex // guards firstErr and calls of opts.Progress
 	firstErr error
 	bytes    atomic.Int64
 	progress atomic.Int64
 	linked   atomic.Int64
+	stored   atomic.Int64
 }
 
 // run writes the files. An interrupt (ctx done) stops each copy within a
@@ -56,6 +64,9 @@ func (j *copyJob) run(ctx context.Context) error {
 	j.dispatch(ctx, work)
 	close(work)
 	wg.Wait()
+	for _, d := range j.dirs {
+		d.Close()
+	}
 	if ctx.Err() != nil {
 		// Whatever each copy said, the build stopped because it was told to.
 		return fmt.Errorf("build interrupted: %w", ctx.Err())
@@ -66,6 +77,7 @@ func (j *copyJob) run(ctx context.Context) error {
 	sum := j.sum
 	sum.Files = len(j.files)
 	sum.Linked = int(j.linked.Load())
+	sum.Stored = int(j.stored.Load())
 	sum.Bytes = j.bytes.Load()
 	if j.opts.Link == lockfile.LinkHardlink && sum.Linked < sum.Files {
 		sum.Warnings = append(sum.Warnings, fmt.Sprintf("%d of %d files were copied, not hardlinked (generated, another filesystem, or their mode or owner differs from the host's)", sum.Files-sum.Linked, sum.Files))
@@ -103,7 +115,13 @@ func (j *copyJob) worker(ctx context.Context, work <-chan int) {
 	buf := make([]byte, 256<<10)
 	for i := range work {
 		le := &j.lock.Entries[i]
-		wasLinked, err := writeFile(ctx, j.root, j.plan.Entries[i], le, j.opts.Link == lockfile.LinkHardlink, buf, j.cache, report)
+		var wasLinked, wasStored bool
+		var err error
+		if j.store != nil {
+			wasStored, err = j.storeFile(ctx, j.plan.Entries[i], le, buf, report)
+		} else {
+			wasLinked, err = writeFile(ctx, j.root, j.plan.Entries[i], le, j.opts.Link == lockfile.LinkHardlink, buf, j.cache, report)
+		}
 		if err != nil {
 			j.mu.Lock()
 			if j.firstErr == nil {
@@ -114,6 +132,9 @@ func (j *copyJob) worker(ctx context.Context, work <-chan int) {
 		}
 		if wasLinked {
 			j.linked.Add(1)
+		}
+		if wasStored {
+			j.stored.Add(1)
 		}
 		j.bytes.Add(le.Size)
 	}

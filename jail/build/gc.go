@@ -1,6 +1,7 @@
 package build
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/jailer-dev/jailer/jail/lockfile"
+	"github.com/jailer-dev/jailer/jail/store"
 )
 
 // GC deletes, beside each output (the path of a jail, or of where one
@@ -58,6 +60,20 @@ func recoverLock(out string) {
 		return
 	}
 	leftoverLock(out, id)
+}
+
+// GCStore deletes, in the store at dir, the store files that no tree
+// links and what interrupted builds left (store.Sweep), and adds it to c.
+// Call it after GC: the old trees GC deletes may be the last to link some
+// store files. A store that does not exist is no error.
+func GCStore(ctx context.Context, c *Collected, dir string) error {
+	w, err := store.Sweep(ctx, dir)
+	if err != nil || w == nil {
+		return err
+	}
+	c.Store = w
+	c.Bytes += w.Bytes
+	return nil
 }
 
 // OutputsIn lists, sorted, the outputs in dir (jails, or paths where one

@@ -24,6 +24,7 @@ import (
 
 	"github.com/jailer-dev/jailer/jail/internal/human"
 	"github.com/jailer-dev/jailer/jail/lockfile"
+	"github.com/jailer-dev/jailer/jail/store"
 
 	"golang.org/x/sys/unix"
 )
@@ -45,13 +46,19 @@ type Kept struct {
 type Collected struct {
 	Removed []Removed `json:"removed"`
 	Kept    []Kept    `json:"kept"`
-	// Bytes is the disk space freed in all.
+	// Bytes is the disk space freed in all, the store's included.
 	Bytes int64 `json:"bytes"`
+	// Store says what was swept in the store (GCStore), when there is one.
+	Store *store.Swept `json:"store,omitempty"`
 }
 
-// String is what `jailer gc` prints: a line per leftover, then the total.
+// String is what `jailer gc` prints: a line per leftover, the store's
+// line, then the total.
 func (c *Collected) String() string {
-	if len(c.Removed)+len(c.Kept) == 0 {
+	if len(c.Removed)+len(c.Kept) == 0 && (c.Store == nil || c.Store.Removed == 0) {
+		if c.Store != nil {
+			return c.Store.String() + "\nnothing to remove"
+		}
 		return "nothing to remove"
 	}
 	var b strings.Builder
@@ -61,7 +68,13 @@ func (c *Collected) String() string {
 	for _, k := range c.Kept {
 		fmt.Fprintf(&b, "kept %s: %s\n", k.Path, k.Why)
 	}
+	if c.Store != nil {
+		fmt.Fprintln(&b, c.Store)
+	}
 	fmt.Fprintf(&b, "freed %s: %d removed, %d kept", human.Bytes(c.Bytes), len(c.Removed), len(c.Kept))
+	if c.Store != nil && c.Store.Removed > 0 {
+		fmt.Fprintf(&b, ", %d store files removed", c.Store.Removed)
+	}
 	return b.String()
 }
 

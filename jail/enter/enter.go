@@ -73,9 +73,10 @@ type Options struct {
 	// Interactive gives the command a terminal of its own (a pty) and
 	// proxies the caller's terminal to it.
 	Interactive bool
-	// hardlinked says that the tree shares its files' inodes with the
-	// host (built with --link hardlink): nothing may write into it.
-	hardlinked bool
+	// link is the jail's link mode: nothing may write into a tree that
+	// shares its files' inodes (lockfile.SharesFiles: the host's, or a
+	// store's).
+	link string
 
 	// Warn, when set, is told what the caller should know of the run
 	// that is not an error, once per run (without root: the declared
@@ -155,7 +156,7 @@ func Defaults(dir string) (Options, error) {
 
 // FromLock returns the enter: settings recorded in the jail's
 // lock, with jailer's defaults for what they leave out. A jail built with
-// --link hardlink shares inodes with the host, so it is always read-only.
+// --link hardlink or store shares inodes, so its tree is never written.
 func FromLock(lock *lockfile.Lock) (Options, error) {
 	e := lock.Enter
 	o := Options{
@@ -167,7 +168,7 @@ func FromLock(lock *lockfile.Lock) (Options, error) {
 		Env:        maps.Clone(e.Env),
 		Mounts:     slices.Clone(e.Mounts),
 		Readonly:   e.Readonly != nil && *e.Readonly,
-		hardlinked: lock.Link == lockfile.LinkHardlink,
+		link:       lock.Link,
 	}
 	if o.Hostname == "" {
 		o.Hostname = lock.Name
@@ -223,8 +224,8 @@ func (o *Options) validate() error {
 	if o.NoNamespaces && (len(o.Mounts) > 0 || o.Readonly || len(o.Outputs) > 0) {
 		return fmt.Errorf("mounts, --output and --ro need a mount namespace; drop --no-namespaces")
 	}
-	if o.hardlinked && (o.Persist || o.NoNamespaces) {
-		return fmt.Errorf("the jail was built with --link hardlink: its files are the host's, and --persist or --no-namespaces would write into them (drop the flag; runs get a fresh root of their own)")
+	if lockfile.SharesFiles(o.link) && (o.Persist || o.NoNamespaces) {
+		return fmt.Errorf("the jail was built with --link %s: its files are shared (with the host, or through the store with other jails), and --persist or --no-namespaces would write into them (drop the flag; runs get a fresh root of their own)", o.link)
 	}
 	if o.KeepChanges != "" && !o.overlay() {
 		return fmt.Errorf("--keep-changes saves what a run changed in its fresh root, and --persist or --no-namespaces write into the tree instead (drop one)")

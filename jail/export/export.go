@@ -73,6 +73,9 @@ type Options struct {
 	// TempDir holds the layer while an image is written; default the
 	// system's temporary directory.
 	TempDir string
+	// Insecure lets Push speak plain HTTP, and TLS without verifying the
+	// registry's certificate.
+	Insecure bool
 }
 
 // Summary says what Export wrote.
@@ -96,6 +99,8 @@ type Summary struct {
 	Digest string `json:"digest,omitempty"`
 	// Omitted are the paths left out, each with the reason.
 	Omitted []string `json:"omitted,omitempty"`
+	// Pushed is where Push wrote the image: REGISTRY/NAME@DIGEST.
+	Pushed string `json:"pushed,omitempty"`
 }
 
 // String is the one-line summary `jailer export` prints.
@@ -107,6 +112,9 @@ func (s *Summary) String() string {
 	}
 	if n := len(s.Omitted); n > 0 {
 		what += fmt.Sprintf(", %d left out", n)
+	}
+	if s.Pushed != "" {
+		return fmt.Sprintf("pushed %s to %s: %s (%s)", s.Jail, s.Output, s.Pushed, what)
 	}
 	return fmt.Sprintf("exported %s to %s (%s): %s", s.Jail, s.Output, s.Format, what)
 }
@@ -210,6 +218,29 @@ func inside(out, dir string) bool {
 	return strings.HasPrefix(o, d+string(filepath.Separator))
 }
 
+// openTree opens the tree of the jail at dir, whose lock (its head) is
+// lock, for an export whose summary is sum and whose entries' mtime is
+// epoch. The caller closes tw.root.
+func openTree(dir string, lock *lockfile.Lock, sum *Summary, epoch int64) (*treeWriter, error) {
+	root, err := jailfs.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	tree, err := root.Walk()
+	if err != nil {
+		root.Close()
+		return nil, err
+	}
+	tw := &treeWriter{root: root, tree: tree, mtime: time.Unix(epoch, 0), sum: sum}
+	if lock.Rootless != nil || lock.Link == lockfile.LinkStore {
+		if err := tw.useLock(dir); err != nil {
+			root.Close()
+			return nil, err
+		}
+	}
+	return tw, nil
+}
+
 // Write writes the jail at dir to w as opts.Format says. It returns an
 // error wrapping ErrNotAJail when dir has no lock beside it.
 func Write(ctx context.Context, dir string, w io.Writer, opts Options) (*Summary, error) {
@@ -245,25 +276,15 @@ func export(ctx context.Context, dir string, w io.Writer, opts Options) (*Summar
 		}
 		sum.Tag = opts.Tag
 	}
-	root, err := jailfs.OpenRoot(dir)
+	tw, err := openTree(dir, lock, sum, opts.Epoch)
 	if err != nil {
 		return nil, err
 	}
-	defer root.Close()
-	tree, err := root.Walk()
-	if err != nil {
-		return nil, err
-	}
+	defer tw.root.Close()
 	var zw *gzip.Writer
 	if opts.Gzip {
 		zw = newGzipWriter(w)
 		w = zw
-	}
-	tw := &treeWriter{root: root, tree: tree, mtime: time.Unix(opts.Epoch, 0), sum: sum}
-	if lock.Rootless != nil {
-		if err := tw.useLock(dir); err != nil {
-			return nil, err
-		}
 	}
 	if opts.Format == Tar {
 		err = tw.write(ctx, w)

@@ -53,38 +53,14 @@ func exportImage(ctx context.Context, tw *treeWriter, lock *lockfile.Lock, tag n
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	// The layer: the same tar stream, gzip-compressed once into a file
-	// that go-containerregistry reads as often as it needs.
-	layerPath := filepath.Join(tmp, "layer.tar.gz")
-	lf, err := os.Create(layerPath)
-	if err != nil {
-		return err
-	}
-	zw := newGzipWriter(lf)
-	err = tw.write(ctx, zw)
-	if err == nil {
-		err = zw.Close()
-	}
-	if cerr := lf.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
 	mt := dockerTypes
 	if opts.Format == OCI {
 		mt = ociTypes
 	}
-	img, err := newImage(layerPath, lock, time.Unix(opts.Epoch, 0).UTC(), mt)
+	img, err := treeImage(ctx, tw, lock, tmp, mt, opts.Epoch)
 	if err != nil {
-		return fmt.Errorf("image: %w", err)
+		return err
 	}
-	id, err1 := img.ConfigName()
-	digest, err2 := img.Digest()
-	if err := errors.Join(err1, err2); err != nil {
-		return fmt.Errorf("image: %w", err)
-	}
-	tw.sum.ImageID, tw.sum.Digest = id.String(), digest.String()
 	if opts.Format == Docker {
 		if err := tarball.Write(tag, img, w); err != nil {
 			return fmt.Errorf("docker-archive: %w", err)
@@ -108,6 +84,42 @@ func exportImage(ctx context.Context, tw *treeWriter, lock *lockfile.Lock, tag n
 		return fmt.Errorf("oci layout: %w", err)
 	}
 	return nil
+}
+
+// treeImage makes the one-layer image of the tree, configured from the
+// lock's enter settings, with the media types mt; the layer is kept in
+// the directory tmp, which must outlive the image. It records the image's
+// ID and digest in tw's summary.
+func treeImage(ctx context.Context, tw *treeWriter, lock *lockfile.Lock, tmp string, mt imageTypes, epoch int64) (v1.Image, error) {
+	// The layer: the same tar stream, gzip-compressed once into a file
+	// that go-containerregistry reads as often as it needs.
+	layerPath := filepath.Join(tmp, "layer.tar.gz")
+	lf, err := os.Create(layerPath)
+	if err != nil {
+		return nil, err
+	}
+	zw := newGzipWriter(lf)
+	err = tw.write(ctx, zw)
+	if err == nil {
+		err = zw.Close()
+	}
+	if cerr := lf.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	img, err := newImage(layerPath, lock, time.Unix(epoch, 0).UTC(), mt)
+	if err != nil {
+		return nil, fmt.Errorf("image: %w", err)
+	}
+	id, err1 := img.ConfigName()
+	digest, err2 := img.Digest()
+	if err := errors.Join(err1, err2); err != nil {
+		return nil, fmt.Errorf("image: %w", err)
+	}
+	tw.sum.ImageID, tw.sum.Digest = id.String(), digest.String()
+	return img, nil
 }
 
 // fullName is tag with its registry, as podman, docker and containerd

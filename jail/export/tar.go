@@ -53,15 +53,19 @@ type treeWriter struct {
 	// container runtime provides /dev, and a rootless one cannot create them).
 	noDevices bool
 	sum       *Summary
-	// lock and entries are set for a jail built without root: its lock,
-	// and the lock's entries by jail path (see useLock).
+	// lock and entries are set for a jail built without root or with
+	// --link store: its lock, and the lock's entries by jail path (see
+	// useLock).
 	lock    *lockfile.Lock
 	entries map[string]*lockfile.Entry
 }
 
-// useLock makes tw write the jail at dir as a build by root would have
-// made it, from its lock (one of a build without root): the owners the
-// entries record, and the devices the tree lacks.
+// useLock makes tw write the jail at dir as a build by root that copies
+// its files would have made it, from its lock: for a build without root,
+// the owners the entries record, and the devices the tree lacks; for one
+// with --link store, the modes the entries record (store files have no
+// write bits) and no hardlinks among stored files (two paths of one
+// content, mode and mtime share a store file).
 func (tw *treeWriter) useLock(dir string) error {
 	lock, err := lockfile.Read(dir)
 	if err != nil {
@@ -162,12 +166,14 @@ func (tw *treeWriter) entry(t *tar.Writer, p string, links map[[2]uint64]string)
 		hdr.Devmajor, hdr.Devminor = int64(unix.Major(st.Rdev)), int64(unix.Minor(st.Rdev))
 	case unix.S_IFREG:
 		key := [2]uint64{st.Dev, st.Ino}
-		if first, ok := links[key]; ok {
-			hdr.Typeflag, hdr.Linkname = tar.TypeLink, first
-			return tw.writeHeader(t, hdr)
-		}
-		if st.Nlink > 1 {
-			links[key] = hdr.Name
+		if e := tw.entries[p]; e == nil || e.Store == "" {
+			if first, ok := links[key]; ok {
+				hdr.Typeflag, hdr.Linkname = tar.TypeLink, first
+				return tw.writeHeader(t, hdr)
+			}
+			if st.Nlink > 1 {
+				links[key] = hdr.Name
+			}
 		}
 		hdr.Typeflag, hdr.Size = tar.TypeReg, st.Size
 		if err := tw.writeHeader(t, hdr); err != nil {
@@ -198,7 +204,7 @@ func (tw *treeWriter) entry(t *tar.Writer, p string, links map[[2]uint64]string)
 // run without root maps the caller to root) and its own for others.
 func (tw *treeWriter) owner(p string, st unix.Stat_t) (uid, gid int) {
 	uid, gid = int(st.Uid), int(st.Gid)
-	if tw.lock == nil {
+	if tw.lock == nil || tw.lock.Rootless == nil {
 		return uid, gid
 	}
 	if e := tw.entries[p]; e != nil {
@@ -214,18 +220,26 @@ func (tw *treeWriter) owner(p string, st unix.Stat_t) (uid, gid int) {
 }
 
 // mode is the mode the archive gives the jail path p, whose mode in the
-// tree is m: m, unless the jail was built without root. The tree is then
-// its builder's, who may have set setuid or setgid bits on any file in
-// it, which the archive, owned as the lock says (often root), would turn
-// into setuid-root programs: only the bits the build itself set (the
-// lock entry's mode, from allow_setuid) are kept.
+// tree is m: m, unless p is a store file or the jail was built without
+// root. A store file has its entry's mode without write bits: the lock's
+// is written. A tree built without root is its builder's, who may have
+// set setuid or setgid bits on any file in it, which the archive, owned
+// as the lock says (often root), would turn into setuid-root programs:
+// only the bits the build itself set (the lock entry's mode, from
+// allow_setuid) are kept.
 func (tw *treeWriter) mode(p string, m int64) int64 {
 	const special = 0o6000
-	if tw.lock == nil || m&special == 0 {
+	e := tw.entries[p]
+	if e != nil && e.Store != "" {
+		if lm, err := strconv.ParseUint(e.Mode, 8, 32); err == nil {
+			return int64(lm)
+		}
+	}
+	if tw.lock == nil || tw.lock.Rootless == nil || m&special == 0 {
 		return m
 	}
 	var want int64
-	if e := tw.entries[p]; e != nil {
+	if e != nil {
 		if lm, err := strconv.ParseUint(e.Mode, 8, 32); err == nil {
 			want = int64(lm) & special
 		}

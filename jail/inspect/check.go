@@ -24,6 +24,7 @@ import (
 	"math"
 	"os"
 	"path"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -65,8 +66,10 @@ func (p Problem) String() string { return p.Path + ": " + p.Msg }
 //     DT_NEEDED libraries through its own RUNPATH or RPATH and the default
 //     directories ("unresolved"); a corrupt ELF file is "unresolved" too;
 //   - every lock entry missing from the tree ("missing"), of another kind
-//     ("unexpected-type"), or whose size, sha256 or symlink target differs
-//     ("modified"); devices are checked only for existence and type, and
+//     ("unexpected-type"), or whose size, sha256, mode or symlink target
+//     differs ("modified"): a file linked from a store is so checked
+//     against the sum in its store file's name, and has its mode without
+//     write bits; devices are checked only for existence and type, and
 //     a device that a build without root recorded but could not make
 //     must be absent (owners are not compared: such a build records
 //     them without giving them);
@@ -98,6 +101,7 @@ func Check(dir string) ([]Problem, error) {
 		return nil, fmt.Errorf("check: %w", err)
 	}
 	c := newChecker(root)
+	c.store = lock.Store
 	hash, sources := c.compareLock(lock, tree)
 	var jobs []func()
 	for _, p := range tree.Files {
@@ -130,6 +134,7 @@ type checker struct {
 	parsed     map[fileID]parseResult     // see parse
 	elves      []treeELF                  // the loadable ELF files of the tree without PT_INTERP
 	loaded     map[fileID]bool            // the files some program's start maps
+	store      string                     // the store of a jail built with --link store
 }
 
 // newChecker returns a checker of the jail open as root.
@@ -210,8 +215,13 @@ func (c *checker) compareLock(l *lockfile.Lock, t *jailfs.Tree) (hash map[string
 			c.drifted(p, "unexpected-type", lockfile.TreeChanged, fmt.Sprintf("is a %s, the lock says %s", got, e.Kind))
 			continue
 		}
-		if want := e.Mode; e.Kind != plan.KindSymlink && want != "" && n.Perm() != want && !slices.Contains(t.Mounts, p) {
-			c.drifted(p, "modified", lockfile.TreeChanged, fmt.Sprintf("mode is %s, the lock says %s", n.Perm(), want))
+		want, says := e.Mode, "the lock says "+e.Mode
+		if e.Store != "" { // store files have no write bits
+			want = lockfile.StoredModeString(e.Mode)
+			says = fmt.Sprintf("want %s (a store file: the lock's %s without write bits)", want, e.Mode)
+		}
+		if e.Kind != plan.KindSymlink && want != "" && n.Perm() != want && !slices.Contains(t.Mounts, p) {
+			c.drifted(p, "modified", lockfile.TreeChanged, fmt.Sprintf("mode is %s, %s", n.Perm(), says))
 		}
 		switch {
 		case e.Kind == plan.KindSymlink && n.Target != e.Target:
@@ -248,6 +258,8 @@ func (c *checker) checkFile(p string, want *lockfile.Entry) {
 		switch {
 		case err != nil:
 			c.add(p, "modified", fmt.Sprintf("cannot be read: %v", err))
+		case !strings.EqualFold(sum, want.SHA256) && c.isStoreFile(f, want):
+			c.add(p, "modified", fmt.Sprintf("its store file %s changed: its sha256 is not the one in its name (jailer build --force replaces it in the store)", filepath.Join(c.store, want.Store)))
 		case !strings.EqualFold(sum, want.SHA256):
 			c.drifted(p, "modified", lockfile.TreeChanged, "its sha256 differs from the lock's")
 		}
@@ -255,6 +267,19 @@ func (c *checker) checkFile(p string, want *lockfile.Entry) {
 	if elfdeps.HasMagic(f) {
 		c.readELF(p, f)
 	}
+}
+
+// isStoreFile says whether f, the jail's file of the entry e, is still the
+// store file the entry names (a build may have replaced a damaged one).
+func (c *checker) isStoreFile(f *os.File, e *lockfile.Entry) bool {
+	if e.Store == "" || c.store == "" {
+		return false
+	}
+	var in, st unix.Stat_t
+	if unix.Fstat(int(f.Fd()), &in) != nil || unix.Lstat(filepath.Join(c.store, e.Store), &st) != nil {
+		return false
+	}
+	return in.Dev == st.Dev && in.Ino == st.Ino
 }
 
 // readELF parses the ELF file at the jail path p, open as f, and reports it

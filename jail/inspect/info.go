@@ -34,8 +34,10 @@ type Info struct {
 	Built time.Time `json:"built"`
 	// Layout is flat or preserve.
 	Layout string `json:"layout"`
-	// Link is copy or hardlink, as the jail was built.
+	// Link is copy, hardlink or store, as the jail was built.
 	Link string `json:"link"`
+	// Store is the store directory of a jail built with --link store.
+	Store string `json:"store,omitempty"`
 	// Files, Dirs, Symlinks and Devices count the jail's entries by kind.
 	Files    int `json:"files"`
 	Dirs     int `json:"dirs"`
@@ -45,6 +47,8 @@ type Info struct {
 	Bytes int64 `json:"bytes"`
 	// Linked counts the files that are hardlinks to their host source.
 	Linked int `json:"linked"`
+	// Stored counts the files that are hardlinks of store files.
+	Stored int `json:"stored,omitempty"`
 	// Rootless is set when the jail was built without root: the builder,
 	// who owns every path of the tree (see lockfile.Rootless).
 	Rootless *lockfile.Rootless `json:"rootless,omitempty"`
@@ -76,7 +80,7 @@ func Inspect(dir string) (*Info, error) {
 	}
 	in := &Info{
 		Jail: abs, Name: lock.Name, Manifest: lock.Manifest, Built: lock.Built,
-		Layout: lock.Layout, Link: lock.Link, Enter: infoEnter(lock), Rootless: lock.Rootless,
+		Layout: lock.Layout, Link: lock.Link, Store: lock.Store, Enter: infoEnter(lock), Rootless: lock.Rootless,
 	}
 	for _, e := range lock.Entries {
 		if e.UID != 0 || e.GID != 0 {
@@ -89,6 +93,9 @@ func Inspect(dir string) (*Info, error) {
 			if e.Linked {
 				in.Linked++
 			}
+			if e.Store != "" {
+				in.Stored++
+			}
 		case plan.KindDir:
 			in.Dirs++
 		case plan.KindSymlink:
@@ -99,7 +106,9 @@ func Inspect(dir string) (*Info, error) {
 	}
 	_, err = os.Stat(lock.Manifest)
 	in.ManifestExists = err == nil
-	in.Stale = lockfile.Staleness(lock, abs, lockfile.WantManifest(lock.Manifest, lock.Link))
+	want := lockfile.WantManifest(lock.Manifest, lock.Link)
+	want.Store = lock.Store
+	in.Stale = lockfile.Staleness(lock, abs, want)
 	in.UpToDate = !in.Stale.Stale()
 	return in, nil
 }
@@ -150,6 +159,8 @@ func (in *Info) Text(w io.Writer) error {
 	switch {
 	case in.Link == lockfile.LinkHardlink:
 		line("files", fmt.Sprintf("hardlinked: %d of %d files share their inode with the host (runs get a fresh root; --persist is refused)", in.Linked, in.Files))
+	case in.Link == lockfile.LinkStore:
+		line("files", fmt.Sprintf("stored: %d of %d files are links of files in the store %s (runs get a fresh root; --persist is refused)", in.Stored, in.Files, in.Store))
 	default:
 		line("files", "copied")
 	}

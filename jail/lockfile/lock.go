@@ -25,6 +25,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/jailer-dev/jailer/jail/plan"
@@ -38,8 +39,11 @@ import (
 // and owners are recorded, not made) and the numbers of devices. Locks of
 // formats 1 and 2 are still read, and their jails rebuilt by the next
 // build (OldFormat); a jailer that reads only up to 2 refuses a lock of 3
-// rather than take a rootless jail's missing devices for drift.
-const Format = 3
+// rather than take a rootless jail's missing devices for drift. Format 4
+// records jails whose files are hardlinks into a content store (LinkStore,
+// Store, Entry.Store): a jailer that reads only up to 3 refuses them rather
+// than let a --persist run write into files other jails share.
+const Format = 4
 
 // oldestFormat is the oldest lock layout this jailer reads.
 const oldestFormat = 1
@@ -67,8 +71,12 @@ type Lock struct {
 	Digest string `json:"digest"`
 	// Layout is flat or preserve.
 	Layout string `json:"layout"`
-	// Link is copy or hardlink (hardlinked jails must be entered read-only).
+	// Link is copy, hardlink or store (hardlinked and stored jails are
+	// only entered with a fresh root).
 	Link string `json:"link"`
+	// Store is the content store's directory, for a jail built with
+	// --link store.
+	Store string `json:"store,omitempty"`
 	// Built is when the build finished.
 	Built time.Time `json:"built"`
 	// Tree identifies the jail directory this lock describes; a lock whose
@@ -108,6 +116,11 @@ type Entry struct {
 	SHA256 string `json:"sha256,omitempty"`
 	// Linked says the file is a hardlink to its host source.
 	Linked bool `json:"linked,omitempty"`
+	// Store names the store file the jail's file is a hardlink of (see
+	// package store), relative to the lock's Store; such a file has Mode
+	// without its write bits (StoredMode), and its TreeStat no ctime,
+	// which every new link to it changes.
+	Store string `json:"store,omitempty"`
 	// SourceStat is the host source's stat when it was copied.
 	SourceStat Stat `json:"source_stat,omitzero"`
 	// TreeStat is the jail file's stat right after the build.
@@ -178,7 +191,7 @@ func ReadHead(dir string) (*Lock, error) {
 	var l Lock
 	fields := map[string]any{
 		"format": &l.Format, "name": &l.Name, "manifest": &l.Manifest, "digest": &l.Digest,
-		"layout": &l.Layout, "link": &l.Link, "built": &l.Built, "tree": &l.Tree, "enter": &l.Enter, "inputs": &l.Inputs,
+		"layout": &l.Layout, "link": &l.Link, "store": &l.Store, "built": &l.Built, "tree": &l.Tree, "enter": &l.Enter, "inputs": &l.Inputs,
 		"rootless": &l.Rootless,
 	}
 	dec := json.NewDecoder(f)
@@ -221,4 +234,31 @@ func checkFormat(p string, format int) error {
 const (
 	LinkCopy     = "copy"
 	LinkHardlink = "hardlink"
+	// LinkStore hardlinks every file from a content store (package store).
+	LinkStore = "store"
 )
+
+// LinkModes are the link modes a build takes, in the order help text
+// names them.
+var LinkModes = []string{LinkCopy, LinkHardlink, LinkStore}
+
+// SharesFiles says whether a jail built with the link mode link shares
+// its files' inodes with something outside it (the host's files, or a
+// store's that other jails link too), so that no run may write into its
+// tree: only a fresh root per run.
+func SharesFiles(link string) bool { return link == LinkHardlink || link == LinkStore }
+
+// StoredMode is the mode a stored file has in the tree for an entry of
+// mode m: without write bits, so that nobody writes into a file many
+// jails share (root would still be allowed to; runs never get the tree).
+func StoredMode(m fs.FileMode) fs.FileMode { return m &^ 0o222 }
+
+// StoredModeString is StoredMode of a mode as the lock writes it
+// (plan.ModeString: four octal digits); "" when mode is not one.
+func StoredModeString(mode string) string {
+	m, err := strconv.ParseUint(mode, 8, 32)
+	if err != nil {
+		return ""
+	}
+	return fmt.Sprintf("%04o", m&^0o222)
+}

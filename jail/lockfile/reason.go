@@ -25,6 +25,9 @@ const (
 	OtherManifest
 	// OtherLink: the jail was built with the link mode in Detail.
 	OtherLink
+	// OtherStore: the jail was built with --link store into the store at
+	// Path, not the one asked for.
+	OtherStore
 	// BuiltRootless: the jail was built without root (its owners and
 	// devices recorded, not made), and the build asked for is root's,
 	// which makes them.
@@ -55,7 +58,7 @@ const (
 
 var kindNames = [...]string{
 	UpToDate: "up-to-date", Forced: "forced", NoJail: "no-jail", NotThisTree: "not-this-tree",
-	OldFormat: "old-format", OtherManifest: "other-manifest", OtherLink: "other-link", BuiltRootless: "built-rootless",
+	OldFormat: "old-format", OtherManifest: "other-manifest", OtherLink: "other-link", OtherStore: "other-store", BuiltRootless: "built-rootless",
 	ManifestGone: "manifest-gone", InputGone: "input-gone", InputChanged: "input-changed",
 	SourceGone: "source-gone", SourceChanged: "source-changed", EntryMissing: "entry-missing",
 	TreeChanged: "tree-changed", ManifestBroken: "manifest-broken", PlanChanged: "plan-changed",
@@ -121,6 +124,8 @@ func (r Reason) AtEntry() string {
 		return fmt.Sprintf("it was built from another manifest, %s", r.Path)
 	case OtherLink:
 		return fmt.Sprintf("it was built with --link %s", r.Detail)
+	case OtherStore:
+		return fmt.Sprintf("it was built with the store %s", r.Path)
 	case BuiltRootless:
 		return "it was built without root: its owners and devices are recorded, not made"
 	case ManifestGone:

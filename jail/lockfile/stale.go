@@ -80,6 +80,8 @@ type Want struct {
 	Err error
 	// Link is the build's link mode ("" is LinkCopy).
 	Link string
+	// Store is the store directory of a build with LinkStore.
+	Store string
 	// Force asks for a build whatever the jail is.
 	Force bool
 	// Rootless says the build is one without root (BuildsRootless).
@@ -116,14 +118,16 @@ func linkMode(link string) string {
 //     at dir the very directory it was written for (device, inode and
 //     birth time: a directory made where a jail was deleted is not it);
 //   - the build as a whole: the lock's format, the manifest it was built
-//     from, the link mode, and whether it was built without root when
+//     from, the link mode (and the store), and whether it was built without root when
 //     root builds now (a build without root of a jail root built changes
 //     nothing: it could only make it worse);
 //   - the files the build read (Inputs): a manifest edited or gone, the
 //     loader's cache or dpkg's database rewritten;
 //   - entry by entry, in the lock's order: its host source (gone, or its
 //     stat changed), then its place in the tree (missing; a file's stat
-//     changed, with the ctime, which a process in the jail cannot put back;
+//     changed, with the ctime, which a process in the jail cannot put back
+//     (a stored file's without it, as every jail linking it changes it,
+//     and with its mode, which must still lack write bits);
 //     a symlink's target; a directory or device of another type; a
 //     device a build without root recorded but could not make must be
 //     absent, and the owners such a build could not give are not looked
@@ -187,6 +191,8 @@ func (l *Lock) buildReason(want Want) Reason {
 		return Reason{Kind: OtherManifest, Path: l.Manifest}
 	case linkMode(want.Link) != linkMode(l.Link):
 		return Reason{Kind: OtherLink, Detail: linkMode(l.Link)}
+	case want.Link == LinkStore && want.Store != l.Store:
+		return Reason{Kind: OtherStore, Path: l.Store}
 	case l.Rootless != nil && !want.Rootless:
 		return Reason{Kind: BuiltRootless}
 	}
@@ -241,7 +247,9 @@ func (l *Lock) entryReason(e *Entry, dir string) Reason {
 	switch e.Kind {
 	case plan.KindFile:
 		var fi fs.FileInfo
-		if fi, err = os.Lstat(tree); err == nil {
+		if fi, err = os.Lstat(tree); err == nil && e.Store != "" {
+			changed = StatOf(fi) != e.TreeStat || !storedModeIs(fi, e.Mode)
+		} else if err == nil {
 			changed = TreeStatOf(fi) != e.TreeStat
 		}
 	case plan.KindSymlink:
@@ -271,4 +279,10 @@ func (l *Lock) entryReason(e *Entry, dir string) Reason {
 		return Reason{Kind: TreeChanged, Entry: e.Dest}
 	}
 	return Reason{}
+}
+
+// storedModeIs says whether fi, a stored file in a tree, has the mode a
+// store gives an entry of the mode mode (StoredMode).
+func storedModeIs(fi fs.FileInfo, mode string) bool {
+	return fi.Mode().IsRegular() && plan.ModeString(fi.Mode()) == StoredModeString(mode)
 }

@@ -67,7 +67,7 @@ var staleCases = []staleCase{
 	},
 	{
 		name: "lock of format 1", change: downgradeLock,
-		kind: lockfile.OldFormat, msg: "its lock was written by an older jailer (format 1, this one writes 3)", info: true, build: true,
+		kind: lockfile.OldFormat, msg: "its lock was written by an older jailer (format 1, this one writes 4)", info: true, build: true,
 	},
 	{
 		// A jail built without root, to be built by root now: root makes
@@ -400,7 +400,8 @@ func TestReadFormats(t *testing.T) {
 		{`{"format":1,"tree":{"dev":7,"ino":8,"mtime":9}}`, lockfile.TreeID{Dev: 7, Ino: 8, Birth: 9}, ""},
 		{`{"format":2,"tree":{"dev":7,"ino":8,"birth":9}}`, lockfile.TreeID{Dev: 7, Ino: 8, Birth: 9}, ""},
 		{`{"format":3,"tree":{"dev":7,"ino":8,"birth":9},"rootless":{"uid":1001,"gid":1002}}`, lockfile.TreeID{Dev: 7, Ino: 8, Birth: 9}, ""},
-		{`{"format":4,"tree":{}}`, lockfile.TreeID{}, "has format 4, this jailer reads 1 to 3 (rebuild the jail with --force"},
+		{`{"format":4,"tree":{"dev":7,"ino":8,"birth":9},"link":"store","store":"/var/lib/jailer/store"}`, lockfile.TreeID{Dev: 7, Ino: 8, Birth: 9}, ""},
+		{`{"format":5,"tree":{}}`, lockfile.TreeID{}, "has format 5, this jailer reads 1 to 4 (rebuild the jail with --force"},
 		{`{"format":0}`, lockfile.TreeID{}, "has format 0"},
 	}
 	for _, tt := range tests {

@@ -185,6 +185,8 @@ func Main(m *testing.M) {
 }
 
 // RunIsolated is Main that returns the exit status instead of exiting.
+// Tests get a host cache and a content store of their own, and build with
+// the link mode they ask for, whatever JAILER_LINK the caller has.
 func RunIsolated(m *testing.M) int {
 	if os.Getenv("JAILER_CACHE_DIR") == "" {
 		dir, err := os.MkdirTemp("", "jailer-test-cache-")
@@ -193,6 +195,14 @@ func RunIsolated(m *testing.M) int {
 			defer os.RemoveAll(dir)
 		}
 	}
+	if os.Getenv("JAILER_STORE") == "" {
+		dir, err := os.MkdirTemp("", "jailer-test-store-")
+		if err == nil {
+			os.Setenv("JAILER_STORE", filepath.Join(dir, "store"))
+			defer os.RemoveAll(dir)
+		}
+	}
+	os.Unsetenv("JAILER_LINK")
 	return m.Run()
 }
 

@@ -38,6 +38,7 @@ const ID = "https://raw.githubusercontent.com/jailer-dev/jailer/main/manifest/sc
 func enums() map[string][]string {
 	return map[string][]string{
 		"Manifest.Layout":  manifest.Layouts,
+		"Manifest.Link":    manifest.Links,
 		"Device.Name":      slices.Sorted(maps.Keys(manifest.Devices)),
 		"Profile.Name":     slices.Sorted(maps.Keys(manifest.Profiles)),
 		"Enter.Namespaces": manifest.Namespaces,
