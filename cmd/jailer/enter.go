@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/jailer-dev/jailer/internal/timeline"
 	"github.com/jailer-dev/jailer/jail/enter"
 
 	"github.com/urfave/cli/v2"
@@ -234,6 +235,7 @@ func enterCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			timeline.Mark("options (flags, the lock's head)")
 			return enterJail(c, dir, opts)
 		},
 	}

@@ -8,11 +8,13 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/jailer-dev/jailer/internal/timeline"
 	"github.com/jailer-dev/jailer/jail/doctor"
 	"github.com/jailer-dev/jailer/jail/enter"
 )
 
 func main() {
+	timeline.Mark("package init")
 	// A jail's init: hand over before anything else runs.
 	if enter.IsInit() {
 		os.Exit(enter.RunInit())

@@ -23,11 +23,16 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/jailer-dev/jailer/internal/timeline"
 	"github.com/jailer-dev/jailer/manifest"
 )
 
 // initArg, as argv[1], makes the jailer binary run as a jail's init.
 const initArg = "__jailer_init__"
+
+// timelineLine starts the line of the init's timeline on the status pipe,
+// sent as it exits when JAILER_TIMELINE is on (see package timeline).
+const timelineLine = "timeline "
 
 // Fds the parent passes to the init besides stdin, stdout and stderr.
 const (
@@ -107,6 +112,7 @@ func RunInit() int {
 	status := os.NewFile(statusFd, "status")
 
 	cfg, err := readConfig()
+	timeline.Mark("config read")
 	if err == nil && cfg.Net {
 		// Made alongside the mounts (startNetns), through the /proc of now.
 		proc, perr := unix.Open("/proc", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
@@ -126,15 +132,28 @@ func RunInit() int {
 	if err != nil {
 		return report(status, code, err)
 	}
+	timeline.Mark("command started (forked, exec'd)")
 	fmt.Fprintf(status, "0 started %d\n", pid)
-	status.Close()
+	if !timeline.On() {
+		status.Close()
+	}
 	if !cfg.PID {
 		// Not PID 1: forward signals to the command's process group (a
 		// session of its own) and wait for it; nothing else to reap.
 		go forward(sigs, -pid)
-		return waitStatus(pid)
+		code = waitStatus(pid)
+	} else {
+		code = reap(sigs, pid)
 	}
-	return reap(sigs, pid)
+	if timeline.On() {
+		timeline.Mark("command exited, reaped")
+		var ru unix.Rusage
+		if unix.Getrusage(unix.RUSAGE_SELF, &ru) == nil {
+			timeline.Note("peak resident kB (VmHWM)", ru.Maxrss)
+		}
+		fmt.Fprintf(status, "%s%s\n", timelineLine, timeline.Encode())
+	}
+	return code
 }
 
 // report tells the parent, on the status pipe, that the command did not
@@ -169,6 +188,7 @@ func enterJail(cfg *initConfig) error {
 	if err := checkWorkdir(cfg.Workdir); err != nil {
 		return err
 	}
+	timeline.Mark("workdir checked")
 	if err := setupProcess(cfg); err != nil {
 		return err
 	}

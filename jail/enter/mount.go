@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/jailer-dev/jailer/internal/timeline"
 	"github.com/jailer-dev/jailer/jail/internal/jailfs"
 
 	"golang.org/x/sys/unix"
@@ -34,6 +35,7 @@ func setupRoot(cfg *initConfig) error {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("make mounts private: %w", err)
 	}
+	timeline.Mark("mounts made private")
 	if cfg.Overlay {
 		if err := overlayRoot(cfg); err != nil {
 			return err
@@ -41,6 +43,7 @@ func setupRoot(cfg *initConfig) error {
 	} else if err := unix.Mount(cfg.Root, cfg.Root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return &os.PathError{Op: "bind jail onto itself", Path: cfg.Root, Err: err}
 	}
+	timeline.Mark("root (fresh: tmpfs, overlay; --persist: bind)")
 	root, err := unix.Open(cfg.Root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return &os.PathError{Op: "open", Path: cfg.Root, Err: err}
@@ -52,7 +55,9 @@ func setupRoot(cfg *initConfig) error {
 	if err := mountInside(root, cfg); err != nil {
 		return err
 	}
-	return pivotInto(root, cfg.Root)
+	err = pivotInto(root, cfg.Root)
+	timeline.Mark("pivot_root")
+	return err
 }
 
 // chownOwned gives the entries of a rootless run's fresh root (root,
@@ -108,13 +113,16 @@ func mountInside(root int, cfg *initConfig) error {
 		if err := mountAt(root, proc); err != nil {
 			return err
 		}
+		timeline.Mark("/proc")
 		if err := maskProc(root); err != nil {
 			return err
 		}
+		timeline.Mark("/proc masks")
 	}
 	if err := setupDev(root, cfg.UserNS, mkdir); err != nil {
 		return err
 	}
+	timeline.Mark("/dev")
 	for _, m := range cfg.Mounts {
 		if err := userMount(root, m, mkdir); err != nil {
 			return err
@@ -131,6 +139,7 @@ func mountInside(root int, cfg *initConfig) error {
 			return fmt.Errorf("make the jail read-only: %w", err)
 		}
 	}
+	timeline.Mark("mounts, outputs")
 	return nil
 }
 

@@ -14,6 +14,8 @@ import (
 	"runtime"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/jailer-dev/jailer/internal/timeline"
 )
 
 // setupProcess sets what the command inherits: hostname, loopback,
@@ -29,6 +31,7 @@ func setupProcess(cfg *initConfig) error {
 			return err
 		}
 	}
+	timeline.Mark("hostname, network namespace joined")
 	for _, l := range []struct {
 		res int
 		n   int
@@ -48,6 +51,7 @@ func setupProcess(cfg *initConfig) error {
 	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
 		return fmt.Errorf("prctl(PR_SET_DUMPABLE): %w", err)
 	}
+	timeline.Mark("rlimits, not dumpable")
 	if cfg.NoNamespaces {
 		return nil // plain chroot: the comparison baseline, unhardened
 	}
@@ -60,7 +64,10 @@ func setupProcess(cfg *initConfig) error {
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("prctl(PR_SET_NO_NEW_PRIVS): %w", err)
 	}
-	return installSeccomp(cfg.PID)
+	timeline.Mark("capabilities, no_new_privs")
+	err := installSeccomp(cfg.PID)
+	timeline.Mark("seccomp")
+	return err
 }
 
 // rlimitNames name the rlimits jailer sets, for its errors.

@@ -3,6 +3,7 @@
 package enter
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,10 +11,12 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
 
+	"github.com/jailer-dev/jailer/internal/timeline"
 	"github.com/jailer-dev/jailer/jail/internal/human"
 
 	"golang.org/x/sys/unix"
@@ -79,6 +82,7 @@ func (e *Error) Error() string { return e.Msg }
 func Run(ctx context.Context, dir string, opts Options, stdio Stdio) (int, error) {
 	var stats Stats
 	code, err := run(ctx, dir, &opts, stdio, &stats)
+	timeline.Mark("teardown")
 	if opts.StatsFile != "" {
 		stats.ExitStatus = code
 		if err != nil {
@@ -113,6 +117,7 @@ func run(ctx context.Context, dir string, opts *Options, stdio Stdio, stats *Sta
 	if err != nil {
 		return ExitSetupFailed, err
 	}
+	timeline.Mark("prepare (the init's config)")
 	if !opts.NoNamespaces && !opts.overlay() {
 		// Writing into the tree (--persist): missing mount targets are
 		// made now and removed once the init is gone (deferred first, so
@@ -144,6 +149,7 @@ func run(ctx context.Context, dir string, opts *Options, stdio Stdio, stats *Sta
 		return ExitSetupFailed, err
 	}
 	cfg.PidsHop = hop
+	timeline.Mark("cgroups")
 	term, err := startTerminal(opts, &stdio)
 	if err != nil {
 		return ExitSetupFailed, err
@@ -159,6 +165,7 @@ func run(ctx context.Context, dir string, opts *Options, stdio Stdio, stats *Sta
 		send = changes.send
 	}
 	var cfgW, statusR *os.File
+	timeline.Mark("before clone")
 	pid, err := cg.startInside(func() (pid int, err error) {
 		pid, cfgW, statusR, err = startInit(root, opts, ns, stdio, send, hopFiles)
 		return pid, err
@@ -174,12 +181,14 @@ func run(ctx context.Context, dir string, opts *Options, stdio Stdio, stats *Sta
 		}
 		return ExitSetupFailed, err
 	}
+	timeline.Mark("clone and exec of the init")
 	defer statusR.Close()
 	defer holdTree(root, statusR).Release() // a rebuild leaves the tree whole until the init exits
-	j := &jailInit{pid: pid, status: statusR, plainChroot: opts.NoNamespaces}
+	j := &jailInit{pid: pid, status: bufio.NewReader(statusR), plainChroot: opts.NoNamespaces}
 	if err := j.admit(cfgW, cfg, cg, opts.Tracer); err != nil {
 		return ExitSetupFailed, err
 	}
+	timeline.Mark("admit (hold, config sent)")
 	term.started()
 	stop := j.watch(ctx, opts.Limits.Timeout)
 	code, startErr, err := j.wait(opts.Tracer)
@@ -188,6 +197,8 @@ func run(ctx context.Context, dir string, opts *Options, stdio Stdio, stats *Sta
 	if err != nil {
 		return ExitSetupFailed, err
 	}
+	timeline.Mark("init exited")
+	j.addTimeline()
 	code, err = j.verdict(code, startErr, opts.Limits, cg)
 	stats.measure(&j.rusage, cg)
 	stats.TimedOut = j.timedOut.Load()
@@ -246,10 +257,10 @@ func prepare(dir string, opts *Options) (root string, cfg *initConfig, ns *usern
 
 // jailInit is a started init as the parent sees it, until it exits.
 type jailInit struct {
-	pid         int          // the init's host pid
-	status      *os.File     // the init's report: "0 started PID", or why not
-	plainChroot bool         // no PID namespace that dies with the init
-	cmdPid      atomic.Int64 // the command's host pid, once reported
+	pid         int           // the init's host pid
+	status      *bufio.Reader // the init's report: "0 started PID", or why not; then its timeline
+	plainChroot bool          // no PID namespace that dies with the init
+	cmdPid      atomic.Int64  // the command's host pid, once reported
 	timedOut    atomic.Bool
 	rusage      syscall.Rusage // of the init and all it reaped, once it exited
 }
@@ -332,6 +343,7 @@ func (j *jailInit) watch(ctx context.Context, timeout time.Duration) (stop func(
 func (j *jailInit) wait(tracer Tracer) (code int, startErr *Error, err error) {
 	if tracer == nil {
 		startErr = readStatus(j.status, &j.cmdPid)
+		timeline.Mark("status read")
 		var ws syscall.WaitStatus
 		for {
 			_, err := syscall.Wait4(j.pid, &ws, 0, &j.rusage)
@@ -351,6 +363,23 @@ func (j *jailInit) wait(tracer Tracer) (code int, startErr *Error, err error) {
 		return ExitSetupFailed, nil, fmt.Errorf("trace: %w", err)
 	}
 	return exitCode(ws), <-statusDone, nil
+}
+
+// addTimeline adds the init's timeline, which it sends on the status
+// pipe before it exits (with JAILER_TIMELINE), to this process's.
+func (j *jailInit) addTimeline() {
+	if !timeline.On() {
+		return
+	}
+	for {
+		line, err := j.status.ReadString('\n')
+		if rest, ok := strings.CutPrefix(strings.TrimSuffix(line, "\n"), timelineLine); ok {
+			timeline.Add("init: ", rest)
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 // verdict is Run's answer once the init has exited with code: the

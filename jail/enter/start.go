@@ -6,7 +6,6 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"github.com/jailer-dev/jailer/internal/timeline"
 	"github.com/jailer-dev/jailer/jail/internal/jailfs"
 	"github.com/jailer-dev/jailer/manifest"
 
@@ -25,8 +25,8 @@ import (
 
 // readStatus waits for the init's report: "0 started", or a status and a
 // message when it failed before the command ran.
-func readStatus(r io.Reader, cmdPid *atomic.Int64) *Error {
-	line, err := bufio.NewReader(r).ReadString('\n')
+func readStatus(r *bufio.Reader, cmdPid *atomic.Int64) *Error {
+	line, err := r.ReadString('\n')
 	if err != nil && line == "" {
 		return &Error{Code: ExitSetupFailed, Msg: "the jail's init died before starting the command"}
 	}
@@ -111,8 +111,12 @@ func startInit(root string, opts *Options, ns *userns, stdio Stdio, changes *os.
 	for _, f := range extra {
 		files = append(files, f.Fd())
 	}
+	env := []string{}
+	if timeline.On() {
+		env = append(env, timeline.Env+"=1") // the init's own; the command's environment is cfg.Env
+	}
 	pid, err = syscall.ForkExec(self, []string{"jailer-init", initArg}, &syscall.ProcAttr{
-		Env:   []string{},
+		Env:   env,
 		Files: files,
 		Sys:   sys,
 	})
