@@ -26,6 +26,8 @@ if [ -z "${ROOTLESS_BENCH_WORK:-}" ]; then
   trap 'rm -rf "$work"' EXIT
   chmod 755 "$work"
   cp "$JAILER" "$work/jailer"
+  # jailer starts jailer-init beside it, when there is the one built with it.
+  if [ -x "$(dirname "$JAILER")/jailer-init" ]; then cp "$(dirname "$JAILER")/jailer-init" "$work/jailer-init"; fi
   cp "$0" "$work/rootless.sh"
   if [ "$(id -u)" = 0 ]; then
     user=${BENCH_USER:-jailer-ci}

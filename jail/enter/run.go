@@ -5,7 +5,6 @@ package enter
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/signal"
@@ -20,6 +19,8 @@ import (
 	"github.com/jailer-dev/jailer/jail/internal/human"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/jailer-dev/jailer/jail/enter/jailinit"
 )
 
 // Stdio are the files the command gets as stdin, stdout and stderr.
@@ -144,7 +145,7 @@ func run(ctx context.Context, dir string, opts *Options, stdio Stdio, stats *Sta
 		return ExitSetupFailed, err
 	}
 	defer cg.remove()
-	hop, hopFiles, err := cg.hopFiles(changesFd + 1)
+	hop, hopFiles, err := cg.hopFiles(jailinit.ChangesFd + 1)
 	if err != nil {
 		return ExitSetupFailed, err
 	}
@@ -225,7 +226,7 @@ func run(ctx context.Context, dir string, opts *Options, stdio Stdio, stats *Sta
 // prepare checks the options and the jail directory, and works out the
 // init's config; root is the jail's absolute path, symlinks resolved.
 // Without root, the run gets a user namespace of its own, ns.
-func prepare(dir string, opts *Options) (root string, cfg *initConfig, ns *userns, err error) {
+func prepare(dir string, opts *Options) (root string, cfg *jailinit.Config, ns *userns, err error) {
 	if err := opts.validate(); err != nil {
 		return "", nil, nil, err
 	}
@@ -269,11 +270,11 @@ type jailInit struct {
 // lets a tracer attach, and sends the config; closing the pipe after it
 // (EOF) tells the init that it may go on. When a step fails the init is
 // killed and reaped.
-func (j *jailInit) admit(cfgW *os.File, cfg *initConfig, cg *cgroup, tracer Tracer) error {
+func (j *jailInit) admit(cfgW *os.File, cfg *jailinit.Config, cg *cgroup, tracer Tracer) error {
 	abort := func(err error) error {
 		syscall.Kill(j.pid, syscall.SIGKILL)
 		cfgW.Close()
-		waitStatus(j.pid)
+		jailinit.WaitStatus(j.pid)
 		return err
 	}
 	if err := cg.add(j.pid); err != nil {
@@ -284,11 +285,11 @@ func (j *jailInit) admit(cfgW *os.File, cfg *initConfig, cg *cgroup, tracer Trac
 			return abort(fmt.Errorf("trace: %w", err))
 		}
 	}
-	err := json.NewEncoder(cfgW).Encode(cfg)
+	_, err := cfgW.Write(cfg.Encode())
 	cfgW.Close() // EOF tells the init it is in its cgroups and may go on
 	if err != nil {
 		syscall.Kill(j.pid, syscall.SIGKILL)
-		waitStatus(j.pid)
+		jailinit.WaitStatus(j.pid)
 		return fmt.Errorf("send config to the jail's init: %w", err)
 	}
 	return nil
@@ -351,7 +352,7 @@ func (j *jailInit) wait(tracer Tracer) (code int, startErr *Error, err error) {
 				break
 			}
 		}
-		return exitCode(ws), startErr, nil
+		return jailinit.ExitCode(ws), startErr, nil
 	}
 	// The tracer must keep the init running while we would block on its
 	// status pipe: read the status alongside.
@@ -362,7 +363,7 @@ func (j *jailInit) wait(tracer Tracer) (code int, startErr *Error, err error) {
 		syscall.Kill(j.pid, syscall.SIGKILL)
 		return ExitSetupFailed, nil, fmt.Errorf("trace: %w", err)
 	}
-	return exitCode(ws), <-statusDone, nil
+	return jailinit.ExitCode(ws), <-statusDone, nil
 }
 
 // addTimeline adds the init's timeline, which it sends on the status
@@ -373,7 +374,7 @@ func (j *jailInit) addTimeline() {
 	}
 	for {
 		line, err := j.status.ReadString('\n')
-		if rest, ok := strings.CutPrefix(strings.TrimSuffix(line, "\n"), timelineLine); ok {
+		if rest, ok := strings.CutPrefix(strings.TrimSuffix(line, "\n"), jailinit.TimelineLine); ok {
 			timeline.Add("init: ", rest)
 		}
 		if err != nil {

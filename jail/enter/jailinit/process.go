@@ -1,6 +1,6 @@
 //go:build linux
 
-package enter
+package jailinit
 
 // What the command inherits from the init once it is in the jail: the
 // hostname, loopback, rlimits, and the privilege limits (no dumping, the
@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 
 	"golang.org/x/sys/unix"
 
@@ -20,7 +21,7 @@ import (
 
 // setupProcess sets what the command inherits: hostname, loopback,
 // rlimits, and the privilege limits.
-func setupProcess(cfg *initConfig) error {
+func setupProcess(cfg *Config) error {
 	if cfg.UTS && cfg.Hostname != "" {
 		if err := unix.Sethostname([]byte(cfg.Hostname)); err != nil {
 			return fmt.Errorf("set hostname: %w", err)
@@ -94,6 +95,10 @@ var keptCaps = []int{
 	unix.CAP_SETGID, unix.CAP_SETUID, unix.CAP_SETPCAP,
 	unix.CAP_NET_BIND_SERVICE, unix.CAP_SYS_CHROOT, unix.CAP_AUDIT_WRITE,
 }
+
+// KeptCaps are the capabilities root in the jail keeps (keptCaps), for
+// tests that check a jail's bounding set.
+func KeptCaps() []int { return slices.Clone(keptCaps) }
 
 // clearInheritedCaps empties the ambient and inheritable sets. A
 // rootless init starts with every capability in both (rootless.go), and
