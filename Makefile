@@ -3,10 +3,13 @@ GO      ?= go
 PREFIX  ?= /usr/local
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
-# A static binary without urfave/cli's document generators starts faster;
-# it is also the jail's init, started once per `jailer enter`.
+# A static binary without urfave/cli's document generators starts faster.
 export CGO_ENABLED := 0
 TAGS    := urfave_cli_no_docs
+# The jail's init is a program of its own, bin/jailer-init, beside
+# bin/jailer, which starts it when its Go build ID is the one linked in
+# here (else jailer starts itself as the init: see jail/enter/initprog.go).
+INITID  := github.com/jailer-dev/jailer/jail/enter.initBuildID
 DEMO    := testdata/examples/shell.yaml
 
 .PHONY: all build test test-short bench demo install fuzz clean man
@@ -14,7 +17,8 @@ DEMO    := testdata/examples/shell.yaml
 all: build
 
 build:
-	$(GO) build -trimpath -tags $(TAGS) -ldflags '$(LDFLAGS)' -o bin/jailer ./cmd/jailer
+	$(GO) build -trimpath -ldflags '-s -w' -o bin/jailer-init ./cmd/jailer-init
+	$(GO) build -trimpath -tags $(TAGS) -ldflags "$(LDFLAGS) -X $(INITID)=$$($(GO) tool buildid bin/jailer-init)" -o bin/jailer ./cmd/jailer
 
 # Every test: vet, unit, CLI scripts, and, as root, the tests that build real
 # jails (with CI=true they fail rather than skip when not root).
@@ -67,6 +71,7 @@ jailer.1: go.mod $(wildcard cmd/jailer/*.go)
 # The program, its manual page, and completion for bash, zsh and fish.
 install: build jailer.1
 	install -D -m 0755 bin/jailer $(DESTDIR)$(PREFIX)/bin/jailer
+	install -D -m 0755 bin/jailer-init $(DESTDIR)$(PREFIX)/bin/jailer-init
 	install -D -m 0644 jailer.1 $(DESTDIR)$(PREFIX)/share/man/man1/jailer.1
 	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
 		$(DESTDIR)$(PREFIX)/share/zsh/site-functions $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d

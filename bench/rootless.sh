@@ -26,6 +26,8 @@ if [ -z "${ROOTLESS_BENCH_WORK:-}" ]; then
   trap 'rm -rf "$work"' EXIT
   chmod 755 "$work"
   cp "$JAILER" "$work/jailer"
+  # jailer starts jailer-init beside it, when there is the one built with it.
+  if [ -x "$(dirname "$JAILER")/jailer-init" ]; then cp "$(dirname "$JAILER")/jailer-init" "$work/jailer-init"; fi
   cp "$0" "$work/rootless.sh"
   if [ "$(id -u)" = 0 ]; then
     user=${BENCH_USER:-jailer-ci}
@@ -76,7 +78,7 @@ for ((r = 0; r < ROUNDS; r++)); do
 done
 
 median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-echo "jailer $("$JAILER" version) | $(uname -sr) | $(nproc) CPUs | load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "$("$JAILER" version) | $(uname -sr) | $(nproc) CPUs | load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "/bin/true in a jail as $(id -un) (uid $(id -u), no root): median of $ROUNDS rounds x $RUNS runs, interleaved"
 printf '%-46s %10s %10s\n' tool "median ms" "vs bwrap"
 declare -A med

@@ -9,6 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/jailer-dev/jailer/jail/timeline"
 	"github.com/jailer-dev/jailer/manifest"
 )
 
@@ -72,6 +73,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 
 // run is the whole program, so that tests drive exactly what users run.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	defer timeline.Print(stderr) // with JAILER_TIMELINE: see package timeline
 	app := newApp(stdout, stderr)
 	err := app.RunContext(ctx, interspersed(args, app))
 	if err == nil {

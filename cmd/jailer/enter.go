@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/jailer-dev/jailer/jail/enter"
+	"github.com/jailer-dev/jailer/jail/timeline"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
@@ -234,6 +235,7 @@ func enterCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			timeline.Mark("options (flags, the lock's head)")
 			return enterJail(c, dir, opts)
 		},
 	}

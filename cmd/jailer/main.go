@@ -10,9 +10,11 @@ import (
 
 	"github.com/jailer-dev/jailer/jail/doctor"
 	"github.com/jailer-dev/jailer/jail/enter"
+	"github.com/jailer-dev/jailer/jail/timeline"
 )
 
 func main() {
+	timeline.Mark("package init")
 	// A jail's init: hand over before anything else runs.
 	if enter.IsInit() {
 		os.Exit(enter.RunInit())

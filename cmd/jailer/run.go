@@ -6,6 +6,7 @@ import (
 
 	"github.com/jailer-dev/jailer/jail/build"
 	"github.com/jailer-dev/jailer/jail/enter"
+	"github.com/jailer-dev/jailer/jail/timeline"
 
 	"github.com/urfave/cli/v2"
 
@@ -32,6 +33,7 @@ func runCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			timeline.Mark("manifest load")
 			sum, err := build.Build(c.Context, m, build.Options{Output: c.String("jail-dir")})
 			var me *manifest.Error
 			switch {
@@ -49,10 +51,12 @@ func runCommand() *cli.Command {
 			if setAnywhere(c, "verbose") && !sum.UpToDate {
 				fmt.Fprintln(c.App.ErrWriter, "jailer: built because: "+sum.Reason.String())
 			}
+			timeline.Mark("build (or up to date)")
 			opts, err := enterOptions(c, sum.Output, c.Args().Slice()[1:])
 			if err != nil {
 				return err
 			}
+			timeline.Mark("options (flags, the lock's head)")
 			return enterJail(c, sum.Output, opts)
 		},
 	}

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/jailer-dev/jailer/jail/enter/jailinit"
 )
 
 // cgroupRoot is where cgroup filesystems are mounted.
@@ -32,7 +34,7 @@ var cgroupRoot = "/sys/fs/cgroup"
 // an init that cannot start one more is a dead jail. So the limit is set
 // on a child cgroup, cmd, and the init puts only the command there: its
 // thread that forks the command steps into cmd for the fork and back out
-// (see pidsHop). A v1 hierarchy moves one thread by writing to tasks; v2
+// (see jailinit.PidsHop). A v1 hierarchy moves one thread by writing to tasks; v2
 // does it in a threaded subtree (cmd is threaded, the jail's directory
 // its domain) through cgroup.threads.
 type cgroup struct {
@@ -279,7 +281,7 @@ func delegatedCgroup() (dir string, controllers []string, why string) {
 
 // makeCmd makes the command's pids cgroup below the jail's, limited to
 // pids+1 for now: the init's forking thread is in it while it forks the
-// command, and lowers the limit to pids before it steps out (pidsHop), so
+// command, and lowers the limit to pids before it steps out (jailinit.PidsHop), so
 // that the command never has more than pids.
 func (cg *cgroup) makeCmd(pids int) error {
 	cmd := filepath.Join(cg.pidsOf, cmdCgroup)
@@ -454,7 +456,7 @@ func (cg *cgroup) startInside(start func() (int, error)) (int, error) {
 		// Left inside, jailer would count against the jail's limits.
 		if pid > 0 {
 			syscall.Kill(pid, syscall.SIGKILL)
-			waitStatus(pid)
+			jailinit.WaitStatus(pid)
 		}
 		return 0, errBack
 	}
@@ -570,23 +572,10 @@ func removeStale(base string) {
 	}
 }
 
-// pidsHop is how the init puts the command, and only the command, in the
-// pids cgroup: three files of the cgroups the parent opens for it (the
-// init cannot reach /sys/fs/cgroup from inside the jail), written from the
-// one thread that forks the command. Writing 0 to a cgroup's tasks (v1)
-// or cgroup.threads (v2) moves the writing thread; a child forked by a
-// thread starts in that thread's cgroup.
-type pidsHop struct {
-	Into  int `json:"into"`  // fd of the command cgroup's tasks (cgroup.threads)
-	Limit int `json:"limit"` // fd of the command cgroup's pids.max
-	Back  int `json:"back"`  // fd of the jail cgroup's tasks (cgroup.threads), where the init is
-	Pids  int `json:"pids"`  // the command's limit
-}
-
-// hopFiles opens the files of a pidsHop, which the init gets as fds
+// hopFiles opens the files of a jailinit.PidsHop, which the init gets as fds
 // firstFd, firstFd+1 and firstFd+2; none when the pids are not limited.
 // The caller closes them once the init has started.
-func (cg *cgroup) hopFiles(firstFd int) (*pidsHop, []*os.File, error) {
+func (cg *cgroup) hopFiles(firstFd int) (*jailinit.PidsHop, []*os.File, error) {
 	if cg.cmd == "" {
 		return nil, nil, nil
 	}
@@ -605,34 +594,5 @@ func (cg *cgroup) hopFiles(firstFd int) (*pidsHop, []*os.File, error) {
 		}
 		files = append(files, f)
 	}
-	return &pidsHop{Into: firstFd, Limit: firstFd + 1, Back: firstFd + 2, Pids: cg.pids}, files, nil
-}
-
-// fork runs start (which forks the command) from the calling thread,
-// locked to its OS thread, once that thread is in the command's cgroup,
-// then sets the command's limit and steps back out. The thread counts
-// against the limit while it is in (makeCmd set pids+1 for that): the
-// limit is lowered to pids before it leaves, so the command never has
-// more. When the hop back fails the command is killed: the init would
-// stay in the command's cgroup, and its threads would count.
-func (h *pidsHop) fork(start func() (int, int, error)) (pid, code int, err error) {
-	hop := func(fd int, what, value string) error {
-		if _, err := unix.Write(fd, []byte(value)); err != nil {
-			return fmt.Errorf("%s: %w", what, err)
-		}
-		return nil
-	}
-	if err := hop(h.Into, "enter the command's pids cgroup", "0"); err != nil {
-		return 0, ExitSetupFailed, err
-	}
-	pid, code, err = start()
-	err2 := hop(h.Limit, "set the pids limit", strconv.Itoa(h.Pids))
-	if err3 := hop(h.Back, "leave the command's pids cgroup", "0"); err2 == nil {
-		err2 = err3
-	}
-	if err2 != nil && err == nil {
-		unix.Kill(pid, unix.SIGKILL)
-		return 0, ExitSetupFailed, err2
-	}
-	return pid, code, err
+	return &jailinit.PidsHop{Into: firstFd, Limit: firstFd + 1, Back: firstFd + 2, Pids: cg.pids}, files, nil
 }

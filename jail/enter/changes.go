@@ -6,7 +6,7 @@ package enter
 // once the run has ended, however it ended.
 //
 // The init sends the parent a descriptor of the overlay's upper directory
-// (overlay.go) before the command starts. The socket queue holds it even
+// (jailinit/overlay.go) before the command starts. The socket queue holds it even
 // when the init is killed, and the descriptor keeps the run's tmpfs alive
 // after the mount namespace is gone; when the init has exited, nothing
 // can change the upper layer any more, and the parent reads it:

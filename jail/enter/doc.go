@@ -7,20 +7,29 @@
 // what they must, and call Run; the jailer binary must hand over to
 // RunInit when IsInit says it was started as a jail's init.
 //
-// Run re-executes the running binary (/proc/self/exe) as the jail's init
-// in the new namespaces, so the process that mounts, pivots and drops
-// privileges is a fresh one that has done nothing else. The two sides
-// talk through two pipes: the init reads its config as JSON on fd 3
-// until EOF, and answers on fd 4 with "0 started PID" or an exit status
-// and why the command did not start.
+// Run starts the jail's init (package jailinit) in the new namespaces, so
+// the process that mounts, pivots and drops privileges is a fresh one
+// that has done nothing else: jailer-init, the small program built with
+// jailer and installed beside it, or where there is none, jailer itself
+// (initprog.go says which). The two sides talk through two pipes: the
+// init reads its config (jailinit.Config, in an encoding of its own) on
+// fd 3 until EOF, and answers on fd 4 with "0 started PID" or an exit
+// status and why the command did not start.
 //
 // # Where things are
 //
 //   - run.go: Run, the parent's side, step by step; start.go: the init's
 //     config (command, user, environment from the jail's own /etc/passwd)
-//     and its start in namespaces (clone flags, uid maps).
-//   - overlay.go: the fresh root of every run: the tree as the read-only
-//     lower layer of an overlay, its writes on a tmpfs of the run's own.
+//     and its start in namespaces (clone flags, uid maps); initprog.go:
+//     which program the init is.
+//   - jailinit (a package of its own, which cmd/jailer-init links with
+//     little else): the init. init.go, the sequence and PID 1; mount.go,
+//     every mount it makes (/proc, /dev, the tmpfs and bind mounts,
+//     pivot_root); overlay.go, the fresh root of every run (the tree as
+//     the read-only lower layer of an overlay, its writes on a tmpfs of
+//     the run's own); process.go, what the command inherits (hostname,
+//     loopback, rlimits, capabilities, no_new_privs); seccomp.go, the
+//     seccomp filter; pids.go, the command's hop into its pids cgroup.
 //   - changes.go, results.go: what a run leaves on the host: its changes
 //     (--keep-changes), its outputs (--output), its statistics (--stats),
 //     all of it the invoking user's.
@@ -32,12 +41,6 @@
 //   - cgroup.go: memory, pids and CPU limits (cgroup v2, or v1 per
 //     controller), and how the command alone joins the pids cgroup;
 //     tty.go: the pty of an interactive command.
-//   - init.go: the PID-1 init (RunInit): config, then the jail, then the
-//     command, then reaping.
-//   - mount.go: every mount the init makes (setupRoot: /proc, /dev, the
-//     tmpfs and bind mounts, pivot_root).
-//   - process.go: what the command inherits (hostname, loopback, rlimits,
-//     capabilities, no_new_privs); seccomp.go: the seccomp filter.
 //   - rootless.go: runs without root: the user namespace and how it
 //     maps ids (the caller's subordinate range through newuidmap, or the
 //     caller alone), the declared owners in the fresh root, HostRootless
@@ -84,10 +87,12 @@
 //  9. clean up in reverse: stop watching, let go of the tree, give back
 //     the terminal, remove the cgroups, release the mount targets.
 //
-// # The init's side (RunInit, init.go)
+// # The init's side (jailinit.Main, jailinit/init.go)
 //
 //  1. lock itself to one OS thread: no_new_privs, the capability bounding
 //     set and seccomp are per thread, and the command is forked from it;
+//     start catching the signals it forwards (on a goroutine of their
+//     own, while it goes on: they are caught before the command starts);
 //  2. mark every inherited fd above 4 close-on-exec (an inherited
 //     directory fd is a classic chroot escape) and read the config until
 //     the parent closes the pipe;
@@ -124,7 +129,8 @@
 //     environment (from a thread that steps into the pids
 //     cgroup for the fork, so that only the command counts against the
 //     limit), and report on fd 4 that it started;
-//  9. as PID 1, forward signals to the command, reap every zombie, and
+//  9. as PID 1, forward signals to the command, reap every zombie (a
+//     blocking wait4, which returns the moment the command exits), and
 //     exit with the command's status (128+N when signal N killed it); the
 //     kernel then kills whatever else is left in the PID namespace.
 //

@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/jailer-dev/jailer/jail/enter/jailinit"
 	"github.com/jailer-dev/jailer/jail/lockfile"
 
 	"github.com/jailer-dev/jailer/manifest"
@@ -19,10 +20,10 @@ import (
 
 // Exit statuses of Enter, as env(1) and timeout(1) use them.
 const (
-	ExitTimeout     = 124 // the jail ran past its timeout and was killed
-	ExitSetupFailed = 125 // jailer failed before the command started
-	ExitCannotExec  = 126 // the command was found but could not be run
-	ExitNotFound    = 127 // the command was not found in the jail
+	ExitTimeout     = 124                      // the jail ran past its timeout and was killed
+	ExitSetupFailed = jailinit.ExitSetupFailed // jailer failed before the command started
+	ExitCannotExec  = jailinit.ExitCannotExec  // the command was found but could not be run
+	ExitNotFound    = jailinit.ExitNotFound    // the command was not found in the jail
 )
 
 // Options say how to run a command in a jail. Start from Defaults (the

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/jailer-dev/jailer/jail/build"
+	"github.com/jailer-dev/jailer/jail/enter/jailinit"
 	"github.com/jailer-dev/jailer/jail/internal/testutil"
 	"github.com/jailer-dev/jailer/jail/lockfile"
 
@@ -104,7 +105,7 @@ func TestEnterInside(t *testing.T) {
 		{"hostname from the manifest name", "cat /proc/sys/kernel/hostname", nil, []string{"shell\n"}, nil},
 		{"hostname flag", "cat /proc/sys/kernel/hostname", func(o *Options) { o.Hostname = "h2" }, []string{"h2\n"}, nil},
 		{"root keeps no dangerous capability", "grep -E '^(CapBnd|CapEff|NoNewPrivs|Seccomp):' /proc/self/status", nil,
-			[]string{"NoNewPrivs:\t1", "Seccomp:\t2", "CapBnd:\t" + capHex(keptCaps...)}, nil},
+			[]string{"NoNewPrivs:\t1", "Seccomp:\t2", "CapBnd:\t" + capHex(jailinit.KeptCaps()...)}, nil},
 		{"a user has no capabilities", "grep -E '^(CapEff|CapPrm):' /proc/self/status; id", func(o *Options) { o.User = "tester" },
 			[]string{"CapEff:\t0000000000000000", "CapPrm:\t0000000000000000", "uid=1000(tester)"}, nil},
 		{"user with group", "id -u; id -g", func(o *Options) { o.User = "1000:5" }, []string{"1000\n5\n"}, nil},
@@ -689,7 +690,7 @@ func TestCgroupPidsLayout(t *testing.T) {
 				}
 				files[i].Close()
 			}
-			if *hop != (pidsHop{Into: 5, Limit: 6, Back: 7, Pids: 8}) {
+			if *hop != (jailinit.PidsHop{Into: 5, Limit: 6, Back: 7, Pids: 8}) {
 				t.Errorf("hop = %+v, want fds 5, 6, 7 and pids 8", *hop)
 			}
 		})

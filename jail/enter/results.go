@@ -147,7 +147,7 @@ func (h *handover) entry(ofd, fd int, name, fp string) error {
 		}
 	}
 	if kind == unix.S_IFREG && st.Mode&(unix.S_ISUID|unix.S_ISGID) != 0 {
-		if err := unix.Chmod(fdPath(ofd), st.Mode&0o1777); err != nil {
+		if err := unix.Chmod("/proc/self/fd/"+strconv.Itoa(ofd), st.Mode&0o1777); err != nil {
 			return &os.PathError{Op: "chmod", Path: fp, Err: err}
 		}
 	}

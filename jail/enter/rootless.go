@@ -47,6 +47,8 @@ import (
 	"github.com/jailer-dev/jailer/jail/lockfile"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/jailer-dev/jailer/jail/enter/jailinit"
 )
 
 // Where the subordinate ids and the helpers that map them are; variables
@@ -251,7 +253,7 @@ func isRootless(opts *Options) bool { return os.Geteuid() != 0 && !opts.NoNamesp
 
 // checkIDs says, before anything starts, which of the command's ids the
 // namespace does not map, and what to do.
-func (ns *userns) checkIDs(cfg *initConfig, who string) error {
+func (ns *userns) checkIDs(cfg *jailinit.Config, who string) error {
 	if ns.full {
 		for _, c := range []struct {
 			kind string
@@ -330,7 +332,7 @@ func runTool(path string, args []string) error {
 	if err == nil && ws.Exited() && ws.ExitStatus() == 0 {
 		return nil
 	}
-	return fmt.Errorf("%s: exit status %d: %s", filepath.Base(path), exitCode(ws), strings.Join(strings.Fields(string(out)), " "))
+	return fmt.Errorf("%s: exit status %d: %s", filepath.Base(path), jailinit.ExitCode(ws), strings.Join(strings.Fields(string(out)), " "))
 }
 
 // allCaps are every capability this kernel knows, as the init's ambient
@@ -362,12 +364,9 @@ func (ns *userns) sysProcAttr(sys *syscall.SysProcAttr) {
 	sys.GidMappingsEnableSetgroups = false
 }
 
-// ownedEntry is an entry of the tree the lock records with an owner.
-type ownedEntry struct {
-	Path string `json:"path"`
-	UID  int    `json:"uid"`
-	GID  int    `json:"gid"`
-}
+// ownedEntry is an entry of the tree the lock records with an owner
+// (the init gives it in the fresh root).
+type ownedEntry = jailinit.Owned
 
 // ownedEntries reads the entries of the jail at dir that the lock
 // records with an owner other than root. Most jails have none, and their
@@ -444,7 +443,7 @@ func collapsedOwners(root string, owned []ownedEntry) string {
 // must be mapped, setgroups is denied without the full mapping, and the
 // entries the lock records with an owner get it in the fresh root (with
 // the full mapping) or are said to be the caller's (without).
-func (ns *userns) configure(root string, opts *Options, cfg *initConfig) error {
+func (ns *userns) configure(root string, opts *Options, cfg *jailinit.Config) error {
 	who := "root"
 	if opts.User != "" {
 		who = "user " + opts.User

@@ -28,6 +28,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/jailer-dev/jailer/jail/build"
+	"github.com/jailer-dev/jailer/jail/enter/jailinit"
 	"github.com/jailer-dev/jailer/jail/internal/testutil"
 )
 
@@ -214,7 +215,7 @@ func TestRootlessEnter(t *testing.T) {
 		hostNS[ns] = link
 	}
 	wantBnd := uint64(0)
-	for _, c := range keptCaps {
+	for _, c := range jailinit.KeptCaps() {
 		wantBnd |= 1 << c
 	}
 	for _, c := range []struct {
@@ -777,7 +778,7 @@ func TestCheckIDs(t *testing.T) {
 		{bare, 0, 5, nil, "(gid 5) is not mapped", 0, false},
 	} {
 		ns := rootlessNS(c.host)
-		cfg := &initConfig{UID: c.uid, GID: c.gid, Groups: c.groups}
+		cfg := &jailinit.Config{UID: c.uid, GID: c.gid, Groups: c.groups}
 		err := ns.checkIDs(cfg, "user x")
 		switch {
 		case c.err == "" && err != nil, c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err) || !strings.Contains(err.Error(), "jailer doctor")):

@@ -3,20 +3,24 @@
 package enter
 
 import (
+	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/jailer-dev/jailer/jail/internal/human"
+	"github.com/jailer-dev/jailer/jail/timeline"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/jailer-dev/jailer/jail/enter/jailinit"
 )
 
 // Stdio are the files the command gets as stdin, stdout and stderr.
@@ -79,6 +83,7 @@ func (e *Error) Error() string { return e.Msg }
 func Run(ctx context.Context, dir string, opts Options, stdio Stdio) (int, error) {
 	var stats Stats
 	code, err := run(ctx, dir, &opts, stdio, &stats)
+	timeline.Mark("teardown")
 	if opts.StatsFile != "" {
 		stats.ExitStatus = code
 		if err != nil {
@@ -113,6 +118,7 @@ func run(ctx context.Context, dir string, opts *Options, stdio Stdio, stats *Sta
 	if err != nil {
 		return ExitSetupFailed, err
 	}
+	timeline.Mark("prepare (the init's config)")
 	if !opts.NoNamespaces && !opts.overlay() {
 		// Writing into the tree (--persist): missing mount targets are
 		// made now and removed once the init is gone (deferred first, so
@@ -139,11 +145,12 @@ func run(ctx context.Context, dir string, opts *Options, stdio Stdio, stats *Sta
 		return ExitSetupFailed, err
 	}
 	defer cg.remove()
-	hop, hopFiles, err := cg.hopFiles(changesFd + 1)
+	hop, hopFiles, err := cg.hopFiles(jailinit.ChangesFd + 1)
 	if err != nil {
 		return ExitSetupFailed, err
 	}
 	cfg.PidsHop = hop
+	timeline.Mark("cgroups")
 	term, err := startTerminal(opts, &stdio)
 	if err != nil {
 		return ExitSetupFailed, err
@@ -159,6 +166,7 @@ func run(ctx context.Context, dir string, opts *Options, stdio Stdio, stats *Sta
 		send = changes.send
 	}
 	var cfgW, statusR *os.File
+	timeline.Mark("before clone")
 	pid, err := cg.startInside(func() (pid int, err error) {
 		pid, cfgW, statusR, err = startInit(root, opts, ns, stdio, send, hopFiles)
 		return pid, err
@@ -174,12 +182,14 @@ func run(ctx context.Context, dir string, opts *Options, stdio Stdio, stats *Sta
 		}
 		return ExitSetupFailed, err
 	}
+	timeline.Mark("clone and exec of the init")
 	defer statusR.Close()
 	defer holdTree(root, statusR).Release() // a rebuild leaves the tree whole until the init exits
-	j := &jailInit{pid: pid, status: statusR, plainChroot: opts.NoNamespaces}
+	j := &jailInit{pid: pid, status: bufio.NewReader(statusR), plainChroot: opts.NoNamespaces}
 	if err := j.admit(cfgW, cfg, cg, opts.Tracer); err != nil {
 		return ExitSetupFailed, err
 	}
+	timeline.Mark("admit (hold, config sent)")
 	term.started()
 	stop := j.watch(ctx, opts.Limits.Timeout)
 	code, startErr, err := j.wait(opts.Tracer)
@@ -188,6 +198,8 @@ func run(ctx context.Context, dir string, opts *Options, stdio Stdio, stats *Sta
 	if err != nil {
 		return ExitSetupFailed, err
 	}
+	timeline.Mark("init exited")
+	j.addTimeline()
 	code, err = j.verdict(code, startErr, opts.Limits, cg)
 	stats.measure(&j.rusage, cg)
 	stats.TimedOut = j.timedOut.Load()
@@ -214,7 +226,7 @@ func run(ctx context.Context, dir string, opts *Options, stdio Stdio, stats *Sta
 // prepare checks the options and the jail directory, and works out the
 // init's config; root is the jail's absolute path, symlinks resolved.
 // Without root, the run gets a user namespace of its own, ns.
-func prepare(dir string, opts *Options) (root string, cfg *initConfig, ns *userns, err error) {
+func prepare(dir string, opts *Options) (root string, cfg *jailinit.Config, ns *userns, err error) {
 	if err := opts.validate(); err != nil {
 		return "", nil, nil, err
 	}
@@ -246,10 +258,10 @@ func prepare(dir string, opts *Options) (root string, cfg *initConfig, ns *usern
 
 // jailInit is a started init as the parent sees it, until it exits.
 type jailInit struct {
-	pid         int          // the init's host pid
-	status      *os.File     // the init's report: "0 started PID", or why not
-	plainChroot bool         // no PID namespace that dies with the init
-	cmdPid      atomic.Int64 // the command's host pid, once reported
+	pid         int           // the init's host pid
+	status      *bufio.Reader // the init's report: "0 started PID", or why not; then its timeline
+	plainChroot bool          // no PID namespace that dies with the init
+	cmdPid      atomic.Int64  // the command's host pid, once reported
 	timedOut    atomic.Bool
 	rusage      syscall.Rusage // of the init and all it reaped, once it exited
 }
@@ -258,11 +270,11 @@ type jailInit struct {
 // lets a tracer attach, and sends the config; closing the pipe after it
 // (EOF) tells the init that it may go on. When a step fails the init is
 // killed and reaped.
-func (j *jailInit) admit(cfgW *os.File, cfg *initConfig, cg *cgroup, tracer Tracer) error {
+func (j *jailInit) admit(cfgW *os.File, cfg *jailinit.Config, cg *cgroup, tracer Tracer) error {
 	abort := func(err error) error {
 		syscall.Kill(j.pid, syscall.SIGKILL)
 		cfgW.Close()
-		waitStatus(j.pid)
+		jailinit.WaitStatus(j.pid)
 		return err
 	}
 	if err := cg.add(j.pid); err != nil {
@@ -273,11 +285,11 @@ func (j *jailInit) admit(cfgW *os.File, cfg *initConfig, cg *cgroup, tracer Trac
 			return abort(fmt.Errorf("trace: %w", err))
 		}
 	}
-	err := json.NewEncoder(cfgW).Encode(cfg)
+	_, err := cfgW.Write(cfg.Encode())
 	cfgW.Close() // EOF tells the init it is in its cgroups and may go on
 	if err != nil {
 		syscall.Kill(j.pid, syscall.SIGKILL)
-		waitStatus(j.pid)
+		jailinit.WaitStatus(j.pid)
 		return fmt.Errorf("send config to the jail's init: %w", err)
 	}
 	return nil
@@ -332,6 +344,7 @@ func (j *jailInit) watch(ctx context.Context, timeout time.Duration) (stop func(
 func (j *jailInit) wait(tracer Tracer) (code int, startErr *Error, err error) {
 	if tracer == nil {
 		startErr = readStatus(j.status, &j.cmdPid)
+		timeline.Mark("status read")
 		var ws syscall.WaitStatus
 		for {
 			_, err := syscall.Wait4(j.pid, &ws, 0, &j.rusage)
@@ -339,7 +352,7 @@ func (j *jailInit) wait(tracer Tracer) (code int, startErr *Error, err error) {
 				break
 			}
 		}
-		return exitCode(ws), startErr, nil
+		return jailinit.ExitCode(ws), startErr, nil
 	}
 	// The tracer must keep the init running while we would block on its
 	// status pipe: read the status alongside.
@@ -350,7 +363,24 @@ func (j *jailInit) wait(tracer Tracer) (code int, startErr *Error, err error) {
 		syscall.Kill(j.pid, syscall.SIGKILL)
 		return ExitSetupFailed, nil, fmt.Errorf("trace: %w", err)
 	}
-	return exitCode(ws), <-statusDone, nil
+	return jailinit.ExitCode(ws), <-statusDone, nil
+}
+
+// addTimeline adds the init's timeline, which it sends on the status
+// pipe before it exits (with JAILER_TIMELINE), to this process's.
+func (j *jailInit) addTimeline() {
+	if !timeline.On() {
+		return
+	}
+	for {
+		line, err := j.status.ReadString('\n')
+		if rest, ok := strings.CutPrefix(strings.TrimSuffix(line, "\n"), jailinit.TimelineLine); ok {
+			timeline.Add("init: ", rest)
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 // verdict is Run's answer once the init has exited with code: the

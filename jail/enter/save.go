@@ -25,6 +25,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/jailer-dev/jailer/jail/enter/jailinit"
 )
 
 // saveArg, as argv[1], makes the jailer binary run as the save helper.
@@ -49,7 +51,7 @@ type saveRequest struct {
 
 // save saves the run's changes and hands over its outputs, through the
 // save helper (see above).
-func (ns *userns) save(changes *changeSink, root string, cfg *initConfig, outs []Output) error {
+func (ns *userns) save(changes *changeSink, root string, cfg *jailinit.Config, outs []Output) error {
 	if changes == nil && len(outs) == 0 {
 		return nil
 	}
@@ -120,14 +122,14 @@ func (ns *userns) runSaveHelper(req *saveRequest, upper int) error {
 	if ns.full {
 		if err := ns.writeMaps(pid); err != nil {
 			syscall.Kill(pid, syscall.SIGKILL)
-			waitStatus(pid)
+			jailinit.WaitStatus(pid)
 			return fmt.Errorf("save the run's results: %w", err)
 		}
 	}
 	err = json.NewEncoder(reqW).Encode(req)
 	reqW.Close()
 	msg, _ := io.ReadAll(resR)
-	code := waitStatus(pid)
+	code := jailinit.WaitStatus(pid)
 	switch {
 	case len(msg) > 0:
 		return fmt.Errorf("%s", strings.TrimSpace(string(msg)))

@@ -6,7 +6,6 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -17,7 +16,9 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"github.com/jailer-dev/jailer/jail/enter/jailinit"
 	"github.com/jailer-dev/jailer/jail/internal/jailfs"
+	"github.com/jailer-dev/jailer/jail/timeline"
 	"github.com/jailer-dev/jailer/manifest"
 
 	"golang.org/x/sys/unix"
@@ -25,8 +26,8 @@ import (
 
 // readStatus waits for the init's report: "0 started", or a status and a
 // message when it failed before the command ran.
-func readStatus(r io.Reader, cmdPid *atomic.Int64) *Error {
-	line, err := bufio.NewReader(r).ReadString('\n')
+func readStatus(r *bufio.Reader, cmdPid *atomic.Int64) *Error {
+	line, err := r.ReadString('\n')
 	if err != nil && line == "" {
 		return &Error{Code: ExitSetupFailed, Msg: "the jail's init died before starting the command"}
 	}
@@ -49,7 +50,8 @@ var cloneFlags = map[string]uintptr{
 	"cgroup": unix.CLONE_NEWCGROUP,
 }
 
-// startInit starts this binary as the jail's init in its namespaces.
+// startInit starts the jail's init (initPath: jailer-init, or this
+// binary) in its namespaces.
 // syscall.ForkExec is used rather than os/exec, which also forks a
 // throw-away child to probe for pidfd support: that costs a process start
 // per jail entry.
@@ -62,7 +64,7 @@ var cloneFlags = map[string]uintptr{
 // rootless.go): with the full mapping, the maps are written here, once
 // the init runs and before it is sent its config.
 func startInit(root string, opts *Options, ns *userns, stdio Stdio, changes *os.File, extra []*os.File) (pid int, cfgW, statusR *os.File, err error) {
-	self, err := os.Executable()
+	self, err := initPath()
 	if err != nil {
 		return 0, nil, nil, err
 	}
@@ -111,8 +113,12 @@ func startInit(root string, opts *Options, ns *userns, stdio Stdio, changes *os.
 	for _, f := range extra {
 		files = append(files, f.Fd())
 	}
-	pid, err = syscall.ForkExec(self, []string{"jailer-init", initArg}, &syscall.ProcAttr{
-		Env:   []string{},
+	env := []string{}
+	if timeline.On() {
+		env = append(env, timeline.Env+"=1") // the init's own; the command's environment is cfg.Env
+	}
+	pid, err = syscall.ForkExec(self, []string{InitProgram, jailinit.Arg}, &syscall.ProcAttr{
+		Env:   env,
 		Files: files,
 		Sys:   sys,
 	})
@@ -131,7 +137,7 @@ func startInit(root string, opts *Options, ns *userns, stdio Stdio, changes *os.
 		if err := ns.writeMaps(pid); err != nil {
 			syscall.Kill(pid, syscall.SIGKILL)
 			cfgW.Close()
-			waitStatus(pid)
+			jailinit.WaitStatus(pid)
 			statusR.Close()
 			return 0, nil, nil, err
 		}
@@ -140,8 +146,9 @@ func startInit(root string, opts *Options, ns *userns, stdio Stdio, changes *os.
 }
 
 // initConfigFor works out the init's config: the command, user and
-// environment, resolved against the jail's own /etc/passwd and /etc/group.
-func initConfigFor(root string, o *Options) (*initConfig, error) {
+// environment, resolved against the jail's own /etc/passwd and /etc/group,
+// and the mounts, with their sources absolute and their sizes in bytes.
+func initConfigFor(root string, o *Options) (*jailinit.Config, error) {
 	argv := o.Command
 	if len(argv) == 0 {
 		argv = []string{"/bin/sh"}
@@ -165,10 +172,10 @@ func initConfigFor(root string, o *Options) (*initConfig, error) {
 	if _, ok := env["HOME"]; !ok && home != "" {
 		env["HOME"] = home
 	}
-	cfg := &initConfig{
+	cfg := &jailinit.Config{
 		Root: root, Argv: argv, Workdir: o.Workdir, UID: uid, GID: gid, Groups: groups,
 		NoNamespaces: o.NoNamespaces, PID: o.has("pid"), UTS: o.has("uts"), Net: o.has("net"), UserNS: o.has("user"),
-		Hostname: o.Hostname, Readonly: o.Readonly, Mounts: o.Mounts,
+		Hostname: o.Hostname, Readonly: o.Readonly,
 		Overlay: o.overlay(), TmpSize: o.TmpSize, KeepChanges: o.KeepChanges != "",
 		Nofile: o.Limits.Nofile, Nproc: o.Limits.Nproc, Interactive: o.Interactive,
 	}
@@ -180,7 +187,7 @@ func initConfigFor(root string, o *Options) (*initConfig, error) {
 		if err != nil {
 			return nil, err
 		}
-		cfg.Outputs = append(cfg.Outputs, manifest.Mount{Type: "bind", Source: abs, Target: out.Target})
+		cfg.Outputs = append(cfg.Outputs, jailinit.Mount{Type: "bind", Source: abs, Target: out.Target})
 	}
 	if cfg.Workdir == "" {
 		cfg.Workdir = "/"
@@ -188,7 +195,8 @@ func initConfigFor(root string, o *Options) (*initConfig, error) {
 	for _, k := range slices.Sorted(maps.Keys(env)) {
 		cfg.Env = append(cfg.Env, k+"="+env[k])
 	}
-	for i, m := range cfg.Mounts {
+	for _, m := range o.Mounts {
+		jm := jailinit.Mount{Type: m.Type, Source: m.Source, Target: m.Target, Readonly: m.Readonly}
 		if m.Type == "bind" {
 			abs, err := filepath.Abs(m.Source)
 			if err != nil {
@@ -197,8 +205,16 @@ func initConfigFor(root string, o *Options) (*initConfig, error) {
 			if _, err := os.Stat(abs); err != nil {
 				return nil, fmt.Errorf("bind source: %w", err)
 			}
-			cfg.Mounts[i].Source = abs
+			jm.Source = abs
 		}
+		if m.Size != "" {
+			n, err := manifest.ParseSize(m.Size)
+			if err != nil {
+				return nil, fmt.Errorf("mount %s: %w", m.Target, err)
+			}
+			jm.Size = n
+		}
+		cfg.Mounts = append(cfg.Mounts, jm)
 	}
 	return cfg, nil
 }

@@ -6,7 +6,7 @@ package enter
 // removal.
 //
 // The init mounts /proc, /dev and the tmpfs and bind mounts onto
-// directories of the jail. In a fresh root (overlay.go) a target the tree
+// directories of the jail. In a fresh root (jailinit/overlay.go) a target the tree
 // lacks is made in the run's upper layer and goes with it; a run that
 // writes into the tree itself (--persist) has to make it in the tree, and
 // it must not stay behind: after the run the tree is as it was built. So
@@ -48,6 +48,8 @@ import (
 	"github.com/jailer-dev/jailer/jail/internal/jailfs"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/jailer-dev/jailer/jail/enter/jailinit"
 )
 
 // targetsSuffix names the journal of a jail's mount targets beside it.
@@ -62,7 +64,7 @@ func targetsPath(root string) string {
 }
 
 // mountTargets are the jail paths the init mounts onto, in its order.
-func mountTargets(cfg *initConfig) []string {
+func mountTargets(cfg *jailinit.Config) []string {
 	var ts []string
 	if cfg.PID {
 		ts = append(ts, "/proc")
@@ -280,7 +282,7 @@ func (c *targetClaim) readJournal(j *os.File) (made []madeDir, ours bool) {
 // existsIn says whether the jail path p is a directory below root, reached
 // without following symlinks.
 func existsIn(root int, p string) bool {
-	fd, err := openDirIn(root, p, false)
+	fd, err := jailinit.OpenDirIn(root, p, false)
 	if err != nil {
 		return false
 	}
@@ -384,7 +386,7 @@ func (c *targetClaim) clean() {
 // removeMade removes the directory d if it is still the one made and
 // empty, reached from root without following a symlink.
 func removeMade(root int, d madeDir) {
-	parent, err := openDirIn(root, path.Dir(d.path), false)
+	parent, err := jailinit.OpenDirIn(root, path.Dir(d.path), false)
 	if err != nil {
 		return
 	}

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jailer-dev/jailer/jail/enter/jailinit"
 	"github.com/jailer-dev/jailer/jail/internal/testutil"
 
 	"golang.org/x/sys/unix"
@@ -40,7 +41,11 @@ func TestTreeTargets(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := treeTargets(mountTargets(&initConfig{PID: tt.pid, Mounts: tt.mounts}))
+			cfg := &jailinit.Config{PID: tt.pid}
+			for _, m := range tt.mounts {
+				cfg.Mounts = append(cfg.Mounts, jailinit.Mount{Type: m.Type, Source: m.Source, Target: m.Target})
+			}
+			got := treeTargets(mountTargets(cfg))
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("treeTargets = %q, want %q", got, tt.want)
 			}

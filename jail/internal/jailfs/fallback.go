@@ -23,6 +23,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/jailer-dev/jailer/jail/internal/jailfs/child"
 )
 
 // errRace says that the tree changed during a walk in a way that leaves
@@ -184,10 +186,5 @@ func (w *walker) up() error {
 
 // openat is openat(2), again when a signal interrupted it.
 func openat(dirfd int, name string, flags int) (int, error) {
-	for {
-		fd, err := unix.Openat(dirfd, name, flags, 0)
-		if err != unix.EINTR {
-			return fd, err
-		}
-	}
+	return child.Openat(dirfd, name, flags)
 }

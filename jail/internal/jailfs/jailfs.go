@@ -29,9 +29,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/jailer-dev/jailer/jail/internal/jailfs/child"
 )
 
 // MaxLinks is the number of symlinks one lookup follows before it fails
@@ -40,7 +41,7 @@ const MaxLinks = 40
 
 // maxRetries bounds the lookups retried because the tree changed under
 // them (EAGAIN from openat2, a race seen by the fallback).
-const maxRetries = 64
+const maxRetries = child.MaxRetries
 
 // Follow says which symlinks a lookup follows; any it follows is resolved
 // inside the jail.
@@ -82,14 +83,7 @@ func (r *Root) HostPath(p string) string { return filepath.Join(r.dir, p) }
 
 // haveOpenat2 says whether the kernel (and any seccomp filter) lets us
 // call openat2; asked once per process.
-var haveOpenat2 = sync.OnceValue(func() bool {
-	fd, err := unix.Openat2(unix.AT_FDCWD, "/", &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_NO_MAGICLINKS})
-	if err != nil {
-		return false
-	}
-	unix.Close(fd)
-	return true
-})
+var haveOpenat2 = child.HaveOpenat2
 
 // open opens the jail path p with the open(2) flags (O_CLOEXEC added, no
 // O_CREAT), following the symlinks follow allows. It returns a descriptor,
@@ -128,13 +122,7 @@ func (r *Root) open(p string, flags int, follow Follow) (int, error) {
 // openat2 calls openat2(2), again while the kernel says a concurrent
 // rename or mount may have misled the lookup.
 func openat2(dirfd int, name string, how *unix.OpenHow) (int, error) {
-	for i := 0; ; i++ {
-		fd, err := unix.Openat2(dirfd, name, how)
-		if (err == unix.EAGAIN || err == unix.EINTR) && i < maxRetries {
-			continue
-		}
-		return fd, err
-	}
+	return child.Openat2(dirfd, name, how)
 }
 
 // OpenChild opens name, a single path component (no "/", ".", ".."), in
@@ -143,27 +131,15 @@ func openat2(dirfd int, name string, how *unix.OpenHow) (int, error) {
 // with O_PATH. It is for walks that go down one component at a time and
 // must refuse every symlink on the way (the mount targets of enter, the
 // walk of a tree). The error is the bare errno, for the caller to wrap
-// with the path it knows.
+// with the path it knows. (It lives in package child, which the jail's
+// init links without the rest of this package.)
 func OpenChild(dirfd int, name string, flags int) (int, error) {
-	return openChild(dirfd, name, flags, haveOpenat2())
+	return child.Open(dirfd, name, flags)
 }
 
+// openChild is OpenChild with or without openat2 (see child.OpenWith).
 func openChild(dirfd int, name string, flags int, useOpenat2 bool) (int, error) {
-	if name == "" || name == "." || name == ".." || strings.Contains(name, "/") {
-		return -1, unix.EINVAL
-	}
-	flags |= unix.O_NOFOLLOW | unix.O_CLOEXEC
-	if useOpenat2 {
-		fd, err := openat2(dirfd, name, &unix.OpenHow{
-			Flags:   uint64(flags),
-			Resolve: unix.RESOLVE_BENEATH | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS,
-		})
-		if err != unix.ENOSYS {
-			return fd, err
-		}
-	}
-	// One component with O_NOFOLLOW is what the flags above ask for.
-	return openat(dirfd, name, flags)
+	return child.OpenWith(dirfd, name, flags, useOpenat2)
 }
 
 // errNotRegular is returned by OpenFile for anything but a regular file.

@@ -1,6 +1,6 @@
 //go:build linux
 
-package enter
+package jailinit
 
 // The jail's mount tree, made by the init in its mount namespace (see the
 // package comment): setupRoot makes every mount in order and pivot_roots
@@ -15,16 +15,15 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/jailer-dev/jailer/jail/internal/jailfs"
-
 	"golang.org/x/sys/unix"
 
-	"github.com/jailer-dev/jailer/manifest"
+	"github.com/jailer-dev/jailer/jail/internal/jailfs/child"
+	"github.com/jailer-dev/jailer/jail/timeline"
 )
 
 // setupRoot builds the jail's mount tree and enters it; a plain chroot
 // (no namespaces) only chroots.
-func setupRoot(cfg *initConfig) error {
+func setupRoot(cfg *Config) error {
 	if cfg.NoNamespaces {
 		if err := unix.Chroot(cfg.Root); err != nil {
 			return &os.PathError{Op: "chroot", Path: cfg.Root, Err: err}
@@ -34,6 +33,7 @@ func setupRoot(cfg *initConfig) error {
 	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("make mounts private: %w", err)
 	}
+	timeline.Mark("mounts made private")
 	if cfg.Overlay {
 		if err := overlayRoot(cfg); err != nil {
 			return err
@@ -41,6 +41,7 @@ func setupRoot(cfg *initConfig) error {
 	} else if err := unix.Mount(cfg.Root, cfg.Root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return &os.PathError{Op: "bind jail onto itself", Path: cfg.Root, Err: err}
 	}
+	timeline.Mark("root (fresh: tmpfs, overlay; --persist: bind)")
 	root, err := unix.Open(cfg.Root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return &os.PathError{Op: "open", Path: cfg.Root, Err: err}
@@ -52,7 +53,9 @@ func setupRoot(cfg *initConfig) error {
 	if err := mountInside(root, cfg); err != nil {
 		return err
 	}
-	return pivotInto(root, cfg.Root)
+	err = pivotInto(root, cfg.Root)
+	timeline.Mark("pivot_root")
+	return err
 }
 
 // chownOwned gives the entries of a rootless run's fresh root (root,
@@ -61,13 +64,13 @@ func setupRoot(cfg *initConfig) error {
 // chown (see rootless.go). The change lands in the overlay's upper
 // layer, never in the tree. Each entry is reached without following a
 // symlink; one the tree no longer has is left out.
-func chownOwned(root int, owned []ownedEntry) error {
+func chownOwned(root int, owned []Owned) error {
 	for _, e := range owned {
 		dir, name := path.Split(e.Path)
 		if name == "" {
 			continue
 		}
-		fd, err := openDirIn(root, dir, false)
+		fd, err := OpenDirIn(root, dir, false)
 		if errors.Is(err, unix.ENOENT) {
 			continue
 		}
@@ -90,7 +93,7 @@ func chownOwned(root int, owned []ownedEntry) error {
 // mountInside makes the mounts below the jail at root, in order: /proc
 // (with a PID namespace), /dev, the tmpfs and bind mounts of the options,
 // the outputs; and the root read-only if asked.
-func mountInside(root int, cfg *initConfig) error {
+func mountInside(root int, cfg *Config) error {
 	// A fresh root (an overlay) takes the targets it lacks in its upper
 	// layer, and is made read-only last, itself only (it has no mounts
 	// below it but ours). A tree written into is made read-only first,
@@ -108,13 +111,16 @@ func mountInside(root int, cfg *initConfig) error {
 		if err := mountAt(root, proc); err != nil {
 			return err
 		}
+		timeline.Mark("/proc")
 		if err := maskProc(root); err != nil {
 			return err
 		}
+		timeline.Mark("/proc masks")
 	}
 	if err := setupDev(root, cfg.UserNS, mkdir); err != nil {
 		return err
 	}
+	timeline.Mark("/dev")
 	for _, m := range cfg.Mounts {
 		if err := userMount(root, m, mkdir); err != nil {
 			return err
@@ -131,13 +137,14 @@ func mountInside(root int, cfg *initConfig) error {
 			return fmt.Errorf("make the jail read-only: %w", err)
 		}
 	}
+	timeline.Mark("mounts, outputs")
 	return nil
 }
 
 // outputMount binds the host directory of an output writable into the
 // jail, without setuid or device files: what the jail leaves there is
 // handed to the user who ran jailer (results.go).
-func outputMount(root int, m manifest.Mount, mkdir bool) error {
+func outputMount(root int, m Mount, mkdir bool) error {
 	src, err := unix.Open(m.Source, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return &os.PathError{Op: "output", Path: m.Source, Err: err}
@@ -146,7 +153,7 @@ func outputMount(root int, m manifest.Mount, mkdir bool) error {
 	if err := mountAt(root, mountSpec{target: m.Target, source: fdPath(src), flags: unix.MS_BIND, mkdir: mkdir}); err != nil {
 		return err
 	}
-	fd, err := openDirIn(root, m.Target, false)
+	fd, err := OpenDirIn(root, m.Target, false)
 	if err != nil {
 		return err
 	}
@@ -186,16 +193,12 @@ func pivotInto(root int, path string) error {
 }
 
 // userMount makes one tmpfs or bind mount inside the jail.
-func userMount(root int, m manifest.Mount, mkdir bool) error {
+func userMount(root int, m Mount, mkdir bool) error {
 	switch m.Type {
 	case "tmpfs":
 		data := "mode=1777"
-		if m.Size != "" {
-			n, err := manifest.ParseSize(m.Size)
-			if err != nil {
-				return err
-			}
-			data += fmt.Sprintf(",size=%d", n)
+		if m.Size > 0 {
+			data += fmt.Sprintf(",size=%d", m.Size)
 		}
 		flags := uintptr(unix.MS_NOSUID | unix.MS_NODEV)
 		if m.Readonly {
@@ -212,7 +215,7 @@ func userMount(root int, m manifest.Mount, mkdir bool) error {
 			return err
 		}
 		if m.Readonly {
-			fd, err := openDirIn(root, m.Target, false)
+			fd, err := OpenDirIn(root, m.Target, false)
 			if err != nil {
 				return err
 			}
@@ -229,10 +232,10 @@ func userMount(root int, m manifest.Mount, mkdir bool) error {
 // on whatever a path resolves to by the time of the mount.
 func fdPath(fd int) string { return "/proc/self/fd/" + strconv.Itoa(fd) }
 
-// openDirIn opens the directory p (a jail path) below the directory fd
+// OpenDirIn opens the directory p (a jail path) below the directory fd
 // root, one component at a time, refusing symlinks anywhere on the way and
 // creating missing directories when mkdir is set. It returns an O_PATH fd.
-func openDirIn(root int, p string, mkdir bool) (int, error) {
+func OpenDirIn(root int, p string, mkdir bool) (int, error) {
 	fd, err := unix.Dup(root)
 	if err != nil {
 		return -1, err
@@ -245,10 +248,10 @@ func openDirIn(root int, p string, mkdir bool) (int, error) {
 			unix.Close(fd)
 			return -1, fmt.Errorf("%s: .. is not allowed", p)
 		}
-		next, err := jailfs.OpenChild(fd, c, unix.O_PATH|unix.O_DIRECTORY)
+		next, err := child.Open(fd, c, unix.O_PATH|unix.O_DIRECTORY)
 		if errors.Is(err, unix.ENOENT) && mkdir {
 			if err = unix.Mkdirat(fd, c, 0o755); err == nil || errors.Is(err, unix.EEXIST) {
-				next, err = jailfs.OpenChild(fd, c, unix.O_PATH|unix.O_DIRECTORY)
+				next, err = child.Open(fd, c, unix.O_PATH|unix.O_DIRECTORY)
 			}
 		}
 		unix.Close(fd)
@@ -275,9 +278,9 @@ type mountSpec struct {
 	mkdir bool
 }
 
-// mountAt mounts m onto its target below root (see openDirIn).
+// mountAt mounts m onto its target below root (see OpenDirIn).
 func mountAt(root int, m mountSpec) error {
-	fd, err := openDirIn(root, m.target, m.mkdir)
+	fd, err := OpenDirIn(root, m.target, m.mkdir)
 	if !m.mkdir && errors.Is(err, unix.ENOENT) {
 		return fmt.Errorf("mount target %s: no such directory in the jail, and a read-only jail gets no new ones (add it under dirs: and rebuild)", m.target)
 	}
@@ -307,7 +310,7 @@ func setupDev(root int, userns, mkdir bool) error {
 	if err := mountAt(root, devfs); err != nil {
 		return err
 	}
-	dev, err := openDirIn(root, "/dev", false) // the new tmpfs, created by us: nothing planted in it
+	dev, err := OpenDirIn(root, "/dev", false) // the new tmpfs, created by us: nothing planted in it
 	if err != nil {
 		return err
 	}
@@ -385,12 +388,12 @@ var (
 
 // maskProc applies procReadonly and procMasked to the jail's /proc.
 func maskProc(root int) error {
-	proc, err := openDirIn(root, "/proc", false)
+	proc, err := OpenDirIn(root, "/proc", false)
 	if err != nil {
 		return err
 	}
 	defer unix.Close(proc)
-	open := func(name string) (int, error) { return jailfs.OpenChild(proc, name, unix.O_PATH) }
+	open := func(name string) (int, error) { return child.Open(proc, name, unix.O_PATH) }
 	for _, name := range procReadonly {
 		fd, err := open(name)
 		if errors.Is(err, unix.ENOENT) {

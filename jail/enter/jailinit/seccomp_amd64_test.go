@@ -1,6 +1,6 @@
 //go:build linux
 
-package enter
+package jailinit
 
 import (
 	"slices"

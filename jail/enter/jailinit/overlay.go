@@ -1,6 +1,6 @@
 //go:build linux
 
-package enter
+package jailinit
 
 // A fresh root for every run, made by the init in its mount namespace
 // before anything else is mounted: the built tree is the read-only lower
@@ -20,10 +20,10 @@ package enter
 // layers, so nothing of them needs to stay mounted after pivot_root.
 //
 // With KeepChanges the init sends the parent a descriptor of the upper
-// directory (SCM_RIGHTS on changesFd) before the command starts: the
+// directory (SCM_RIGHTS on ChangesFd) before the command starts: the
 // descriptor keeps the tmpfs alive after the init and its namespace are
 // gone, so the parent can save what changed even when it killed the
-// jail on a timeout (changes.go).
+// jail on a timeout (package enter's changes.go).
 
 import (
 	"errors"
@@ -40,7 +40,7 @@ import (
 const overlayOptions = "redirect_dir=nofollow,metacopy=off,index=off"
 
 // overlayRoot mounts the run's fresh root over cfg.Root (see above).
-func overlayRoot(cfg *initConfig) error {
+func overlayRoot(cfg *Config) error {
 	lower, err := unix.Open(cfg.Root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return &os.PathError{Op: "open", Path: cfg.Root, Err: err}
@@ -98,8 +98,8 @@ func overlayRoot(cfg *initConfig) error {
 	}
 	if cfg.KeepChanges {
 		// The run's changes go to the parent before they can be made.
-		err := unix.Sendmsg(changesFd, []byte("upper"), unix.UnixRights(upper), nil, 0)
-		unix.Close(changesFd)
+		err := unix.Sendmsg(ChangesFd, []byte("upper"), unix.UnixRights(upper), nil, 0)
+		unix.Close(ChangesFd)
 		if err != nil {
 			return fmt.Errorf("hand the run's changes to jailer: %w", err)
 		}

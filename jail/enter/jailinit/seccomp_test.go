@@ -1,6 +1,6 @@
 //go:build linux
 
-package enter
+package jailinit
 
 import (
 	"encoding/binary"
@@ -176,6 +176,26 @@ func TestSeccompFilterLittleEndianOnly(t *testing.T) {
 	for _, goarch := range []string{"s390x", "ppc64", "mips64"} {
 		if _, ok := auditArches[goarch]; ok {
 			t.Errorf("auditArches has %s, which is big-endian", goarch)
+		}
+	}
+}
+
+// TestSeccompPtrace: every hardened jail has a PID namespace (a mount
+// namespace without one is refused), where jailed programs may trace each
+// other; the filter would deny ptrace to one without (TestPtraceInJail in
+// package enter runs tracers for real).
+func TestSeccompPtrace(t *testing.T) {
+	for _, allow := range []bool{true, false} {
+		denies := false
+		prog, err := seccompFilter(auditArches[runtime.GOARCH], allow)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ins := range prog {
+			denies = denies || ins.K == uint32(unix.SYS_PTRACE)
+		}
+		if denies == allow {
+			t.Errorf("seccompFilter(allowPtrace %v) denies ptrace: %v", allow, denies)
 		}
 	}
 }

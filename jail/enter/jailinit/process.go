@@ -1,6 +1,6 @@
 //go:build linux
 
-package enter
+package jailinit
 
 // What the command inherits from the init once it is in the jail: the
 // hostname, loopback, rlimits, and the privilege limits (no dumping, the
@@ -12,13 +12,16 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/jailer-dev/jailer/jail/timeline"
 )
 
 // setupProcess sets what the command inherits: hostname, loopback,
 // rlimits, and the privilege limits.
-func setupProcess(cfg *initConfig) error {
+func setupProcess(cfg *Config) error {
 	if cfg.UTS && cfg.Hostname != "" {
 		if err := unix.Sethostname([]byte(cfg.Hostname)); err != nil {
 			return fmt.Errorf("set hostname: %w", err)
@@ -29,6 +32,7 @@ func setupProcess(cfg *initConfig) error {
 			return err
 		}
 	}
+	timeline.Mark("hostname, network namespace joined")
 	for _, l := range []struct {
 		res int
 		n   int
@@ -48,6 +52,7 @@ func setupProcess(cfg *initConfig) error {
 	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
 		return fmt.Errorf("prctl(PR_SET_DUMPABLE): %w", err)
 	}
+	timeline.Mark("rlimits, not dumpable")
 	if cfg.NoNamespaces {
 		return nil // plain chroot: the comparison baseline, unhardened
 	}
@@ -60,7 +65,10 @@ func setupProcess(cfg *initConfig) error {
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("prctl(PR_SET_NO_NEW_PRIVS): %w", err)
 	}
-	return installSeccomp(cfg.PID)
+	timeline.Mark("capabilities, no_new_privs")
+	err := installSeccomp(cfg.PID)
+	timeline.Mark("seccomp")
+	return err
 }
 
 // rlimitNames name the rlimits jailer sets, for its errors.
@@ -87,6 +95,10 @@ var keptCaps = []int{
 	unix.CAP_SETGID, unix.CAP_SETUID, unix.CAP_SETPCAP,
 	unix.CAP_NET_BIND_SERVICE, unix.CAP_SYS_CHROOT, unix.CAP_AUDIT_WRITE,
 }
+
+// KeptCaps are the capabilities root in the jail keeps (keptCaps), for
+// tests that check a jail's bounding set.
+func KeptCaps() []int { return slices.Clone(keptCaps) }
 
 // clearInheritedCaps empties the ambient and inheritable sets. A
 // rootless init starts with every capability in both (rootless.go), and

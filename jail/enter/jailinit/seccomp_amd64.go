@@ -1,6 +1,6 @@
 //go:build linux
 
-package enter
+package jailinit
 
 import "golang.org/x/sys/unix"
 

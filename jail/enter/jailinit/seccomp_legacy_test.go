@@ -1,6 +1,6 @@
 //go:build linux && (amd64 || ppc64le)
 
-package enter
+package jailinit
 
 import (
 	"slices"

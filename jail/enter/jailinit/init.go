@@ -1,14 +1,8 @@
 //go:build linux
 
-package enter
-
-// The init's side of the sequence (see the package comment): read the
-// config, build the mount tree and enter it (mount.go), set what the
-// command inherits (process.go, seccomp.go), start the command, and be
-// its PID 1.
+package jailinit
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,81 +11,59 @@ import (
 	"os/signal"
 	"path"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
 
-	"github.com/jailer-dev/jailer/manifest"
+	"github.com/jailer-dev/jailer/jail/timeline"
 )
 
-// initArg, as argv[1], makes the jailer binary run as a jail's init.
-const initArg = "__jailer_init__"
+// Arg, as argv[1], says that the process is a jail's init.
+const Arg = "__jailer_init__"
 
-// Fds the parent passes to the init besides stdin, stdout and stderr.
+// TimelineLine starts the line of the init's timeline on the status pipe,
+// sent as it exits when JAILER_TIMELINE is on (see package timeline).
+const TimelineLine = "timeline "
+
+// Fds jailer passes to the init besides stdin, stdout and stderr.
 const (
-	configFd  = 3
-	statusFd  = 4
-	changesFd = 5 // with KeepChanges: a socket to send the upper layer on
+	ConfigFd  = 3 // the Config (Encode), to EOF
+	StatusFd  = 4 // the init's report: "0 started PID", or "CODE why"
+	ChangesFd = 5 // with KeepChanges: a socket to send the upper layer on
 )
 
-// initConfig is everything the init needs, sent by the parent as JSON.
-type initConfig struct {
-	Root         string           `json:"root"`
-	Argv         []string         `json:"argv"`
-	Env          []string         `json:"env"`
-	Workdir      string           `json:"workdir"`
-	UID          int              `json:"uid"`
-	GID          int              `json:"gid"`
-	Groups       []int            `json:"groups"`
-	NoNamespaces bool             `json:"no_namespaces"`
-	PID          bool             `json:"pid"`
-	UTS          bool             `json:"uts"`
-	Net          bool             `json:"net"`
-	UserNS       bool             `json:"userns"`
-	Hostname     string           `json:"hostname"`
-	Readonly     bool             `json:"readonly"`
-	Overlay      bool             `json:"overlay"`      // a fresh root: see overlay.go
-	TmpSize      int64            `json:"tmp_size"`     // of the tmpfs under the overlay
-	KeepChanges  bool             `json:"keep_changes"` // hand the upper layer to the parent
-	Mounts       []manifest.Mount `json:"mounts"`
-	Outputs      []manifest.Mount `json:"outputs"` // writable binds, nosuid and nodev
-	Nofile       int              `json:"nofile"`
-	Nproc        int              `json:"nproc"`
-	Interactive  bool             `json:"interactive"`
-	// PidsHop, when the command's pids are limited, puts it in its
-	// cgroup (the init stays out of it).
-	PidsHop *pidsHop `json:"pids_hop,omitempty"`
-	// NoSetgroups: setgroups is denied in the jail's user namespace (a
-	// run without root that maps the caller alone), so the command keeps
-	// the init's groups.
-	NoSetgroups bool `json:"no_setgroups,omitempty"`
-	// Chown gives entries of the tree their owners in the fresh root
-	// (a run without root, whose tree is the caller's; see rootless.go).
-	Chown []ownedEntry `json:"chown,omitempty"`
-	// RootOwner, in a run without root, is the tree's owner as uid and
-	// gid inside, -1 for one the namespace does not map.
-	RootOwner []int `json:"root_owner,omitempty"`
+// Exit statuses, as env(1) and timeout(1) use them (package enter gives
+// them to its callers).
+const (
+	ExitSetupFailed = 125 // jailer failed before the command started
+	ExitCannotExec  = 126 // the command was found but could not be run
+	ExitNotFound    = 127 // the command was not found in the jail
+)
 
-	netns <-chan netns // the network namespace being made (Net), not sent
-}
+// DefaultPATH is where a command without a slash is looked up when the
+// environment has no PATH (jailer always gives one; manifest.DefaultPATH).
+const DefaultPATH = "/bin:/usr/bin:/sbin:/usr/sbin"
 
-// IsInit reports whether this process was started as a jail's init (or
-// as the helper that saves a rootless run's results, save.go).
-func IsInit() bool { return len(os.Args) > 1 && (os.Args[1] == initArg || os.Args[1] == saveArg) }
+// IsInit reports whether this process was started as a jail's init.
+func IsInit() bool { return len(os.Args) > 1 && os.Args[1] == Arg }
 
-// RunInit is the jail's init; it returns the exit status for os.Exit.
-func RunInit() int {
-	if os.Args[1] == saveArg {
-		return saveHelper()
-	}
+// Main is the jail's init; it returns the exit status for os.Exit.
+func Main() int {
 	runtime.LockOSThread()
-	// Signals are caught from the start: one sent right after the command
-	// starts must not be lost, and setting up the handling takes a thread
-	// that starts while the mounts are made.
+	// Signals are caught before the command starts (one sent right after
+	// it must not be lost), by a goroutine that starts now: setting up
+	// the handling takes the Go runtime threads, a few hundred
+	// microseconds that the mounts overlap. Until then a signal ends the
+	// init, and with it the jail, before the command ever ran.
 	sigs := make(chan os.Signal, 64)
-	signal.Notify(sigs, forwardedSignals...)
+	caught := make(chan struct{})
+	go func() {
+		signal.Notify(sigs, forwardedSignals...)
+		close(caught)
+	}()
 	// PR_SET_NAME names the calling thread, which need not be the main
 	// one whose name ps and /proc/1/comm show; /proc/self/comm names that.
 	unix.Prctl(unix.PR_SET_NAME, uintptr(unsafe.Pointer(&[]byte("jailer-init\x00")[0])), 0, 0, 0)
@@ -101,12 +73,13 @@ func RunInit() int {
 	}
 	// Everything inherited above our own fds is closed when the command
 	// starts; the init's own fds are opened close-on-exec.
-	unix.CloseRange(statusFd+1, math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC)
-	unix.CloseOnExec(configFd)
-	unix.CloseOnExec(statusFd) // the command must not inherit the pipe to the parent
-	status := os.NewFile(statusFd, "status")
+	unix.CloseRange(StatusFd+1, math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC)
+	unix.CloseOnExec(ConfigFd)
+	unix.CloseOnExec(StatusFd) // the command must not inherit the pipe to jailer
+	status := os.NewFile(StatusFd, "status")
 
 	cfg, err := readConfig()
+	timeline.Mark("config read")
 	if err == nil && cfg.Net {
 		// Made alongside the mounts (startNetns), through the /proc of now.
 		proc, perr := unix.Open("/proc", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
@@ -117,24 +90,36 @@ func RunInit() int {
 		cfg.netns = startNetns(proc)
 	}
 	if err == nil {
-		err = enterJail(&cfg)
+		err = enterJail(cfg)
 	}
 	if err != nil {
 		return report(status, ExitSetupFailed, err)
 	}
-	pid, code, err := startCommand(&cfg)
+	<-caught
+	pid, code, err := startCommand(cfg)
 	if err != nil {
 		return report(status, code, err)
 	}
+	timeline.Mark("command started (forked, exec'd)")
 	fmt.Fprintf(status, "0 started %d\n", pid)
-	status.Close()
-	if !cfg.PID {
-		// Not PID 1: forward signals to the command's process group (a
-		// session of its own) and wait for it; nothing else to reap.
-		go forward(sigs, -pid)
-		return waitStatus(pid)
+	if !timeline.On() {
+		status.Close()
 	}
-	return reap(sigs, pid)
+	go forward(sigs, pid, !cfg.PID)
+	if !cfg.PID {
+		// Not PID 1: wait for the command; nothing else to reap.
+		code = WaitStatus(pid)
+	} else {
+		code = reap(pid)
+	}
+	if timeline.On() {
+		timeline.Mark("command exited, reaped")
+		if kb, ok := peakResident(); ok {
+			timeline.Note("peak resident kB (VmHWM)", kb)
+		}
+		fmt.Fprintf(status, "%s%s\n", TimelineLine, timeline.Encode())
+	}
+	return code
 }
 
 // report tells the parent, on the status pipe, that the command did not
@@ -144,24 +129,25 @@ func report(status *os.File, code int, err error) int {
 	return code
 }
 
-// readConfig reads the config the parent sends, to EOF: the parent closes
-// the pipe once the init is in its cgroups (and traced, if asked).
-func readConfig() (initConfig, error) {
-	var cfg initConfig
-	data, err := io.ReadAll(os.NewFile(configFd, "config"))
+// readConfig reads the config jailer sends, to EOF: jailer closes the
+// pipe once the init is in its cgroups (and traced, if asked).
+func readConfig() (*Config, error) {
+	f := os.NewFile(ConfigFd, "config")
+	data, err := io.ReadAll(f)
+	f.Close()
 	if err != nil {
-		return cfg, fmt.Errorf("read config: %w", err)
+		return nil, fmt.Errorf("read config: %w", err)
 	}
-	unix.Close(configFd)
-	if err := json.Unmarshal(data, &cfg); err != nil {
-		return cfg, fmt.Errorf("read config: %w", err)
+	cfg, err := Decode(data)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
 	}
 	return cfg, nil
 }
 
 // enterJail builds the jail's mount tree and enters it (mount.go), checks
 // the working directory, and sets what the command inherits (process.go).
-func enterJail(cfg *initConfig) error {
+func enterJail(cfg *Config) error {
 	unix.Umask(0)
 	if err := setupRoot(cfg); err != nil {
 		return err
@@ -169,6 +155,7 @@ func enterJail(cfg *initConfig) error {
 	if err := checkWorkdir(cfg.Workdir); err != nil {
 		return err
 	}
+	timeline.Mark("workdir checked")
 	if err := setupProcess(cfg); err != nil {
 		return err
 	}
@@ -179,7 +166,7 @@ func enterJail(cfg *initConfig) error {
 // startCommand finds the command in the jail and forks it in a session of
 // its own, as the requested user; on failure code is the exit status that
 // says why (ExitNotFound, ExitCannotExec).
-func startCommand(cfg *initConfig) (pid, code int, err error) {
+func startCommand(cfg *Config) (pid, code int, err error) {
 	argv0, err := lookPathInJail(cfg.Argv[0], cfg.Env, cfg.Workdir)
 	if err != nil {
 		code := ExitNotFound
@@ -196,7 +183,7 @@ func startCommand(cfg *initConfig) (pid, code int, err error) {
 
 // forkCommand forks and execs the command at argv0 in the jail, from the
 // calling thread (locked to its OS thread).
-func forkCommand(cfg *initConfig, argv0 string) (pid, code int, err error) {
+func forkCommand(cfg *Config, argv0 string) (pid, code int, err error) {
 	pid, err = syscall.ForkExec(argv0, cfg.Argv, &syscall.ProcAttr{
 		Dir:   cfg.Workdir,
 		Env:   cfg.Env,
@@ -223,10 +210,13 @@ func forkCommand(cfg *initConfig, argv0 string) (pid, code int, err error) {
 	return pid, 0, nil
 }
 
-// forwardedSignals are passed on to the command; SIGCHLD tells the init to
-// reap. (Asking for every signal costs milliseconds per jail entry.)
+// forwardedSignals are passed on to the command. (Asking for every
+// signal costs milliseconds per jail entry.) SIGCHLD is not among them:
+// the init waits for its children with a blocking wait4 (reap), which
+// returns as soon as the command exits, where a SIGCHLD would first go
+// through the Go runtime's signal handling and a goroutine.
 var forwardedSignals = []os.Signal{
-	syscall.SIGCHLD, syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTERM,
+	syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT, syscall.SIGTERM,
 	syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGWINCH, syscall.SIGCONT, syscall.SIGALRM,
 	syscall.SIGPWR, syscall.SIGTSTP, syscall.SIGTTIN, syscall.SIGTTOU,
 }
@@ -239,17 +229,20 @@ func toUint32(xs []int) []uint32 {
 	return out
 }
 
-// forward passes every signal but SIGCHLD (and the Go runtime's SIGURG) to pid.
-func forward(sigs <-chan os.Signal, pid int) {
+// forward passes the signals the init gets to the command pid, or, not
+// being PID 1 (a plain chroot), to its process group (a session of its
+// own), until the init exits.
+func forward(sigs <-chan os.Signal, pid int, group bool) {
+	if group {
+		pid = -pid
+	}
 	for s := range sigs {
-		if s == syscall.SIGCHLD || s == syscall.SIGURG {
-			continue
-		}
 		syscall.Kill(pid, s.(syscall.Signal))
 	}
 }
 
-func waitStatus(pid int) int {
+// WaitStatus waits for the child pid and returns its ExitCode.
+func WaitStatus(pid int) int {
 	var ws syscall.WaitStatus
 	for {
 		_, err := syscall.Wait4(pid, &ws, 0, nil)
@@ -257,12 +250,12 @@ func waitStatus(pid int) int {
 			break
 		}
 	}
-	return exitCode(ws)
+	return ExitCode(ws)
 }
 
-// exitCode is the shell's view of a wait status: the exit code, or 128+N
+// ExitCode is the shell's view of a wait status: the exit code, or 128+N
 // for a death by signal N.
-func exitCode(ws syscall.WaitStatus) int {
+func ExitCode(ws syscall.WaitStatus) int {
 	switch {
 	case ws.Exited():
 		return ws.ExitStatus()
@@ -272,31 +265,23 @@ func exitCode(ws syscall.WaitStatus) int {
 	return ExitSetupFailed
 }
 
-// reap is PID 1's loop: forward signals, reap every child, and return the
-// command's status once it has exited.
-func reap(sigs <-chan os.Signal, cmd int) int {
-	for s := range sigs {
-		if s != syscall.SIGCHLD {
-			if s != syscall.SIGURG {
-				syscall.Kill(cmd, s.(syscall.Signal))
-			}
+// reap is PID 1's loop: reap every child (the command, and whatever
+// the PID namespace's orphans are left to the init), and return the
+// command's status once it has exited. Signals are forwarded meanwhile
+// (forward).
+func reap(cmd int) int {
+	for {
+		var ws syscall.WaitStatus
+		pid, err := syscall.Wait4(-1, &ws, unix.WALL, nil)
+		switch {
+		case err == syscall.EINTR:
 			continue
-		}
-		for {
-			var ws syscall.WaitStatus
-			pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
-			if err == syscall.EINTR {
-				continue
-			}
-			if pid <= 0 || err != nil {
-				break
-			}
-			if pid == cmd {
-				return exitCode(ws)
-			}
+		case err != nil:
+			return ExitSetupFailed // no child left, which cannot be while cmd runs
+		case pid == cmd:
+			return ExitCode(ws)
 		}
 	}
-	return ExitSetupFailed
 }
 
 // checkWorkdir says what is wrong with the working directory (we are
@@ -337,7 +322,7 @@ func lookPathInJail(name string, env []string, workdir string) (string, error) {
 		}
 		return name, nil
 	}
-	pathVar := manifest.DefaultPATH
+	pathVar := DefaultPATH
 	for _, kv := range env {
 		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
 			pathVar = v
@@ -353,4 +338,22 @@ func lookPathInJail(name string, env []string, workdir string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("%s: %w in the jail's PATH (%s)", name, os.ErrNotExist, pathVar)
+}
+
+// peakResident is the init's VmHWM, in kB, from the jail's /proc (the
+// init's own). getrusage's ru_maxrss will not do: an exec keeps the
+// largest of the process's memories before it, and the init was forked
+// sharing jailer's.
+func peakResident() (int64, bool) {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			n, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return n, err == nil
+		}
+	}
+	return 0, false
 }
