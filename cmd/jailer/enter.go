@@ -33,7 +33,7 @@ func enterFlags() []cli.Flag {
 		&cli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "run as USER[:GROUP] (a name in the jail or a uid)"},
 		&cli.StringFlag{Name: "workdir", Aliases: []string{"w"}, Usage: "working directory inside the jail"},
 		&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "set K=V in the command's environment (repeatable)"},
-		&cli.StringSliceFlag{Name: "bind", Usage: "bind-mount SRC:DST[:ro] (repeatable)"},
+		&cli.StringSliceFlag{Name: "bind", Usage: "bind-mount a host directory, file or socket SRC:DST[:ro] (repeatable)"},
 		&cli.StringSliceFlag{Name: "tmpfs", Usage: "mount a tmpfs DST[:SIZE] (repeatable)"},
 		&cli.BoolFlag{Name: "ro", Usage: "mount the jail's root read-only"},
 		&cli.BoolFlag{Name: "persist", Usage: "write into the built tree itself instead of a fresh root per run"},

@@ -247,6 +247,9 @@ func (s *saver) walk(fd, lower int, p string) (saved bool, err error) {
 			}
 			saved = saved || ok
 		case unix.S_IFREG:
+			if !inLower && s.skip[jp] && st.Size == 0 {
+				continue // the empty target the init made for a file bind
+			}
 			if err := s.file(fd, name, jp, &st); err != nil {
 				return saved, err
 			}

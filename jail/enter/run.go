@@ -123,7 +123,7 @@ func run(ctx context.Context, dir string, opts *Options, stdio Stdio, stats *Sta
 		// Writing into the tree (--persist): missing mount targets are
 		// made now and removed once the init is gone (deferred first, so
 		// it runs last): the tree stays as built.
-		targets, err := claimTargets(root, treeTargets(mountTargets(cfg)), !opts.Readonly)
+		targets, err := claimTargets(root, treeTargets(mountTargets(cfg)), fileTargets(cfg), !opts.Readonly)
 		if err != nil {
 			return ExitSetupFailed, err
 		}

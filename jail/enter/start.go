@@ -203,7 +203,7 @@ func initConfigFor(root string, o *Options) (*jailinit.Config, error) {
 				return nil, err
 			}
 			if _, err := os.Stat(abs); err != nil {
-				return nil, fmt.Errorf("bind source: %w", err)
+				return nil, fmt.Errorf("bind onto %s: the source: %w", m.Target, err)
 			}
 			jm.Source = abs
 		}

@@ -79,6 +79,19 @@ func mountTargets(cfg *jailinit.Config) []string {
 	return ts
 }
 
+// fileTargets are the targets of binds whose source is not a directory (a
+// file, a socket, a device): the init binds those onto a file, which a
+// --persist run makes empty and removes as it does directories.
+func fileTargets(cfg *jailinit.Config) map[string]bool {
+	files := map[string]bool{}
+	for _, m := range cfg.Mounts {
+		if st, err := os.Stat(m.Source); m.Type == "bind" && err == nil && !st.IsDir() {
+			files[path.Clean(m.Target)] = true
+		}
+	}
+	return files
+}
+
 // treeTargets keeps the targets that lie in the jail tree itself: one at
 // or below an earlier target is inside that mount (a tmpfs, or a bind
 // source) by the time the init reaches it.
@@ -103,18 +116,20 @@ type madeDir struct {
 
 // targetClaim is one run's hold on its jail's mount targets.
 type targetClaim struct {
-	dir     string // the tree's path
-	root    int    // descriptor of the tree, which carries the run's locks
-	locked  bool   // false when the tree could not be opened for locking
-	rootDev uint64 // the tree's identity, as the journal names it
+	dir     string          // the tree's path
+	files   map[string]bool // targets that are files, not directories (see fileTargets)
+	root    int             // descriptor of the tree, which carries the run's locks
+	locked  bool            // false when the tree could not be opened for locking
+	rootDev uint64          // the tree's identity, as the journal names it
 	rootIno uint64
 }
 
 // claimTargets registers a run of the tree at root as a user of its mount
-// targets (jail paths, see treeTargets) until release, and makes those
-// the tree lacks when create is set (not for a read-only jail).
-func claimTargets(root string, targets []string, create bool) (*targetClaim, error) {
-	c := &targetClaim{dir: root, locked: true}
+// targets (jail paths, see treeTargets; those in files are files) until
+// release, and makes those the tree lacks when create is set (not for a
+// read-only jail).
+func claimTargets(root string, targets []string, files map[string]bool, create bool) (*targetClaim, error) {
+	c := &targetClaim{dir: root, files: files, locked: true}
 	var err error
 	if c.root, err = unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err != nil {
 		// A tree the caller may enter but not list: it can be locked
@@ -151,7 +166,7 @@ func (c *targetClaim) register(targets []string, create bool) error {
 	}
 	var missing []string
 	if create {
-		missing = slices.DeleteFunc(slices.Clone(targets), func(t string) bool { return existsIn(c.root, t) })
+		missing = slices.DeleteFunc(slices.Clone(targets), func(t string) bool { return existsIn(c.root, t, c.files[t]) })
 	}
 	if len(missing) == 0 {
 		return nil
@@ -279,15 +294,24 @@ func (c *targetClaim) readJournal(j *os.File) (made []madeDir, ours bool) {
 	return made, true
 }
 
-// existsIn says whether the jail path p is a directory below root, reached
-// without following symlinks.
-func existsIn(root int, p string) bool {
-	fd, err := jailinit.OpenDirIn(root, p, false)
+// existsIn says whether the jail path p is a directory below root (or
+// anything but one, when file is set), reached without following symlinks.
+func existsIn(root int, p string, file bool) bool {
+	if !file {
+		fd, err := jailinit.OpenDirIn(root, p, false)
+		if err != nil {
+			return false
+		}
+		unix.Close(fd)
+		return true
+	}
+	parent, err := jailinit.OpenDirIn(root, path.Dir(p), false)
 	if err != nil {
 		return false
 	}
-	unix.Close(fd)
-	return true
+	defer unix.Close(parent)
+	var st unix.Stat_t
+	return unix.Fstatat(parent, path.Base(p), &st, unix.AT_SYMLINK_NOFOLLOW) == nil
 }
 
 // makeTarget makes the missing directories of the jail path p, one
@@ -305,11 +329,15 @@ func (c *targetClaim) makeTarget(j *os.File, p string) error {
 	// have put a symlink to a host file there meanwhile.
 	const flags = unix.O_RDONLY | unix.O_DIRECTORY
 	sofar := "/"
-	for _, name := range strings.Split(strings.Trim(p, "/"), "/") {
+	names := strings.Split(strings.Trim(p, "/"), "/")
+	for i, name := range names {
 		if name == "" || name == "." || name == ".." {
 			return nil // not a clean jail path: validate refuses those
 		}
 		sofar = path.Join(sofar, name)
+		if i == len(names)-1 && c.files[p] {
+			return makeFile(j, fd, name, sofar)
+		}
 		next, err := jailfs.OpenChild(fd, name, flags)
 		if errors.Is(err, unix.ENOENT) {
 			err = unix.Mkdirat(fd, name, 0o755)
@@ -333,8 +361,21 @@ func (c *targetClaim) makeTarget(j *os.File, p string) error {
 	return nil
 }
 
-// record adds the directory fd, just made at the jail path p, to the
-// journal j, and gives it mode 0755 whatever the umask, as the init would.
+// makeFile makes the empty file name in the directory fd (the jail path
+// p), the target of a file bind, and records it in j; one that appeared
+// meanwhile is left to the init to check.
+func makeFile(j *os.File, dir int, name, p string) error {
+	f, err := unix.Openat(dir, name, unix.O_CREAT|unix.O_EXCL|unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+	if err != nil {
+		return nil
+	}
+	defer unix.Close(f)
+	return record(j, f, p)
+}
+
+// record adds the directory (or the file) fd, just made at the jail path
+// p, to the journal j, and gives it mode 0755 (0644) whatever the umask,
+// as the init would.
 func record(j *os.File, fd int, p string) error {
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
@@ -343,7 +384,11 @@ func record(j *os.File, fd int, p string) error {
 	if _, err := fmt.Fprintf(j, "%d %d %s\n", st.Dev, st.Ino, strconv.Quote(p)); err != nil {
 		return fmt.Errorf("record %s: %w", p, err)
 	}
-	if err := unix.Fchmod(fd, 0o755); err != nil {
+	mode := uint32(0o755)
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		mode = 0o644
+	}
+	if err := unix.Fchmod(fd, mode); err != nil {
 		return &os.PathError{Op: "chmod", Path: p, Err: err}
 	}
 	return nil
@@ -384,7 +429,8 @@ func (c *targetClaim) clean() {
 }
 
 // removeMade removes the directory d if it is still the one made and
-// empty, reached from root without following a symlink.
+// empty (or the empty file made for a file bind), reached from root
+// without following a symlink.
 func removeMade(root int, d madeDir) {
 	parent, err := jailinit.OpenDirIn(root, path.Dir(d.path), false)
 	if err != nil {
@@ -393,8 +439,14 @@ func removeMade(root int, d madeDir) {
 	defer unix.Close(parent)
 	name := path.Base(d.path)
 	var st unix.Stat_t
-	if unix.Fstatat(parent, name, &st, unix.AT_SYMLINK_NOFOLLOW) != nil ||
-		st.Mode&unix.S_IFMT != unix.S_IFDIR || st.Dev != d.dev || st.Ino != d.ino {
+	if unix.Fstatat(parent, name, &st, unix.AT_SYMLINK_NOFOLLOW) != nil || st.Dev != d.dev || st.Ino != d.ino {
+		return
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFREG && st.Size == 0 {
+		unix.Unlinkat(parent, name, 0)
+		return
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFDIR {
 		return
 	}
 	unix.Unlinkat(parent, name, unix.AT_REMOVEDIR) // fails, as it should, when not empty or a mount point

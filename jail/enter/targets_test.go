@@ -266,7 +266,7 @@ func newTargetTree(t *testing.T) string {
 
 func claim(t *testing.T, tree string, targets ...string) *targetClaim {
 	t.Helper()
-	c, err := claimTargets(tree, targets, true)
+	c, err := claimTargets(tree, targets, nil, true)
 	if err != nil {
 		t.Fatalf("claimTargets(%s, %q) = %v", tree, targets, err)
 	}
@@ -380,13 +380,13 @@ func TestClaimTargets(t *testing.T) {
 	t.Run("no journal possible", func(t *testing.T) {
 		tree := newTargetTree(t)
 		os.Mkdir(targetsPath(tree), 0o755) // open(2) fails: a directory
-		c, err := claimTargets(tree, []string{"/built"}, true)
+		c, err := claimTargets(tree, []string{"/built"}, nil, true)
 		if err != nil {
 			t.Errorf("nothing to make, yet claimTargets = %v", err)
 		} else {
 			c.release()
 		}
-		if _, err := claimTargets(tree, []string{"/new"}, true); err == nil || !strings.Contains(err.Error(), "mount targets /new in "+tree+": open "+targetsPath(tree)+": is a directory (add them under dirs: and rebuild)") {
+		if _, err := claimTargets(tree, []string{"/new"}, nil, true); err == nil || !strings.Contains(err.Error(), "mount targets /new in "+tree+": open "+targetsPath(tree)+": is a directory (add them under dirs: and rebuild)") {
 			t.Errorf("a target to make and no journal: claimTargets = %v, want an error", err)
 		}
 		if exists(filepath.Join(tree, "new")) {
@@ -395,7 +395,7 @@ func TestClaimTargets(t *testing.T) {
 	})
 	t.Run("read-only: nothing made", func(t *testing.T) {
 		tree := newTargetTree(t)
-		c, err := claimTargets(tree, []string{"/new"}, false)
+		c, err := claimTargets(tree, []string{"/new"}, nil, false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -420,7 +420,7 @@ func TestClaimTargetsRefusesAJournalNotItsOwn(t *testing.T) {
 	tree := newTargetTree(t)
 	os.WriteFile(targetsPath(tree), nil, 0o600)
 	os.Chown(targetsPath(tree), 1000, 1000)
-	_, err := claimTargets(tree, []string{"/new"}, true)
+	_, err := claimTargets(tree, []string{"/new"}, nil, true)
 	if err == nil || !strings.Contains(err.Error(), "is not jailer's own (owned by uid 1000") {
 		t.Errorf("claimTargets with a journal of uid 1000 = %v, want a refusal", err)
 	}

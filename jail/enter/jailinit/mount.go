@@ -211,6 +211,13 @@ func userMount(root int, m Mount, mkdir bool) error {
 			return &os.PathError{Op: "bind source", Path: m.Source, Err: err}
 		}
 		defer unix.Close(src)
+		var st unix.Stat_t
+		if err := unix.Fstat(src, &st); err != nil {
+			return &os.PathError{Op: "bind source", Path: m.Source, Err: err}
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFDIR {
+			return bindFile(root, src, m, mkdir)
+		}
 		if err := mountAt(root, mountSpec{target: m.Target, source: fdPath(src), flags: unix.MS_BIND | unix.MS_REC, mkdir: mkdir}); err != nil {
 			return err
 		}
@@ -225,6 +232,70 @@ func userMount(root int, m Mount, mkdir bool) error {
 		return nil
 	}
 	return fmt.Errorf("mount %s: unknown type %q", m.Target, m.Type)
+}
+
+// bindFile binds src, a file, a socket or a device (anything but a
+// directory), onto the file m.Target of the jail, made empty when missing
+// (in a fresh root, in the run's upper layer; with --persist the parent
+// made and journalled it, see targets.go). The target's directory is
+// reached as mountAt's is, and the target itself is opened without
+// following a symlink, so a link planted in the tree cannot redirect the
+// mount onto a host file.
+func bindFile(root, src int, m Mount, mkdir bool) error {
+	dir, name := path.Split(path.Clean("/" + m.Target))
+	if name == "" || name == ".." {
+		return fmt.Errorf("bind %s: the target must name a file", m.Target)
+	}
+	parent, err := OpenDirIn(root, dir, mkdir)
+	if !mkdir && errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("mount target %s: no such directory in the jail, and a read-only jail gets no new ones (add it under dirs: and rebuild)", dir)
+	}
+	if err != nil {
+		return err
+	}
+	defer unix.Close(parent)
+	target, err := child.Open(parent, name, unix.O_PATH)
+	if errors.Is(err, unix.ENOENT) && mkdir {
+		var f int
+		f, err = unix.Openat(parent, name, unix.O_CREAT|unix.O_EXCL|unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+		if err == nil || errors.Is(err, unix.EEXIST) {
+			if err == nil {
+				unix.Close(f)
+			}
+			target, err = child.Open(parent, name, unix.O_PATH)
+		}
+	}
+	if errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("mount target %s: no such file in the jail, and a read-only jail gets no new ones (add it under files: and rebuild)", m.Target)
+	}
+	if err != nil {
+		return &os.PathError{Op: "open mount target", Path: m.Target, Err: err}
+	}
+	defer unix.Close(target)
+	var st unix.Stat_t
+	if err := unix.Fstat(target, &st); err != nil {
+		return &os.PathError{Op: "stat", Path: m.Target, Err: err}
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFDIR:
+		return fmt.Errorf("bind %s: the source is a file but %s is a directory in the jail (bind it to a file's path)", m.Source, m.Target)
+	case unix.S_IFLNK:
+		return fmt.Errorf("bind %s: %s is a symlink in the jail; refusing to mount there", m.Source, m.Target)
+	}
+	if err := unix.Mount(fdPath(src), fdPath(target), "", unix.MS_BIND, ""); err != nil {
+		return &os.PathError{Op: "bind " + m.Source + " on", Path: m.Target, Err: err}
+	}
+	if !m.Readonly {
+		return nil
+	}
+	// The descriptor opened before the mount is the file below it: open
+	// the target again to reach the new mount.
+	mounted, err := child.Open(parent, name, unix.O_PATH)
+	if err != nil {
+		return &os.PathError{Op: "open mount target", Path: m.Target, Err: err}
+	}
+	defer unix.Close(mounted)
+	return readonlyTree(mounted)
 }
 
 // fdPath names an open file descriptor as a path, so that mount(2) acts on

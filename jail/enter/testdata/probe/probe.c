@@ -40,6 +40,8 @@
  *   abstract NAME           connect to the abstract unix socket @NAME (a host
  *                           process's, in the host's network namespace) and
  *                           read what it says
+ *   unix PATH               connect to the unix socket PATH (one bound into the
+ *                           jail on purpose) and say what it said; exit 0
  *   shm KEY                 attach the System V shared memory segment KEY (a
  *                           host process's, in the host's IPC namespace) and
  *                           read it
@@ -497,27 +499,52 @@ static int do_userns(void)
 	return finish(EXIT_CONTAINED, "no new user namespace");
 }
 
-static int do_abstract(const char *name)
+/* unix_say connects to the unix socket name (abstract: @name) and reads
+ * what it says into buf; -1 with errno set when it cannot connect. */
+static int unix_say(const char *name, int abstract, char *buf, size_t size)
 {
-	char buf[512];
 	struct sockaddr_un a;
 	memset(&a, 0, sizeof a);
 	a.sun_family = AF_UNIX;
 	size_t n = strlen(name);
-	if (n + 1 > sizeof a.sun_path)
-		return finish(EXIT_CANNOT, "name too long: %s", name);
-	memcpy(a.sun_path + 1, name, n); /* sun_path[0] = 0: abstract */
+	if (n + 1 > sizeof a.sun_path) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(a.sun_path + (abstract ? 1 : 0), name, n); /* abstract: sun_path[0] = 0 */
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return finish(EXIT_CANNOT, "socket: %s", ename(errno));
-	if (connect(fd, (struct sockaddr *)&a, offsetof(struct sockaddr_un, sun_path) + 1 + n) < 0)
-		return finish(EXIT_CONTAINED, "connect @%s: %s", name, ename(errno));
-	ssize_t r = read(fd, buf, sizeof buf - 1);
+		return -1;
+	if (connect(fd, (struct sockaddr *)&a, offsetof(struct sockaddr_un, sun_path) + (abstract ? 1 : 0) + n) < 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	ssize_t r = read(fd, buf, size - 1);
 	close(fd);
 	buf[r < 0 ? 0 : r] = 0;
 	while (r > 0 && buf[r - 1] == '\n')
 		buf[--r] = 0;
+	return 0;
+}
+
+static int do_abstract(const char *name)
+{
+	char buf[512];
+	if (unix_say(name, 1, buf, sizeof buf) < 0)
+		return finish(EXIT_CONTAINED, "connect @%s: %s", name, ename(errno));
 	return finish(EXIT_ESCAPED, "connected to the host's @%s, which said: %s", name, buf);
+}
+
+/* do_unix is no escape: a socket bound into the jail on purpose (--bind)
+ * answers; it exits 0 saying what the socket said. */
+static int do_unix(const char *path)
+{
+	char buf[512];
+	if (unix_say(path, 0, buf, sizeof buf) < 0)
+		return finish(EXIT_CANNOT, "connect %s: %s", path, ename(errno));
+	return finish(EXIT_CONTAINED, "connected to %s, which said: %s", path, buf);
 }
 
 static int do_shm(int key)
@@ -853,6 +880,8 @@ int main(int argc, char **argv)
 		return do_tiocsti(argv[2]);
 	if (!strcmp(cmd, "abstract") && argc == 3)
 		return do_abstract(argv[2]);
+	if (!strcmp(cmd, "unix") && argc == 3)
+		return do_unix(argv[2]);
 	if (!strcmp(cmd, "shm") && argc == 3)
 		return do_shm(num(argv[2]));
 	if (!strcmp(cmd, "autogroup") && argc == 3)
