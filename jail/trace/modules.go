@@ -39,9 +39,9 @@ var (
 	// Python 3's ModuleNotFoundError, and the ImportError of Python 2 and
 	// of code that raises it by hand; anywhere in a line, as pytest
 	// prefixes it ("E   ModuleNotFoundError: ...").
-	pythonImportError = regexp.MustCompile(`(?:ModuleNotFoundError|ImportError): No module named '?([A-Za-z_][A-Za-z0-9_.]*)'?`)
+	pythonImportError = lazyRegexp(`(?:ModuleNotFoundError|ImportError): No module named '?([A-Za-z_][A-Za-z0-9_.]*)'?`)
 	// Perl's require: "Can't locate Foo/Bar.pm in @INC (you may need ...".
-	perlImportError = regexp.MustCompile(`Can't locate ((?:[A-Za-z0-9_]+/)*[A-Za-z0-9_]+)\.pm in @INC`)
+	perlImportError = lazyRegexp(`Can't locate ((?:[A-Za-z0-9_]+/)*[A-Za-z0-9_]+)\.pm in @INC`)
 )
 
 // ParseMissingModules picks the failed imports out of a command's output,
@@ -61,10 +61,10 @@ func ParseMissingModules(r io.Reader) []MissingModule {
 }
 
 func parseImportError(line string) (MissingModule, bool) {
-	if m := pythonImportError.FindStringSubmatch(line); m != nil {
+	if m := pythonImportError().FindStringSubmatch(line); m != nil {
 		return MissingModule{Lang: "python", Name: strings.TrimSuffix(m[1], "."), Message: strings.TrimSpace(m[0])}, true
 	}
-	if m := perlImportError.FindStringSubmatch(line); m != nil {
+	if m := perlImportError().FindStringSubmatch(line); m != nil {
 		return MissingModule{Lang: "perl", Name: strings.ReplaceAll(m[1], "/", "::"), Message: strings.TrimSpace(m[0])}, true
 	}
 	return MissingModule{}, false
@@ -157,10 +157,10 @@ var (
 	// Where Debian's Python finds modules: the standard library of each
 	// version, its lib-dynload and dist-packages, and the version-less
 	// dist-packages (site-packages for locally built Pythons).
-	pythonModuleDir = regexp.MustCompile(`^/usr/(?:local/)?lib/(?:python3\.[0-9]+/(?:lib-dynload/|dist-packages/|site-packages/)?|python3/dist-packages/)(.+)$`)
+	pythonModuleDir = lazyRegexp(`^/usr/(?:local/)?lib/(?:python3\.[0-9]+/(?:lib-dynload/|dist-packages/|site-packages/)?|python3/dist-packages/)(.+)$`)
 	// Debian's @INC: vendor and core modules, architecture-independent
 	// and per architecture, and perl-base's own.
-	perlModuleDir = regexp.MustCompile(`^(?:/etc/perl|/usr/(?:local/)?share/perl5?(?:/[0-9.]+)?|/usr/(?:local/)?lib/[^/]+/perl(?:5|-base)?(?:/[0-9.]+)?)/(.+)$`)
+	perlModuleDir = lazyRegexp(`^(?:/etc/perl|/usr/(?:local/)?share/perl5?(?:/[0-9.]+)?|/usr/(?:local/)?lib/[^/]+/perl(?:5|-base)?(?:/[0-9.]+)?)/(.+)$`)
 )
 
 // moduleFile says whether a path inside a module directory (rel) is the
@@ -220,17 +220,17 @@ func findModules(admin string, mods []MissingModule) (map[string][]moduleHit, er
 				continue // cheaper than the expressions below, for most lines
 			}
 			var rel string
-			if m := pythonModuleDir.FindStringSubmatch(p); m != nil {
+			if m := pythonModuleDir().FindStringSubmatch(p); m != nil {
 				rel = m[1]
-			} else if m := perlModuleDir.FindStringSubmatch(p); m != nil {
+			} else if m := perlModuleDir().FindStringSubmatch(p); m != nil {
 				rel = m[1]
 			} else {
 				continue
 			}
 			for _, mod := range mods {
-				dir := pythonModuleDir
+				dir := pythonModuleDir()
 				if mod.Lang == "perl" {
-					dir = perlModuleDir
+					dir = perlModuleDir()
 				}
 				if !dir.MatchString(p) {
 					continue
@@ -306,6 +306,13 @@ func (s *suggester) moduleSuggestions(out []Suggestion) ([]Suggestion, []Note) {
 	return sugs, notes
 }
 
+// lazyRegexp compiles expr when first used: every jailer command links
+// this package, and compiling at package init would slow each start
+// (enter's included) for what only trace uses.
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
+}
+
 var langName = map[string]string{"python": "Python", "perl": "Perl"}
 
 // moduleHits searches dpkg's file lists for the missing modules, once.
@@ -330,9 +337,9 @@ func (s *suggester) isModuleProbe(p string) bool {
 		if len(hits[m.Lang+" "+m.Name]) == 0 {
 			continue
 		}
-		dir := pythonModuleDir
+		dir := pythonModuleDir()
 		if m.Lang == "perl" {
-			dir = perlModuleDir
+			dir = perlModuleDir()
 		}
 		if sub := dir.FindStringSubmatch(p); sub != nil {
 			if _, ok := moduleFile(m, sub[1]); ok {
