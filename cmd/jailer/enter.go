@@ -72,12 +72,13 @@ var optionalValues = map[string]struct {
 
 // applyEnterFlags lays the command line over the lock's defaults.
 func applyEnterFlags(c *cli.Context, o *enter.Options) error {
-	if c.IsSet("hostname") {
+	given := flagsGiven(c)
+	if given["hostname"] {
 		o.Hostname = c.String("hostname")
 	}
 	for _, flag := range slices.Sorted(maps.Keys(optionalValues)) {
 		v := optionalValues[flag]
-		if !c.IsSet(flag) {
+		if !given[flag] {
 			continue
 		}
 		switch val := c.String(flag); {
@@ -93,10 +94,10 @@ func applyEnterFlags(c *cli.Context, o *enter.Options) error {
 		o.Namespaces = append(o.Namespaces, "user")
 	}
 	o.NoNamespaces = c.Bool("no-namespaces")
-	if c.IsSet("user") {
+	if given["user"] {
 		o.User = c.String("user")
 	}
-	if c.IsSet("workdir") {
+	if given["workdir"] {
 		o.Workdir = c.String("workdir")
 	}
 	for _, kv := range c.StringSlice("env") {
@@ -129,7 +130,7 @@ func applyEnterFlags(c *cli.Context, o *enter.Options) error {
 		o.Readonly = true
 	}
 	o.Persist = c.Bool("persist")
-	if c.IsSet("tmp-size") {
+	if given["tmp-size"] {
 		n, err := manifest.ParseSize(c.String("tmp-size"))
 		if err != nil {
 			return usagef("--tmp-size: %v", err)
@@ -145,29 +146,29 @@ func applyEnterFlags(c *cli.Context, o *enter.Options) error {
 	}
 	o.KeepChanges = c.String("keep-changes")
 	o.StatsFile = c.String("stats")
-	if c.IsSet("memory") {
+	if given["memory"] {
 		n, err := manifest.ParseSize(c.String("memory"))
 		if err != nil {
 			return usagef("--memory: %v", err)
 		}
 		o.Limits.Memory = n
 	}
-	if c.IsSet("pids") {
+	if given["pids"] {
 		if c.Int("pids") < 0 {
 			return usagef("--pids %d: use a number of processes, or 0 for no limit", c.Int("pids"))
 		}
 		o.Limits.Pids, o.Limits.PidsDefault = c.Int("pids"), false
 	}
-	if c.IsSet("cpus") {
+	if given["cpus"] {
 		o.Limits.CPU = c.Float64("cpus")
 	}
-	if c.IsSet("nofile") {
+	if given["nofile"] {
 		o.Limits.Nofile = c.Int("nofile")
 	}
-	if c.IsSet("nproc") {
+	if given["nproc"] {
 		o.Limits.Nproc = c.Int("nproc")
 	}
-	if c.IsSet("timeout") {
+	if given["timeout"] {
 		d, err := manifest.ParseTimeout(c.String("timeout"))
 		if err != nil {
 			return usagef("--timeout: %v", err)

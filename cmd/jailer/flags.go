@@ -1,6 +1,10 @@
 package main
 
-import "github.com/urfave/cli/v2"
+import (
+	"slices"
+
+	"github.com/urfave/cli/v2"
+)
 
 // Each command gets its own flag values (urfave/cli keeps state in them).
 func newJSONFlag() cli.Flag {
@@ -25,4 +29,27 @@ func setAnywhere(c *cli.Context, name string) bool {
 		}
 	}
 	return false
+}
+
+// flagsGiven returns the names, aliases included, of the flags given to
+// c's command. urfave/cli's IsSet walks every flag of the command (and
+// their names through a regexp) for each flag not given: asked for each of
+// enter's thirty flags, that was a third of a millisecond of every run.
+func flagsGiven(c *cli.Context) map[string]bool {
+	given := map[string]bool{}
+	for _, n := range c.LocalFlagNames() {
+		given[n] = true
+	}
+	if c.Command == nil {
+		return given
+	}
+	for _, f := range c.Command.Flags {
+		names := f.Names()
+		if slices.ContainsFunc(names, func(n string) bool { return given[n] }) {
+			for _, n := range names {
+				given[n] = true
+			}
+		}
+	}
+	return given
 }
