@@ -83,7 +83,8 @@ func applyEnterFlags(c *cli.Context, o *enter.Options) error {
 		}
 		switch val := c.String(flag); {
 		case !slices.Contains(v.values, val):
-			return usagef("--%s %q: use %s", flag, val, strings.Join(v.values, " or "))
+			last := len(v.values) - 1
+			return usagef("--%s %q: use %s or %s", flag, val, strings.Join(v.values[:last], ", "), v.values[last])
 		case val == "host":
 			o.SetNamespace(v.namespace, false)
 		default:

@@ -1121,6 +1121,7 @@ func TestEscapeAbstractSocket(t *testing.T) {
 		escWantEscaped(t, escEnterWith(t, jail, opts, nil), lab.secret)
 	})
 	t.Run("net-user", func(t *testing.T) {
+		testutil.RequireTool(t, "slirp4netns")
 		// The user-mode network reaches the host's loopback through
 		// slirp4netns, never the host's network namespace.
 		name, accepted := listen(t)
@@ -1133,6 +1134,7 @@ func TestEscapeAbstractSocket(t *testing.T) {
 		}
 	})
 	t.Run("rootless-net-user", func(t *testing.T) {
+		testutil.RequireTool(t, "slirp4netns")
 		e := lab.rootless(t)
 		name, accepted := listen(t)
 		escWantContained(t, e.enter(t, e.newJail(t), rlRun{opts: map[string]any{"Net": NetUser}}, "abstract", name), lab.secret)

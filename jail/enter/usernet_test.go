@@ -190,6 +190,7 @@ func readLineFrom(t *testing.T, port int) string {
 // own (the default) it does not reach it. slirp4netns is gone after the
 // run.
 func TestUserNetHostLoopback(t *testing.T) {
+	testutil.RequireTool(t, "slirp4netns")
 	jail := shellJail(t)
 	secret := "host-http-" + escRandomHex(t)
 	port, hits := hostHTTP(t, secret)
@@ -240,6 +241,7 @@ func TestUserNetHostLoopback(t *testing.T) {
 // jailer's child; a port the host already uses is refused with an error
 // naming it; neither leaves slirp4netns behind.
 func TestUserNetPublish(t *testing.T) {
+	testutil.RequireTool(t, "slirp4netns")
 	jail := serveJail(t)
 	secret := "jail-says-" + escRandomHex(t)
 	hostPort := freePort(t)
@@ -322,6 +324,7 @@ func TestUserNetPublish(t *testing.T) {
 // deferred cleanup runs), slirp4netns ends too (its --exit-fd sees
 // jailer's end close, and PR_SET_PDEATHSIG).
 func TestUserNetJailerKilled(t *testing.T) {
+	testutil.RequireTool(t, "slirp4netns")
 	jail := shellJail(t)
 	cmd := exec.Command(os.Args[0], "--", "/bin/bash", "-c", "echo up; exec sleep 600")
 	cmd.Env = append(os.Environ(), "JAILER_TEST_ENTER="+jail, `JAILER_TEST_OPTS={"Net":"user","User":"root"}`)
@@ -372,6 +375,7 @@ func alive(pid int) bool {
 // the caller alone, and a published port reaches the jail; the default
 // network does not reach the host; no slirp4netns of the user's is left.
 func TestRootlessUserNet(t *testing.T) {
+	testutil.RequireTool(t, "slirp4netns")
 	r := newRootless(t)
 	r.fullMapping(t)
 	d := r.dir(t)
