@@ -247,7 +247,7 @@ func run(ctx context.Context, dir string, opts *Options, stdio Stdio, stats *Sta
 		return withResultError(code, err, resErr)
 	}
 	if changes != nil {
-		resErr = changes.save(root, mountTargets(cfg), cfg.UserNS)
+		resErr = changes.save(root, changeTargets(cfg), cfg.UserNS)
 	}
 	if err := handOver(opts.Outputs, uid, gid); err != nil && resErr == nil {
 		resErr = err

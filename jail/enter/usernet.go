@@ -69,6 +69,9 @@ const (
 	UserNetDNS     = "10.0.2.3"
 )
 
+// resolvConfPath is where userNetResolvConf goes in the jail.
+const resolvConfPath = "/etc/resolv.conf"
+
 // userNetResolvConf is the jail's /etc/resolv.conf with --net user.
 const userNetResolvConf = "# jailer --net user: the DNS forwarder of slirp4netns\nnameserver " + UserNetDNS + "\n"
 

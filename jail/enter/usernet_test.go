@@ -224,6 +224,30 @@ func TestUserNetHostLoopback(t *testing.T) {
 			}
 		})
 	}
+	t.Run("keep-changes", func(t *testing.T) {
+		// The resolv.conf is jailer's, not the run's: --keep-changes
+		// saves it only when the run changed it.
+		for _, c := range []struct {
+			script string
+			want   string // the saved resolv.conf; "" for none
+		}{
+			{"touch /etc/other", ""},
+			{"echo nameserver 192.0.2.1 > /etc/resolv.conf", "nameserver 192.0.2.1\n"},
+		} {
+			keep := filepath.Join(t.TempDir(), "changes")
+			code, out, err := runIn(t, jail, func(o *Options) { o.User = "root"; o.Net = NetUser; o.KeepChanges = keep }, "/bin/bash", "-c", c.script)
+			if code != 0 || err != nil {
+				t.Fatalf("%s: exit %d, %v: %s", c.script, code, err, out)
+			}
+			got, err := os.ReadFile(filepath.Join(keep, "files/etc/resolv.conf"))
+			if c.want == "" && !errors.Is(err, os.ErrNotExist) || c.want != "" && string(got) != c.want {
+				t.Errorf("%s: saved resolv.conf %q, %v; want %q", c.script, got, err, c.want)
+			}
+			if _, err := os.Stat(filepath.Join(keep, "files/etc/other")); c.want == "" && err != nil {
+				t.Errorf("%s: the run's own change was not saved: %v", c.script, err)
+			}
+		}
+	})
 	t.Run("none", func(t *testing.T) {
 		before := hits.Load()
 		code, out, err := runIn(t, jail, func(o *Options) { o.User = "root" }, gatewayGET(port)...)
