@@ -38,6 +38,10 @@ const (
 const (
 	NetworkNone = "none" // a network namespace of the jail's own, loopback only
 	NetworkHost = "host" // the host's network namespace
+	// NetworkUser is a network namespace of the jail's own with a
+	// user-mode network: outbound NAT through slirp4netns, the host's
+	// loopback reachable at the gateway, ports published with publish.
+	NetworkUser = "user"
 	IPCPrivate  = "private"
 	IPCHost     = "host"
 )

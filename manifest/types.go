@@ -219,8 +219,10 @@ type Enter struct {
 	Command []string `yaml:"command,omitempty" json:"command,omitempty" merge:"replace"`
 	// Namespaces to create: mount, uts, pid, net, ipc (default), also user, cgroup; network and ipc say whether net and ipc are among them.
 	Namespaces []string `yaml:"namespaces,omitempty" json:"namespaces,omitempty" merge:"replace"`
-	// Network is none (a network namespace of the jail's own, loopback only, up; the default) or host (the host's network, shared).
+	// Network is none (a network namespace of the jail's own, loopback only, up; the default), host (the host's network, shared) or user (a network namespace of the jail's own with outbound NAT through slirp4netns: address 10.0.2.100, gateway 10.0.2.2, which is also the host's loopback, DNS 10.0.2.3).
 	Network string `yaml:"network,omitempty" json:"network,omitempty"`
+	// Publish forwards host ports into the jail, with network user: [IP:]HOSTPORT:JAILPORT[/tcp|/udp], such as 8080:80; IP defaults to 127.0.0.1.
+	Publish []string `yaml:"publish,omitempty" json:"publish,omitempty"`
 	// IPC is private (System V shared memory, semaphores and message queues, and POSIX message queues, of the jail's own; the default) or host (the host's, shared).
 	IPC string `yaml:"ipc,omitempty" json:"ipc,omitempty"`
 	// Hostname inside the jail; default: the jail's name.

@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -29,7 +30,7 @@ var Namespaces = []string{"cgroup", "ipc", "mount", "net", "pid", "user", "uts"}
 
 // Networks are the values enter.network accepts; IPCModes those of enter.ipc.
 var (
-	Networks = []string{NetworkNone, NetworkHost}
+	Networks = []string{NetworkNone, NetworkHost, NetworkUser}
 	IPCModes = []string{IPCPrivate, IPCHost}
 )
 
@@ -367,6 +368,14 @@ func (v *validator) enter(m *Manifest) {
 				}
 			}
 		}
+	}
+	for i, p := range e.Publish {
+		if _, err := ParsePublish(p); err != nil {
+			v.errorf(at(fmt.Sprintf("publish[%d]", i)), "enter.publish: %v", err)
+		}
+	}
+	if len(e.Publish) > 0 && e.Network != NetworkUser {
+		v.errorf(at("publish"), "enter.publish forwards ports into the user-mode network, and enter.network is %q (add network: user)", cmp.Or(e.Network, NetworkNone))
 	}
 	if e.TmpSize != "" {
 		if _, err := ParseSize(e.TmpSize); err != nil {

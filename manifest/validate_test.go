@@ -98,7 +98,9 @@ func TestValidateRefusals(t *testing.T) {
 
 		{"empty command", lines("version: 1", "enter:", `  command: ["", -l]`), []wantErr{{"3:13", "enter.command must start with a program"}}},
 		{"unknown namespace", lines("version: 1", "enter:", "  namespaces: [mount, time, pid]"), []wantErr{{"3:23", `enter.namespaces: unknown namespace "time" (use: cgroup, ipc, mount, net, pid, user, uts)`}}},
-		{"unknown network", lines("version: 1", "enter:", "  network: bridge"), []wantErr{{"3:12", `enter.network: unknown value "bridge" (use: none, host)`}}},
+		{"unknown network", lines("version: 1", "enter:", "  network: bridge"), []wantErr{{"3:12", `enter.network: unknown value "bridge" (use: none, host, user)`}}},
+		{"publish bad value", lines("version: 1", "enter:", "  network: user", "  publish: [8080:80, 80:http]"), []wantErr{{"4:22", `enter.publish: "80:http": use [IP:]HOSTPORT:JAILPORT[/tcp|/udp]`}}},
+		{"publish without network user", lines("version: 1", "enter:", "  publish: [8080:80]"), []wantErr{{"3:12", `enter.publish forwards ports into the user-mode network, and enter.network is "none" (add network: user)`}}},
 		{"unknown ipc", lines("version: 1", "enter: {ipc: shared}"), []wantErr{{"2:14", `enter.ipc: unknown value "shared" (use: private, host)`}}},
 		{"net listed, network host", lines("version: 1", "enter:", "  network: host", "  namespaces: [mount, pid, net]"), []wantErr{{"4:28", "enter.namespaces lists net, but enter.network is host (drop one of them)"}}},
 		{"ipc listed, ipc host", lines("version: 1", "enter: {ipc: host, namespaces: [ipc, mount, pid]}"), []wantErr{{"2:33", "enter.namespaces lists ipc, but enter.ipc is host (drop one of them)"}}},

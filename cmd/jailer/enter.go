@@ -26,7 +26,8 @@ import (
 func enterFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "hostname", Usage: "hostname inside the jail"},
-		&cli.StringFlag{Name: "net", Usage: "none: a network namespace of the jail's own, loopback only (the default; --net alone); host: share the host's network"},
+		&cli.StringFlag{Name: "net", Usage: "none: a network namespace of the jail's own, loopback only (the default; --net alone); host: share the host's network; user: a namespace of its own with outbound NAT through slirp4netns (the host's loopback is 10.0.2.2)"},
+		&cli.StringSliceFlag{Name: "publish", Aliases: []string{"p"}, Usage: "with --net user, forward a host port into the jail: [IP:]HOSTPORT:JAILPORT[/tcp|/udp], IP 127.0.0.1 unless given (repeatable)"},
 		&cli.StringFlag{Name: "ipc", Usage: "private: System V IPC and POSIX message queues of the jail's own (the default; --ipc alone); host: share the host's"},
 		&cli.BoolFlag{Name: "userns", Usage: "own user namespace (as root; without root jailer always makes one)"},
 		&cli.BoolFlag{Name: "no-namespaces", Usage: "plain chroot(2), no namespaces (for comparison and old kernels)"},
@@ -66,7 +67,7 @@ var optionalValues = map[string]struct {
 	values    []string
 	namespace string
 }{
-	"net": {[]string{"none", "host"}, "net"},
+	"net": {[]string{"none", "host", "user"}, "net"},
 	"ipc": {[]string{"private", "host"}, "ipc"},
 }
 
@@ -82,13 +83,32 @@ func applyEnterFlags(c *cli.Context, o *enter.Options) error {
 			continue
 		}
 		switch val := c.String(flag); {
-		case val == v.values[0]:
-			o.SetNamespace(v.namespace, true)
+		case !slices.Contains(v.values, val):
+			last := len(v.values) - 1
+			return usagef("--%s %q: use %s or %s", flag, val, strings.Join(v.values[:last], ", "), v.values[last])
 		case val == "host":
 			o.SetNamespace(v.namespace, false)
 		default:
-			return usagef("--%s %q: use %s", flag, val, strings.Join(v.values, " or "))
+			o.SetNamespace(v.namespace, true)
 		}
+		if flag == "net" {
+			// --net none or host also drops the manifest's publish:
+			// there is no user-mode network to publish into.
+			o.Net, o.Publish = "", nil
+			if c.String(flag) == "user" {
+				o.Net = enter.NetUser
+			}
+		}
+	}
+	for _, p := range c.StringSlice("publish") {
+		pub, err := manifest.ParsePublish(p)
+		if err != nil {
+			return usagef("--publish %v", err)
+		}
+		if o.Net != enter.NetUser {
+			return usagef("--publish %s forwards a port into the user-mode network: add --net user", p)
+		}
+		o.Publish = append(o.Publish, pub)
 	}
 	if c.Bool("userns") && !slices.Contains(o.Namespaces, "user") {
 		o.Namespaces = append(o.Namespaces, "user")

@@ -102,9 +102,11 @@ type Host struct {
 	// Status, Cgroup and Mountinfo are /proc/self/status, /proc/self/cgroup
 	// and /proc/self/mountinfo.
 	Status, Cgroup, Mountinfo string
-	// Path is the list of directories newuidmap and newgidmap are looked
-	// for in, as $PATH.
+	// Path is the list of directories newuidmap, newgidmap and
+	// slirp4netns are looked for in, as $PATH.
 	Path string
+	// Tun is /dev/net/tun, which slirp4netns (--net user) opens.
+	Tun string
 	// Probe starts a process in the namespaces enter makes (with a user
 	// namespace first when userns) that mounts what enter mounts, and
 	// says how it went (probe.go).
@@ -121,7 +123,7 @@ func ThisHost() Host {
 		UID: os.Geteuid(), GID: os.Getegid(),
 		ProcSys: "/proc/sys", SubUID: "/etc/subuid", SubGID: "/etc/subgid",
 		Status: "/proc/self/status", Cgroup: "/proc/self/cgroup", Mountinfo: "/proc/self/mountinfo",
-		Path:  os.Getenv("PATH") + ":/usr/bin:/usr/sbin:/bin:/sbin",
+		Path: os.Getenv("PATH") + ":/usr/bin:/usr/sbin:/bin:/sbin", Tun: "/dev/net/tun",
 		Probe: probe, MapIDs: mapIDs,
 	}
 	h.User = strconv.Itoa(h.UID)
@@ -152,6 +154,7 @@ func Run(h Host) *Report {
 		add(rootCgroups(h))
 	}
 	add(seccomp(h))
+	add(netModes(h))
 	r.OK = !slices.ContainsFunc(r.Checks, func(c Check) bool { return c.Status == Fail })
 	return r
 }
@@ -517,4 +520,34 @@ func seccomp(h Host) Check {
 		return Check{name, OK, "filters available (this process runs under some already; enter adds its own)", ""}
 	}
 	return Check{name, OK, "filters available", ""}
+}
+
+// netModes says which networks enter can give a jail: none and host
+// always, user where slirp4netns is installed and the caller may open
+// /dev/net/tun (it makes the jail's tap device there). Without them
+// jailer works, without --net user: a warning.
+func netModes(h Host) Check {
+	slirp := ""
+	for _, dir := range filepath.SplitList(h.Path) {
+		p := filepath.Join(dir, "slirp4netns")
+		if dir != "" && unix.Access(p, unix.X_OK) == nil {
+			slirp = p
+			break
+		}
+	}
+	const unavailable = "none and host; not user: "
+	if slirp == "" {
+		return Check{"net", Warn, unavailable + "slirp4netns is not installed", "apt install slirp4netns, as root"}
+	}
+	f, err := os.OpenFile(h.Tun, os.O_RDWR, 0)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return Check{"net", Warn, unavailable + h.Tun + " is missing", "modprobe tun, as root"}
+	case errors.Is(err, fs.ErrPermission):
+		return Check{"net", Warn, unavailable + "you may not open " + h.Tun, "chmod 0666 " + h.Tun + " as root, as udev does on Debian (the device only makes taps in namespaces of the opener's)"}
+	case err != nil:
+		return Check{"net", Warn, unavailable + err.Error(), "a kernel with CONFIG_TUN"}
+	}
+	f.Close()
+	return Check{"net", OK, "none, host and user (" + slirp + ", " + h.Tun + ")", ""}
 }

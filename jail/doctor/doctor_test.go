@@ -46,7 +46,11 @@ func (f fakeHost) host(t *testing.T) (Host, *[]string) {
 		if strings.HasSuffix(name, "/") {
 			continue
 		}
-		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		mode := os.FileMode(0o644)
+		if strings.HasPrefix(name, "bin/") {
+			mode = 0o755 // programs, looked for as executables
+		}
+		if err := os.WriteFile(p, []byte(text), mode); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -55,7 +59,7 @@ func (f fakeHost) host(t *testing.T) (Host, *[]string) {
 		UID: f.uid, GID: f.uid, User: "alice",
 		ProcSys: filepath.Join(dir, "proc/sys"), SubUID: filepath.Join(dir, "etc/subuid"), SubGID: filepath.Join(dir, "etc/subgid"),
 		Status: filepath.Join(dir, "proc/self/status"), Cgroup: filepath.Join(dir, "proc/self/cgroup"), Mountinfo: filepath.Join(dir, "proc/self/mountinfo"),
-		Path:  filepath.Join(dir, "bin"),
+		Path: filepath.Join(dir, "bin"), Tun: filepath.Join(dir, "dev/net/tun"),
 		Probe: func(bool) Probe { return f.probe },
 		MapIDs: func(u, g string, uids, gids []Range) error {
 			calls = append(calls, fmt.Sprintf("%s %s %v %v", filepath.Base(u), filepath.Base(g), uids, gids))
@@ -78,6 +82,8 @@ func goodHost() map[string]string {
 		"etc/subgid":          "alice:200000:65536\n",
 		"bin/newuidmap":       "#!/bin/false\n",
 		"bin/newgidmap":       "#!/bin/false\n",
+		"bin/slirp4netns":     "#!/bin/false\n",
+		"dev/net/tun":         "",
 		"proc/self/status":    "Name:\tjailer\nSeccomp:\t0\nSeccomp_filters:\t0\n",
 		"proc/self/cgroup":    "0::/user.slice/user-1001.slice/user@1001.service/app.slice\n",
 		"proc/self/mountinfo": "30 23 0:26 / DIR/cg rw,nosuid - cgroup2 cgroup2 rw\n",
@@ -132,6 +138,7 @@ func TestRun(t *testing.T) {
 				"ok subid-map mapped you and your ranges",
 				"ok cgroup-v2 DIR/" + cgDir + " is yours, with memory, pids and cpu",
 				"ok seccomp filters available",
+				"ok net none, host and user (DIR/bin/slirp4netns, DIR/dev/net/tun)",
 			},
 			calls: []string{"newuidmap newgidmap [{200000 65536}] [{200000 65536}]"},
 		},
@@ -251,6 +258,15 @@ func TestRun(t *testing.T) {
 			name: "seccomp filters on this process already", host: fakeHost{files: with(goodHost(), map[string]string{"proc/self/status": "Seccomp:\t2\nSeccomp_filters:\t3\n"}), uid: 1001},
 			setup: delegate(cgDir, 1001), ok: true,
 			want: []string{"ok seccomp filters available (this process runs under 3 already"},
+		},
+		{
+			name: "no slirp4netns", host: fakeHost{files: with(goodHost(), map[string]string{"bin/slirp4netns": "-"}), uid: 1001},
+			setup: delegate(cgDir, 1001), ok: true,
+			want: []string{"warn net none and host; not user: slirp4netns is not installed (apt install slirp4netns, as root)"},
+		},
+		{
+			name: "no /dev/net/tun", host: fakeHost{files: with(goodHost(), map[string]string{"dev/net/tun": "-"}), uid: 0}, ok: true,
+			want: []string{"warn net none and host; not user: DIR/dev/net/tun is missing (modprobe tun, as root)"},
 		},
 		{
 			name: "no seccomp", host: fakeHost{files: with(goodHost(), map[string]string{"proc/self/status": "Name:\tjailer\n"}), uid: 1001},

@@ -22,7 +22,9 @@ package enter
 //   - a directory is copied when something in it is, when the run made
 //     it (but not the empty targets the init made for mounts), or when the
 //     run changed its mode or owner;
-//   - sockets, FIFOs and device nodes are left out.
+//   - sockets, FIFOs and device nodes are left out, and so is the
+//     /etc/resolv.conf the init wrote for --net user, unless the run
+//     changed it;
 //
 // Everything saved belongs to the user who ran jailer (Invoker). Writes
 // go through an os.Root on DIR, and reads through descriptors opened with
@@ -250,6 +252,9 @@ func (s *saver) walk(fd, lower int, p string) (saved bool, err error) {
 			if !inLower && s.skip[jp] && st.Size == 0 {
 				continue // the empty target the init made for a file bind
 			}
+			if s.skip[jp] && jailersOwn(fd, name, jp, &st) {
+				continue
+			}
 			if err := s.file(fd, name, jp, &st); err != nil {
 				return saved, err
 			}
@@ -309,6 +314,23 @@ func (s *saver) dir(fd, lower int, name, jp string, st *unix.Stat_t, inLower boo
 		return false, s.root.Remove("files" + jp)
 	}
 	return true, s.setAttrs("files"+jp, st)
+}
+
+// jailersOwn says whether the regular file name in the upper directory
+// fd (jail path jp) is one the init wrote for the run and the run left
+// as it was: the resolv.conf of --net user.
+func jailersOwn(fd int, name, jp string, st *unix.Stat_t) bool {
+	if jp != resolvConfPath || st.Size != int64(len(userNetResolvConf)) {
+		return false
+	}
+	in, err := unix.Openat(fd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	f := os.NewFile(uintptr(in), jp)
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, int64(len(userNetResolvConf))+1))
+	return err == nil && string(data) == userNetResolvConf
 }
 
 // file copies the regular file name in the upper directory fd.

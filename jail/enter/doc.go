@@ -41,6 +41,9 @@
 //   - cgroup.go: memory, pids and CPU limits (cgroup v2, or v1 per
 //     controller), and how the command alone joins the pids cgroup;
 //     tty.go: the pty of an interactive command.
+//   - usernet.go: the user-mode network (--net user, --publish):
+//     slirp4netns on the jail's network namespace, started and ended by
+//     the parent (its file comment has the sequence);
 //   - rootless.go: runs without root: the user namespace and how it
 //     maps ids (the caller's subordinate range through newuidmap, or the
 //     caller alone), the declared owners in the fresh root, HostRootless

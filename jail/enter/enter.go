@@ -39,6 +39,13 @@ type Options struct {
 	Namespaces []string
 	// NoNamespaces runs a plain chroot(2), for comparison and old kernels.
 	NoNamespaces bool
+	// Net is NetUser for the user-mode network in the jail's network
+	// namespace (see usernet.go); "" leaves the network to Namespaces
+	// (net: loopback only; without: the host's).
+	Net string
+	// Publish are ports forwarded from the host into the jail; they need
+	// Net NetUser.
+	Publish []manifest.Publish
 	// Hostname inside a UTS namespace.
 	Hostname string
 	// User is a name from the jail's /etc/passwd or uid[:gid]; "" is root.
@@ -171,6 +178,16 @@ func FromLock(lock *lockfile.Lock) (Options, error) {
 		Readonly:   e.Readonly != nil && *e.Readonly,
 		link:       lock.Link,
 	}
+	if e.Network == manifest.NetworkUser {
+		o.Net = NetUser
+	}
+	for _, p := range e.Publish {
+		pub, err := manifest.ParsePublish(p)
+		if err != nil {
+			return o, fmt.Errorf("publish: %w", err)
+		}
+		o.Publish = append(o.Publish, pub)
+	}
 	if o.Hostname == "" {
 		o.Hostname = lock.Name
 	}
@@ -230,6 +247,9 @@ func (o *Options) validate() error {
 	}
 	if o.KeepChanges != "" && !o.overlay() {
 		return fmt.Errorf("--keep-changes saves what a run changed in its fresh root, and --persist or --no-namespaces write into the tree instead (drop one)")
+	}
+	if err := o.validateNet(); err != nil {
+		return err
 	}
 	if o.TmpSize < 0 {
 		return fmt.Errorf("tmp size %d is negative", o.TmpSize)

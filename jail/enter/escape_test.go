@@ -1120,6 +1120,28 @@ func TestEscapeAbstractSocket(t *testing.T) {
 		opts.SetNamespace("net", false) // --net host
 		escWantEscaped(t, escEnterWith(t, jail, opts, nil), lab.secret)
 	})
+	t.Run("net-user", func(t *testing.T) {
+		testutil.RequireTool(t, "slirp4netns")
+		// The user-mode network reaches the host's loopback through
+		// slirp4netns, never the host's network namespace.
+		name, accepted := listen(t)
+		jail := lab.newJail(t)
+		opts := escEnterOptions(t, jail, "abstract", name)
+		opts.Net = NetUser
+		escWantContained(t, escEnterWith(t, jail, opts, nil), lab.secret)
+		if n := accepted.Load(); n > 0 {
+			t.Errorf("ESCAPE: the host's @%s accepted %d connections from a jail with --net user", name, n)
+		}
+	})
+	t.Run("rootless-net-user", func(t *testing.T) {
+		testutil.RequireTool(t, "slirp4netns")
+		e := lab.rootless(t)
+		name, accepted := listen(t)
+		escWantContained(t, e.enter(t, e.newJail(t), rlRun{opts: map[string]any{"Net": NetUser}}, "abstract", name), lab.secret)
+		if n := accepted.Load(); n > 0 {
+			t.Errorf("ESCAPE: the host's @%s accepted %d connections from a jail with --net user", name, n)
+		}
+	})
 	t.Run("rootless", func(t *testing.T) {
 		e := lab.rootless(t)
 		name, accepted := listen(t)

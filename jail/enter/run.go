@@ -150,6 +150,15 @@ func run(ctx context.Context, dir string, opts *Options, stdio Stdio, stats *Sta
 		return ExitSetupFailed, err
 	}
 	cfg.PidsHop = hop
+	var unet *userNet
+	if opts.Net == NetUser {
+		if unet, err = newUserNet(); err != nil {
+			return ExitSetupFailed, err
+		}
+		defer unet.stop()
+		hopFiles = append(hopFiles, unet.initEnd) // closed with them once the init has it
+		cfg.NetReady = jailinit.ChangesFd + len(hopFiles)
+	}
 	timeline.Mark("cgroups")
 	term, err := startTerminal(opts, &stdio)
 	if err != nil {
@@ -183,6 +192,17 @@ func run(ctx context.Context, dir string, opts *Options, stdio Stdio, stats *Sta
 		return ExitSetupFailed, err
 	}
 	timeline.Mark("clone and exec of the init")
+	if unet != nil {
+		unet.initEnd = nil // closed with hopFiles
+		if err := unet.start(pid, opts.has("user"), len(opts.Publish) > 0); err != nil {
+			syscall.Kill(pid, syscall.SIGKILL)
+			cfgW.Close()
+			jailinit.WaitStatus(pid)
+			statusR.Close()
+			return ExitSetupFailed, err
+		}
+		timeline.Mark("slirp4netns started")
+	}
 	defer statusR.Close()
 	defer holdTree(root, statusR).Release() // a rebuild leaves the tree whole until the init exits
 	j := &jailInit{pid: pid, status: bufio.NewReader(statusR), plainChroot: opts.NoNamespaces}
@@ -192,8 +212,20 @@ func run(ctx context.Context, dir string, opts *Options, stdio Stdio, stats *Sta
 	timeline.Mark("admit (hold, config sent)")
 	term.started()
 	stop := j.watch(ctx, opts.Limits.Timeout)
+	if unet != nil {
+		if err := unet.up(opts.Publish); err != nil {
+			j.kill()
+			j.wait(opts.Tracer)
+			stop()
+			return ExitSetupFailed, err
+		}
+		timeline.Mark("user-mode network up")
+	}
 	code, startErr, err := j.wait(opts.Tracer)
 	stop()
+	if unet != nil {
+		unet.stop() // the jail is gone, and so is what its network was for
+	}
 	stats.WallSeconds = time.Since(started).Seconds()
 	if err != nil {
 		return ExitSetupFailed, err
@@ -215,7 +247,7 @@ func run(ctx context.Context, dir string, opts *Options, stdio Stdio, stats *Sta
 		return withResultError(code, err, resErr)
 	}
 	if changes != nil {
-		resErr = changes.save(root, mountTargets(cfg), cfg.UserNS)
+		resErr = changes.save(root, changeTargets(cfg), cfg.UserNS)
 	}
 	if err := handOver(opts.Outputs, uid, gid); err != nil && resErr == nil {
 		resErr = err

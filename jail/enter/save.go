@@ -55,7 +55,7 @@ func (ns *userns) save(changes *changeSink, root string, cfg *jailinit.Config, o
 	if changes == nil && len(outs) == 0 {
 		return nil
 	}
-	req := saveRequest{Lower: root, Targets: mountTargets(cfg), Owned: cfg.Chown}
+	req := saveRequest{Lower: root, Targets: changeTargets(cfg), Owned: cfg.Chown}
 	for _, o := range outs {
 		abs, err := filepath.Abs(o.Host)
 		if err != nil {

@@ -88,7 +88,9 @@ func startInit(root string, opts *Options, ns *userns, stdio Stdio, changes *os.
 	sys := &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setsid: true}
 	if !opts.NoNamespaces {
 		for _, ns := range opts.Namespaces {
-			if ns != "net" { // the init makes it, alongside its mounts (startNetns)
+			// The init makes it, alongside its mounts (startNetns), but
+			// for --net user, whose slirp4netns finds it by the init's pid.
+			if ns != "net" || opts.Net == NetUser {
 				sys.Cloneflags |= cloneFlags[ns]
 			}
 		}
@@ -174,10 +176,13 @@ func initConfigFor(root string, o *Options) (*jailinit.Config, error) {
 	}
 	cfg := &jailinit.Config{
 		Root: root, Argv: argv, Workdir: o.Workdir, UID: uid, GID: gid, Groups: groups,
-		NoNamespaces: o.NoNamespaces, PID: o.has("pid"), UTS: o.has("uts"), Net: o.has("net"), UserNS: o.has("user"),
+		NoNamespaces: o.NoNamespaces, PID: o.has("pid"), UTS: o.has("uts"), Net: o.has("net") && o.Net != NetUser, UserNS: o.has("user"),
 		Hostname: o.Hostname, Readonly: o.Readonly,
 		Overlay: o.overlay(), TmpSize: o.TmpSize, KeepChanges: o.KeepChanges != "",
 		Nofile: o.Limits.Nofile, Nproc: o.Limits.Nproc, Interactive: o.Interactive,
+	}
+	if o.Net == NetUser {
+		cfg.ResolvConf = userNetResolvConf
 	}
 	if cfg.TmpSize == 0 {
 		cfg.TmpSize, _ = manifest.ParseSize(manifest.DefaultTmpSize)

@@ -92,6 +92,17 @@ func fileTargets(cfg *jailinit.Config) map[string]bool {
 	return files
 }
 
+// changeTargets are the paths the init made in the fresh root for the
+// run rather than the run itself: the mount targets, and the
+// resolv.conf of --net user (saved only when the run changed it).
+func changeTargets(cfg *jailinit.Config) []string {
+	ts := mountTargets(cfg)
+	if cfg.ResolvConf != "" {
+		ts = append(ts, resolvConfPath)
+	}
+	return ts
+}
+
 // treeTargets keeps the targets that lie in the jail tree itself: one at
 // or below an earlier target is inside that mount (a tmpfs, or a bind
 // source) by the time the init reaches it.

@@ -47,6 +47,14 @@ type Config struct {
 	// RootOwner, in a run without root, is the tree's owner as uid and
 	// gid inside, -1 for one the namespace does not map.
 	RootOwner []int
+	// NetReady, with the user-mode network, is the fd of a pipe the
+	// init reads a byte from before it starts the command: jailer writes
+	// it once slirp4netns has configured the jail's network (see
+	// usernet.go); 0: none.
+	NetReady int
+	// ResolvConf, when set, is written as /etc/resolv.conf in the fresh
+	// root (never the tree).
+	ResolvConf string
 
 	netns <-chan netns // the network namespace being made (Net), not sent
 }
@@ -108,6 +116,8 @@ func (c *Config) Encode() []byte {
 		e.int(int64(o.GID))
 	}
 	e.ints(c.RootOwner)
+	e.int(int64(c.NetReady))
+	e.str(c.ResolvConf)
 	return e.b
 }
 
@@ -150,6 +160,8 @@ func Decode(data []byte) (*Config, error) {
 		c.Chown = append(c.Chown, Owned{Path: d.str(), UID: d.intn(), GID: d.intn()})
 	}
 	c.RootOwner = d.ints()
+	c.NetReady = d.intn()
+	c.ResolvConf = d.str()
 	if d.err == nil && len(d.b) > 0 {
 		d.fail()
 	}

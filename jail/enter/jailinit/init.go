@@ -89,8 +89,14 @@ func Main() int {
 		defer unix.Close(proc)
 		cfg.netns = startNetns(proc)
 	}
+	if err == nil && cfg.NetReady > 0 {
+		err = loopbackUp() // in the namespace it was cloned in; slirp4netns adds the rest
+	}
 	if err == nil {
 		err = enterJail(cfg)
+	}
+	if err == nil && cfg.NetReady > 0 {
+		err = waitNetwork(cfg.NetReady)
 	}
 	if err != nil {
 		return report(status, ExitSetupFailed, err)

@@ -50,6 +50,11 @@ func setupRoot(cfg *Config) error {
 	if err := chownOwned(root, cfg.Chown); err != nil {
 		return err
 	}
+	if cfg.ResolvConf != "" {
+		if err := writeResolvConf(root, cfg.ResolvConf); err != nil {
+			return err
+		}
+	}
 	if err := mountInside(root, cfg); err != nil {
 		return err
 	}
