@@ -47,8 +47,13 @@ type Config struct {
 	// RootOwner, in a run without root, is the tree's owner as uid and
 	// gid inside, -1 for one the namespace does not map.
 	RootOwner []int
+	// ExecFd, when above 0, is a listening unix socket on which the init
+	// takes commands to run in the jail from jailer exec (exec.go).
+	ExecFd int
 
 	netns <-chan netns // the network namespace being made (Net), not sent
+	files []uintptr    // an exec'd command's stdin, stdout, stderr; nil: the init's
+	pidfd *int         // where the fork puts the command's pidfd, when not nil
 }
 
 // Mount is a tmpfs or bind mount inside the jail.
@@ -108,6 +113,7 @@ func (c *Config) Encode() []byte {
 		e.int(int64(o.GID))
 	}
 	e.ints(c.RootOwner)
+	e.int(int64(c.ExecFd))
 	return e.b
 }
 
@@ -150,6 +156,7 @@ func Decode(data []byte) (*Config, error) {
 		c.Chown = append(c.Chown, Owned{Path: d.str(), UID: d.intn(), GID: d.intn()})
 	}
 	c.RootOwner = d.ints()
+	c.ExecFd = d.intn()
 	if d.err == nil && len(d.b) > 0 {
 		d.fail()
 	}
