@@ -74,7 +74,7 @@ func Exec(ctx context.Context, r *runs.Record, o ExecOptions, stdio Stdio) (int,
 	conn, err := connectAs(r.Socket, r.Owner)
 	if err != nil {
 		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ECONNREFUSED) {
-			return ExitSetupFailed, &runs.ExitedError{Record: r}
+			return ExitSetupFailed, exited(r)
 		}
 		return ExitSetupFailed, fmt.Errorf("jail %s: connect to its init: %w", r.ID, err)
 	}
@@ -87,14 +87,14 @@ func Exec(ctx context.Context, r *runs.Record, o ExecOptions, stdio Stdio) (int,
 	rights := unix.UnixRights(int(stdio.In.Fd()), int(stdio.Out.Fd()), int(stdio.Err.Fd()))
 	if err := unix.Sendmsg(conn, data, rights, nil, 0); err != nil {
 		if errors.Is(err, unix.EPIPE) || errors.Is(err, unix.ECONNRESET) {
-			return ExitSetupFailed, &runs.ExitedError{Record: r}
+			return ExitSetupFailed, exited(r)
 		}
 		return ExitSetupFailed, fmt.Errorf("jail %s: send the command to its init: %w", r.ID, err)
 	}
 	runtime.KeepAlive(stdio)
 	answer, ok := readAnswer(conn)
 	if !ok {
-		return ExitSetupFailed, &runs.ExitedError{Record: r}
+		return ExitSetupFailed, exited(r)
 	}
 	if rest, isStart := strings.CutPrefix(answer, "0 started "); !isStart || rest == "" {
 		code, msg, _ := strings.Cut(answer, " ")
@@ -114,6 +114,12 @@ func Exec(ctx context.Context, r *runs.Record, o ExecOptions, stdio Stdio) (int,
 		}
 	}
 	return 128 + int(syscall.SIGKILL), fmt.Errorf("jail %s ended while the command ran, which was killed with it", r.ID)
+}
+
+// exited is the error of a command not run because the jail's command
+// has exited.
+func exited(r *runs.Record) error {
+	return fmt.Errorf("%w; nothing was run", &runs.ExitedError{Record: r})
 }
 
 // readAnswer reads one message from the init; false when the connection

@@ -20,7 +20,9 @@ package jailinit
 //     capability bounding set, no_new_privs and the network namespace,
 //     and hops into the pids cgroup for the fork), with the jail's user,
 //     environment and directory unless the request says otherwise;
-//  4. answers "0 started PID" (or "CODE why", as on the status pipe),
+//  4. answers "0 started PID" from the main thread right after the fork,
+//     before it can see the main command exit (or "CODE why", as on the
+//     status pipe),
 //     passes on "sig N" messages as signals, kills the command when the
 //     connection closes before it has exited, and answers "exit CODE"
 //     once it has.
@@ -131,6 +133,7 @@ func CheckStdio(fd int) (string, error) {
 
 // forkRequest is a command the main thread is asked to fork.
 type forkRequest struct {
+	conn int // the jailer exec it is for, told "0 started PID" at once
 	cfg  *Config
 	done chan forkResult // the fork's outcome
 	exit chan int        // the command's status, once reaped
@@ -165,6 +168,9 @@ func serveExec(cfg *Config, cmd int) int {
 			pid, code, err := startCommand(r.cfg)
 			if err == nil {
 				s.waiters[pid] = r.exit
+				// Said before this loop can see the main command exit: a
+				// jailer exec told nothing knows its command never ran.
+				unix.Sendto(r.conn, []byte(fmt.Sprintf("0 started %d", pid)), unix.MSG_DONTWAIT, nil)
 			}
 			s.mu.Unlock()
 			r.done <- forkResult{pid, code, err}
@@ -266,7 +272,7 @@ func (s *execServer) serve(conn int) {
 	}
 	pidfd := -1
 	c.pidfd = &pidfd
-	r := &forkRequest{cfg: c, done: make(chan forkResult, 1), exit: make(chan int, 1)}
+	r := &forkRequest{conn: conn, cfg: c, done: make(chan forkResult, 1), exit: make(chan int, 1)}
 	select {
 	case s.forks <- r:
 	case <-s.ended:
@@ -282,7 +288,6 @@ func (s *execServer) serve(conn int) {
 		return
 	}
 	defer unix.Close(pidfd)
-	reply("0 started %d", res.pid)
 	hangup := make(chan struct{})
 	go func() {
 		defer close(hangup)
