@@ -25,6 +25,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/jailer-dev/jailer/jail/runs"
 )
 
@@ -382,4 +384,62 @@ func waitFor(t *testing.T, cond func() bool) {
 	for !cond() {
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// TestExecRootless: the unprivileged user runs commands in their own
+// jail (its user namespace first), and so does root, as the jail's
+// owner; root's jail is not the user's to see, run commands in or stop,
+// and the user is told no more than that they have no such jail.
+func TestExecRootless(t *testing.T) {
+	r := newRootless(t)
+	jail := r.build(t, rootlessManifest)
+	ctx := context.Background()
+	j := startLive(t, r.command(ctx, filepath.Dir(jail), []string{"JAILER_TEST_ENTER=" + jail}), liveScript)
+	if j.rec.Owner != r.user.UID || !j.rec.Rootless {
+		t.Errorf("the user's jail is recorded as owner %d, rootless %v; want %d, true", j.rec.Owner, j.rec.Rootless, r.user.UID)
+	}
+	asUser := func(name string, argv ...string) (int, string) {
+		cmd := r.command(ctx, "/", []string{"JAILER_TEST_EXEC=" + name}, append([]string{"--"}, argv...)...)
+		out, _ := cmd.CombinedOutput()
+		return cmd.ProcessState.ExitCode(), string(out)
+	}
+	for _, name := range []string{j.rec.ID, jail} {
+		if code, out := asUser(name, "/bin/sh", "-c", "cat /tmp/marker; id -u"); code != 0 || out != j.token+"\n0\n" {
+			t.Errorf("the user's exec in their jail (%s) = %d, %q; want the marker and uid 0", name, code, out)
+		}
+	}
+	code, out, err := execIn(t, j.rec, ExecOptions{Command: []string{"/bin/sh", "-c", "cat /tmp/marker; id -u"}}, nil)
+	if err != nil || code != 0 || out != j.token+"\n0\n" {
+		t.Errorf("root's exec in the user's jail = %d, %q, %v; want the marker and uid 0 (the jail's root)", code, out, err)
+	}
+
+	rj := startRootJail(t, liveScript)
+	for _, name := range []string{rj.rec.ID, rj.rec.Tree} {
+		code, out := asUser(name, "true")
+		if code != ExitSetupFailed || !strings.Contains(out, "no running jail of yours") || strings.Contains(out, rj.token) {
+			t.Errorf("the user's exec in root's jail (%s) = %d, %q; want refused as no jail of theirs", name, code, out)
+		}
+	}
+	// The init itself refuses whoever is not the jail's owner, had they
+	// reached its socket: root, connecting as root, is not the user's
+	// jail's owner (connectAs connects as the owner).
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Connect(fd, &unix.SockaddrUnix{Name: j.rec.Socket}); err != nil {
+		t.Fatal(err)
+	}
+	if answer, _ := readAnswer(fd); !strings.Contains(answer, "refused: only the jail's owner") {
+		t.Errorf("the init answered a connection of another uid's with %q, want it refused", answer)
+	}
+	if killed, err := runs.Stop(j.rec, time.Minute); err != nil || killed {
+		t.Errorf("root's stop of the user's jail = %v, %v; want stopped by SIGTERM", killed, err)
+	}
+	j.cmd.Wait()
+	if code := j.cmd.ProcessState.ExitCode(); code != 128+int(syscall.SIGTERM) {
+		t.Errorf("the user's jailer enter exited %d after stop, want %d", code, 128+int(syscall.SIGTERM))
+	}
+	rj.end(t)
 }

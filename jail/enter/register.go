@@ -27,14 +27,17 @@ type registration struct {
 // directory. A run goes on without one where the register cannot be
 // used (a runtime directory that is not the caller's alone): jailer ps
 // and exec do not know it, and the run is warned so.
-func register(root string, opts *Options) *registration {
+//
+// pids is the pids limit applied (jailer's default is left out where the
+// host cannot apply it).
+func register(root string, opts *Options, pids int) *registration {
 	dir, err := runs.Dir()
 	if err == nil {
 		var id string
 		if id, err = runs.NewID(dir); err == nil {
 			r := &registration{dir: dir, id: id}
 			if err = r.listen(opts); err == nil {
-				r.describe(root, opts)
+				r.describe(root, opts, pids)
 				return r
 			}
 		}
@@ -69,7 +72,7 @@ func (r *registration) listen(opts *Options) error {
 }
 
 // describe fills the record with what the options say of the run.
-func (r *registration) describe(root string, opts *Options) {
+func (r *registration) describe(root string, opts *Options, pids int) {
 	cmd := opts.Command
 	if len(cmd) == 0 {
 		cmd = []string{"/bin/sh"}
@@ -81,10 +84,7 @@ func (r *registration) describe(root string, opts *Options) {
 	r.record = runs.Record{
 		ID: r.id, Tree: root, Manifest: opts.Manifest, Command: slices.Clone(cmd), User: opts.User,
 		Owner: os.Geteuid(), Net: net, Rootless: isRootless(opts), Exec: r.listener != nil,
-		Limits: runs.Limits{Memory: opts.Limits.Memory, CPUs: opts.Limits.CPU},
-	}
-	if opts.Limits.Pids > 0 {
-		r.record.Limits.Pids = opts.Limits.Pids
+		Limits: runs.Limits{Memory: opts.Limits.Memory, Pids: pids, CPUs: opts.Limits.CPU},
 	}
 	if opts.Limits.Timeout > 0 {
 		r.record.Limits.Timeout = opts.Limits.Timeout.String()

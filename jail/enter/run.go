@@ -144,7 +144,7 @@ func run(ctx context.Context, dir string, opts *Options, stdio Stdio, stats *Sta
 	}
 	cfg.PidsHop = hop
 	timeline.Mark("cgroups")
-	reg := register(root, opts) // jailer ps, exec and stop
+	reg := register(root, opts, cg.pids) // jailer ps, exec and stop
 	defer reg.remove()
 	if l := reg.file(); l != nil {
 		cfg.ExecFd = jailinit.ChangesFd + 1 + len(hopFiles)
