@@ -443,3 +443,23 @@ func TestExecRootless(t *testing.T) {
 	}
 	rj.end(t)
 }
+
+// TestExecPlainChroot: a jail run with --no-namespaces is listed, but its
+// init (not PID 1 of anything) takes no commands.
+func TestExecPlainChroot(t *testing.T) {
+	dir := shellJail(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "JAILER_TEST_ENTER="+dir, "JAILER_TEST_NONS=1")
+	j := startLive(t, cmd, `echo ready; read x; exit 0`)
+	if j.rec.Exec || j.rec.Socket != runs.SocketPath(j.rec.Dir(), j.rec.ID) {
+		t.Errorf("a plain chroot's record says exec %v, socket %q", j.rec.Exec, j.rec.Socket)
+	}
+	if _, err := os.Lstat(j.rec.Socket); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a plain chroot has an exec socket: %v", err)
+	}
+	code, _, err := execIn(t, j.rec, ExecOptions{Command: []string{"true"}}, nil)
+	if code != ExitSetupFailed || err == nil || !strings.Contains(err.Error(), "plain chroot (--no-namespaces)") {
+		t.Errorf("exec into a plain chroot = %d, %v; want refused", code, err)
+	}
+	j.end(t)
+}
