@@ -188,8 +188,9 @@ func run(ctx context.Context, dir string, opts *Options, stdio Stdio, stats *Sta
 	if err := j.admit(cfgW, cfg, cg, opts.Tracer); err != nil {
 		return ExitSetupFailed, err
 	}
-	reg.write(pid, started, opts)
 	timeline.Mark("admit (hold, config sent)")
+	reg.write(pid, started, opts)
+	timeline.Mark("recorded for jailer ps")
 	term.started()
 	stop := j.watch(ctx, opts.Limits.Timeout)
 	code, startErr, err := j.wait(opts.Tracer)
