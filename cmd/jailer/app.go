@@ -52,6 +52,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		EnableBashCompletion: true,
 		Commands: []*cli.Command{
 			buildCommand(), planCommand(), checkCommand(), enterCommand(), runCommand(), traceCommand(),
+			psCommand(), execCommand(), stopCommand(),
 			exportCommand(), infoCommand(), graphCommand(), gcCommand(), doctorCommand(), schemaCommand(), completionCommand(), manCommand(),
 			versionCommand(),
 		},

@@ -56,6 +56,7 @@ func runCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			opts.Manifest = m.Path
 			timeline.Mark("options (flags, the lock's head)")
 			return enterJail(c, sum.Output, opts)
 		},

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jailer-dev/jailer/jail/doctor"
 	"github.com/jailer-dev/jailer/jail/enter"
@@ -42,7 +43,9 @@ func TestMain(m *testing.M) {
 // chroot(8); userdir USER DIR makes a directory of USER's; asuser USER
 // CMD... runs a command as USER (jailer is this test binary as the real
 // jailer), in the script's current directory, with the environment of a
-// login of USER's. $WORK and its parent are opened to all (0711), so that
+// login of USER's, and with a last argument & in the background until the
+// script ends; waitfile FILE waits until FILE exists (a running jail's
+// sign, through --output). $WORK and its parent are opened to all (0711), so that
 // the test users reach what a script gives them.
 func TestScripts(t *testing.T) {
 	var bin string // the jailer the test users run
@@ -110,9 +113,24 @@ func TestScripts(t *testing.T) {
 				ts.Check(os.Mkdir(dir, 0o755))
 				ts.Check(os.Chown(dir, u.uid, u.gid))
 			},
+			"waitfile": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 1 || neg {
+					ts.Fatalf("usage: waitfile FILE")
+				}
+				for {
+					if _, err := os.Stat(ts.MkAbs(args[0])); err == nil {
+						return
+					}
+					time.Sleep(10 * time.Millisecond)
+				}
+			},
 			"asuser": func(ts *testscript.TestScript, neg bool, args []string) {
+				bg := len(args) > 0 && args[len(args)-1] == "&"
+				if bg {
+					args = args[:len(args)-1]
+				}
 				if len(args) < 2 {
-					ts.Fatalf("usage: asuser USER CMD [ARGS...]")
+					ts.Fatalf("usage: asuser USER CMD [ARGS...] [&]")
 				}
 				u, err := lookupTestUser(args[0])
 				ts.Check(err)
@@ -122,6 +140,16 @@ func TestScripts(t *testing.T) {
 				} else {
 					cmd = u.command(args[1], args[2:]...)
 					cmd.Dir = ts.MkAbs(".")
+				}
+				if bg {
+					// In the background, its output unseen, until the
+					// script ends it (jailer stop) or ends.
+					ts.Check(cmd.Start())
+					ts.Defer(func() {
+						cmd.Process.Kill()
+						cmd.Wait()
+					})
+					return
 				}
 				cmd.Stdout, cmd.Stderr = ts.Stdout(), ts.Stderr()
 				if err := cmd.Run(); (err != nil) != neg {

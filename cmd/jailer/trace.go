@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 
 	"github.com/jailer-dev/jailer/jail/build"
 	"github.com/jailer-dev/jailer/jail/enter"
@@ -46,7 +47,12 @@ func traceAction(c *cli.Context) error {
 	rounds, err := trace.Trace(c.Context, file, trace.Options{
 		Output: c.String("jail-dir"), Command: args, Stdio: stdioOf(c),
 		Write: c.Bool("write"), MaxRounds: c.Int("max-rounds"),
-		Edit: func(o *enter.Options) error { return applyEnterFlags(c, o) },
+		Edit: func(o *enter.Options) error {
+			if abs, err := filepath.Abs(file); err == nil {
+				o.Manifest = abs // for jailer ps
+			}
+			return applyEnterFlags(c, o)
+		},
 		Built: func(s *build.Summary) {
 			if !s.UpToDate {
 				say("%s", s)

@@ -38,6 +38,9 @@
 //     locking).
 //   - hold.go: the run's hold on the tree it enters (lockfile.Hold), so
 //     that a rebuild leaves that tree whole until the init has exited.
+//   - register.go: the run's record for jailer ps, exec and stop (package
+//     runs) and the socket its init takes jailer exec on; exec.go:
+//     jailer exec's side (the init's is jailinit/exec.go).
 //   - cgroup.go: memory, pids and CPU limits (cgroup v2, or v1 per
 //     controller), and how the command alone joins the pids cgroup;
 //     tty.go: the pty of an interactive command.
@@ -77,6 +80,8 @@
 //     config, has not resolved the tree's path yet; put it in the
 //     cgroups (v2), let a tracer attach (jailer trace), send the config
 //     and close the pipe, so the init runs only once it is contained;
+//     record the run for jailer ps (register.go: its exec socket was made
+//     in step 3 and handed to the init, its record is removed in step 9);
 //  6. watch: forward SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2
 //     to the init; kill the jail on the timeout or when ctx ends;
 //  7. wait: read the init's report, wait for it to exit (through the
@@ -135,7 +140,10 @@
 //  9. as PID 1, forward signals to the command, reap every zombie (a
 //     blocking wait4, which returns the moment the command exits), and
 //     exit with the command's status (128+N when signal N killed it); the
-//     kernel then kills whatever else is left in the PID namespace.
+//     kernel then kills whatever else is left in the PID namespace. With
+//     an exec socket (a run jailer recorded), a reaper goroutine waits
+//     instead, and the main thread forks what jailer exec asks for, as
+//     it forked the command (jailinit/exec.go).
 //
 // Without root the same sequence runs in a user namespace of the run's
 // own, made in the same clone (see rootless.go for how ids map); limits

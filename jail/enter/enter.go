@@ -91,6 +91,10 @@ type Options struct {
 	// owners that are the caller inside, for want of a subordinate range).
 	Warn func(msg string)
 
+	// Manifest is the manifest the jail was built from, for the record
+	// jailer ps shows (run and trace set it).
+	Manifest string
+
 	// Tracer, when set, is attached to the jail's init before it starts
 	// the command, and waits for it instead of Enter (see Tracer).
 	Tracer Tracer

@@ -40,6 +40,9 @@ func TestMain(m *testing.M) {
 	if dir := os.Getenv("JAILER_TEST_ENTER"); dir != "" {
 		os.Exit(testEnterMain(dir))
 	}
+	if name := os.Getenv("JAILER_TEST_EXEC"); name != "" {
+		os.Exit(testExecMain(name))
+	}
 	code := testutil.RunIsolated(m)
 	if shellJailDir != "" {
 		os.RemoveAll(filepath.Dir(shellJailDir))

@@ -18,8 +18,6 @@ import (
 	"github.com/jailer-dev/jailer/jail/internal/human"
 	"github.com/jailer-dev/jailer/jail/timeline"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/jailer-dev/jailer/jail/enter/jailinit"
 )
 
@@ -43,18 +41,13 @@ func (s Stdio) check() error {
 		if err != nil {
 			what = std.f.Name()
 		}
-		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
-		if err != nil {
+		kind, err := jailinit.CheckStdio(fd)
+		switch {
+		case err != nil:
 			return fmt.Errorf("%s: %w", std.name, err)
-		}
-		if flags&unix.O_PATH != 0 {
+		case kind == jailinit.StdioPath:
 			return fmt.Errorf("%s is an O_PATH descriptor of %s, which the command could open anew or walk from: refusing to run (give it a file opened for reading or writing)", std.name, what)
-		}
-		var st unix.Stat_t
-		if err := unix.Fstat(fd, &st); err != nil {
-			return fmt.Errorf("%s: %w", std.name, err)
-		}
-		if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		case kind != "":
 			return fmt.Errorf("%s is the directory %s, through which the command could leave the jail: refusing to run (redirect it from a file, or /dev/null)", std.name, what)
 		}
 	}
@@ -160,6 +153,12 @@ func run(ctx context.Context, dir string, opts *Options, stdio Stdio, stats *Sta
 		cfg.NetReady = jailinit.ChangesFd + len(hopFiles)
 	}
 	timeline.Mark("cgroups")
+	reg := register(root, opts, cg.pids) // jailer ps, exec and stop
+	defer reg.remove()
+	if l := reg.file(); l != nil {
+		cfg.ExecFd = jailinit.ChangesFd + 1 + len(hopFiles)
+		hopFiles = append(hopFiles, l) // closed below once the init has it
+	}
 	term, err := startTerminal(opts, &stdio)
 	if err != nil {
 		return ExitSetupFailed, err
@@ -210,6 +209,8 @@ func run(ctx context.Context, dir string, opts *Options, stdio Stdio, stats *Sta
 		return ExitSetupFailed, err
 	}
 	timeline.Mark("admit (hold, config sent)")
+	reg.write(pid, started, opts)
+	timeline.Mark("recorded for jailer ps")
 	term.started()
 	stop := j.watch(ctx, opts.Limits.Timeout)
 	if unet != nil {

@@ -55,8 +55,13 @@ type Config struct {
 	// ResolvConf, when set, is written as /etc/resolv.conf in the fresh
 	// root (never the tree).
 	ResolvConf string
+	// ExecFd, when above 0, is a listening unix socket on which the init
+	// takes commands to run in the jail from jailer exec (exec.go).
+	ExecFd int
 
 	netns <-chan netns // the network namespace being made (Net), not sent
+	files []uintptr    // an exec'd command's stdin, stdout, stderr; nil: the init's
+	pidfd *int         // where the fork puts the command's pidfd, when not nil
 }
 
 // Mount is a tmpfs or bind mount inside the jail.
@@ -118,6 +123,7 @@ func (c *Config) Encode() []byte {
 	e.ints(c.RootOwner)
 	e.int(int64(c.NetReady))
 	e.str(c.ResolvConf)
+	e.int(int64(c.ExecFd))
 	return e.b
 }
 
@@ -162,6 +168,7 @@ func Decode(data []byte) (*Config, error) {
 	c.RootOwner = d.ints()
 	c.NetReady = d.intn()
 	c.ResolvConf = d.str()
+	c.ExecFd = d.intn()
 	if d.err == nil && len(d.b) > 0 {
 		d.fail()
 	}

@@ -17,5 +17,6 @@
 // (Config, in an encoding of its own: the init links no encoding/json);
 // mount.go and overlay.go, the mount tree; process.go, what the command
 // inherits; seccomp.go, the filter; pids.go, how the command alone joins
-// its pids cgroup.
+// its pids cgroup; exec.go, the commands jailer exec asks for while the
+// jail runs.
 package jailinit

@@ -112,10 +112,13 @@ func Main() int {
 		status.Close()
 	}
 	go forward(sigs, pid, !cfg.PID)
-	if !cfg.PID {
+	switch {
+	case !cfg.PID:
 		// Not PID 1: wait for the command; nothing else to reap.
 		code = WaitStatus(pid)
-	} else {
+	case cfg.ExecFd > 0:
+		code = serveExec(cfg, pid) // reap, and run what jailer exec asks
+	default:
 		code = reap(pid)
 	}
 	if timeline.On() {
@@ -190,11 +193,16 @@ func startCommand(cfg *Config) (pid, code int, err error) {
 // forkCommand forks and execs the command at argv0 in the jail, from the
 // calling thread (locked to its OS thread).
 func forkCommand(cfg *Config, argv0 string) (pid, code int, err error) {
+	files := cfg.files
+	if files == nil {
+		files = []uintptr{0, 1, 2}
+	}
 	pid, err = syscall.ForkExec(argv0, cfg.Argv, &syscall.ProcAttr{
 		Dir:   cfg.Workdir,
 		Env:   cfg.Env,
-		Files: []uintptr{0, 1, 2},
+		Files: files,
 		Sys: &syscall.SysProcAttr{
+			PidFD:      cfg.pidfd,
 			Setsid:     true,
 			Setctty:    cfg.Interactive,
 			Ctty:       0,

@@ -21,6 +21,8 @@ type PidsHop struct {
 	Limit int // fd of the command cgroup's pids.max
 	Back  int // fd of the jail cgroup's tasks (cgroup.threads), where the init is
 	Pids  int // the command's limit
+
+	lowered bool // the limit is Pids: a fork after the first raises it first
 }
 
 // fork runs start (which forks the command) from the calling thread,
@@ -37,6 +39,15 @@ func (h *PidsHop) fork(start func() (int, int, error)) (pid, code int, err error
 		}
 		return nil
 	}
+	if h.lowered {
+		// A command jailer exec asks for: the thread that forks it must
+		// not take a slot of the command's (jailer set pids+1 for the
+		// first fork).
+		if err := hop(h.Limit, "raise the pids limit for the fork", strconv.Itoa(h.Pids+1)); err != nil {
+			return 0, ExitSetupFailed, err
+		}
+	}
+	h.lowered = true
 	if err := hop(h.Into, "enter the command's pids cgroup", "0"); err != nil {
 		return 0, ExitSetupFailed, err
 	}
