@@ -41,8 +41,12 @@ bench: build
 	bench/rootless.sh
 	bench/store.sh
 
+# The parsers of untrusted input: manifests, and the init's config and
+# exec requests (sent over a pipe and a socket).
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime 60s ./manifest
+	$(GO) test -run '^$$' -fuzz FuzzConfigDecode -fuzztime 30s ./jail/enter/jailinit
+	$(GO) test -run '^$$' -fuzz FuzzDecodeExec -fuzztime 30s ./jail/enter/jailinit
 
 # Build the example jail and run a command in it: as root, or as any user
 # where jailer doctor says enter works.

@@ -94,7 +94,20 @@ func TestConfigDecodeRefuses(t *testing.T) {
 		{"JSON", []byte(`{"root":"/j","argv":["/bin/true"]}`), "another build"},
 		{"another version", append([]byte(configMagic[:len(configMagic)-1]+"\x02"), data[len(configMagic):]...), "another build"},
 		{"no command", (&Config{Root: "/j"}).Encode(), "without a command"},
-		{"a bool that is 2", func() []byte { c := Config{Argv: []string{"x"}}; d := c.Encode(); d[len(d)-1-1-1] = 2; return d }(), "malformed"},
+		{"a bool that is 2", func() []byte {
+			// The byte of one bool: where two configs that differ
+			// only in it differ.
+			off, on := Config{Argv: []string{"x"}}, Config{Argv: []string{"x"}, NoSetgroups: true}
+			d, e := off.Encode(), on.Encode()
+			for i := range d {
+				if d[i] != e[i] {
+					d[i] = 2
+					return d
+				}
+			}
+			t.Fatal("NoSetgroups changes no byte of the encoding")
+			return nil
+		}(), "malformed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
