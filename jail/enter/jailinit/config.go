@@ -291,38 +291,26 @@ func (d *decoder) bool() bool {
 	return v
 }
 
-func (d *decoder) strs() []string {
-	n := d.len()
-	if n == 0 {
-		return nil
-	}
-	ss := make([]string, 0, n)
-	for range n {
-		ss = append(ss, d.str())
-	}
-	return ss
-}
+func (d *decoder) strs() []string { return list(d, d.str) }
 
-func (d *decoder) ints() []int {
-	n := d.len()
-	if n == 0 {
-		return nil
-	}
-	vs := make([]int, 0, n)
-	for range n {
-		vs = append(vs, d.intn())
-	}
-	return vs
-}
+func (d *decoder) ints() []int { return list(d, d.intn) }
 
 func (d *decoder) mounts() []Mount {
+	return list(d, func() Mount {
+		return Mount{Type: d.str(), Source: d.str(), Target: d.str(), Readonly: d.bool(), Size: d.int()}
+	})
+}
+
+// list reads a length, then that many values with one; an empty list is
+// nil, as Encode's input had it.
+func list[T any](d *decoder, one func() T) []T {
 	n := d.len()
 	if n == 0 {
 		return nil
 	}
-	ms := make([]Mount, 0, n)
+	vs := make([]T, 0, n)
 	for range n {
-		ms = append(ms, Mount{Type: d.str(), Source: d.str(), Target: d.str(), Readonly: d.bool(), Size: d.int()})
+		vs = append(vs, one())
 	}
-	return ms
+	return vs
 }
