@@ -287,6 +287,9 @@ func (n *userNet) addHostfwd(p manifest.Publish) error {
 // failed ends slirp4netns and returns an error of msg and what it said.
 func (n *userNet) failed(msg string) error {
 	n.stop()
+	if n.logDone != nil {
+		<-n.logDone // what it said, to its end
+	}
 	said := n.log.lastLines(3)
 	if strings.Contains(said, "/dev/net/tun") {
 		said += " (users must be able to open /dev/net/tun: as root, chmod 0666 /dev/net/tun, as udev does on Debian; see jailer doctor)"
@@ -298,8 +301,15 @@ func (n *userNet) failed(msg string) error {
 }
 
 // stop ends slirp4netns (the jail's network has no use once the init has
-// exited), reaps it, and removes what the run made for it. It may be
-// called more than once.
+// exited) and removes what the run made for it. It may be called more
+// than once.
+//
+// It kills slirp4netns but does not wait for it to be gone: slirp4netns
+// holds the jail's network namespace, so its exit is where the kernel
+// unregisters the tap device and waits out an RCU grace period, 15-30 ms
+// that jailer's caller would wait for nothing (a killed process does
+// nothing more). It is reaped on a goroutine, or, when jailer exits
+// first, by whoever reaps orphans.
 func (n *userNet) stop() {
 	for _, f := range []**os.File{&n.initEnd, &n.release, &n.ready, &n.exit} {
 		if *f != nil {
@@ -309,14 +319,15 @@ func (n *userNet) stop() {
 	}
 	if n.pid > 0 {
 		syscall.Kill(n.pid, syscall.SIGKILL)
-		var ws syscall.WaitStatus
-		for {
-			if _, err := syscall.Wait4(n.pid, &ws, 0, nil); err != syscall.EINTR {
-				break
+		go func(pid int) {
+			var ws syscall.WaitStatus
+			for {
+				if _, err := syscall.Wait4(pid, &ws, 0, nil); err != syscall.EINTR {
+					return
+				}
 			}
-		}
+		}(n.pid)
 		n.pid = 0
-		<-n.logDone
 	}
 	if n.dir != "" {
 		os.RemoveAll(n.dir)

@@ -93,6 +93,34 @@ func slirpChildren(t *testing.T, ppid int) []int {
 	return out
 }
 
+// slirpLeft waits until no slirp4netns that match is running and
+// returns those still there after a minute. A run ends by killing its
+// slirp4netns without waiting for it to be gone (its exit, where the
+// kernel removes the jail's tap device, is slow: usernet.go's stop), so
+// one may be in its last milliseconds when the run returns; a minute is
+// only a bound for a loaded machine.
+func slirpLeft(t *testing.T, match func(proc) bool) []proc {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		var left []proc
+		for _, p := range procsNamed(t, "slirp4netns") {
+			var ws syscall.WaitStatus
+			syscall.Wait4(p.pid, &ws, syscall.WNOHANG, nil) // a child of this test's: reaped
+			if match(p) && alive(p.pid) {
+				left = append(left, p)
+			}
+		}
+		if len(left) == 0 || time.Now().After(deadline) {
+			return left
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// ofTest matches the slirp4netns processes this test's runs started.
+func ofTest(p proc) bool { return p.ppid == os.Getpid() }
+
 type proc struct{ pid, ppid, uid int }
 
 // procsNamed are the live processes (not zombies) whose comm is name.
@@ -219,8 +247,8 @@ func TestUserNetHostLoopback(t *testing.T) {
 			if _, err := os.Lstat(filepath.Join(jail, "etc/resolv.conf")); !errors.Is(err, os.ErrNotExist) {
 				t.Errorf("the tree has an /etc/resolv.conf after the run (%v): it belongs in the run's fresh root only", err)
 			}
-			if left := slirpChildren(t, os.Getpid()); len(left) > 0 {
-				t.Errorf("slirp4netns %v still runs after the run", left)
+			if left := slirpLeft(t, ofTest); len(left) > 0 {
+				t.Errorf("slirp4netns %v still runs a minute after the run", left)
 			}
 		})
 	}
@@ -307,8 +335,8 @@ func TestUserNetPublish(t *testing.T) {
 	if res := <-done; res.code != 0 || res.err != nil {
 		t.Errorf("the server's run: exit %d, %v", res.code, res.err)
 	}
-	if left := slirpChildren(t, os.Getpid()); len(left) > 0 {
-		t.Errorf("slirp4netns %v still runs after the run", left)
+	if left := slirpLeft(t, ofTest); len(left) > 0 {
+		t.Errorf("slirp4netns %v still runs a minute after the run", left)
 	}
 
 	t.Run("port-in-use", func(t *testing.T) {
@@ -329,8 +357,8 @@ func TestUserNetPublish(t *testing.T) {
 		if out != "" {
 			t.Errorf("the command ran: %q", out)
 		}
-		if left := slirpChildren(t, os.Getpid()); len(left) > 0 {
-			t.Errorf("slirp4netns %v still runs after the refused run", left)
+		if left := slirpLeft(t, ofTest); len(left) > 0 {
+			t.Errorf("slirp4netns %v still runs a minute after the refused run", left)
 		}
 	})
 
@@ -409,10 +437,8 @@ func TestRootlessUserNet(t *testing.T) {
 	port, hits := hostHTTP(t, secret)
 	noSlirp := func(t *testing.T) {
 		t.Helper()
-		for _, p := range procsNamed(t, "slirp4netns") {
-			if p.uid == r.user.UID {
-				t.Errorf("slirp4netns %d of %s still runs after the run", p.pid, r.user.Name)
-			}
+		for _, p := range slirpLeft(t, func(p proc) bool { return p.uid == r.user.UID }) {
+			t.Errorf("slirp4netns %d of %s still runs a minute after the run", p.pid, r.user.Name)
 		}
 	}
 	for _, c := range []struct {
