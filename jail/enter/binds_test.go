@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/jailer-dev/jailer/manifest"
 )
 
 // TestEnterFileBinds binds single files, as `--bind ./script.sh:/s.sh:ro`
@@ -164,4 +166,76 @@ func TestEnterSocketBind(t *testing.T) {
 	if _, err := os.Lstat(filepath.Join(jail, "run")); err == nil {
 		t.Errorf("the run left /run in the tree")
 	}
+}
+
+// TestEnterNestedMounts: a mount below another one is made after it,
+// whatever order the flags gave them in (a tmpfs at /tmp made after a bind
+// at /tmp/src hid it), and a target below a bind mount that the host's
+// directory lacks is an error, not a file or directory jailer makes in
+// the user's directory.
+func TestEnterNestedMounts(t *testing.T) {
+	dir := shellJail(t)
+	host := t.TempDir()
+	src := filepath.Join(host, "src")
+	conf := filepath.Join(host, "app.conf")
+	if err := os.Mkdir(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "in-src"), []byte("from src\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(conf, []byte("from conf\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name   string
+		mounts []manifest.Mount
+		cmd    string
+		want   string
+	}{
+		{"tmpfs first", []manifest.Mount{mountTmpfs("/tmp"), bindMount(src, "/tmp/src", true)}, "cat /tmp/src/in-src", "from src\n"},
+		{"bind first", []manifest.Mount{bindMount(src, "/tmp/src", true), mountTmpfs("/tmp")}, "cat /tmp/src/in-src", "from src\n"},
+		{"file bind below a tmpfs", []manifest.Mount{bindMount(conf, "/etc/app/app.conf", true), mountTmpfs("/etc/app")}, "cat /etc/app/app.conf", "from conf\n"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			code, out, err := runIn(t, dir, func(o *Options) { o.Mounts = append(o.Mounts, c.mounts...) }, "bash", "-c", c.cmd)
+			if code != 0 || err != nil || out != c.want {
+				t.Errorf("exit %d, %v, output %q; want %q", code, err, out, c.want)
+			}
+			assertNoMountsUnder(t, dir)
+		})
+	}
+
+	t.Run("missing below a bind", func(t *testing.T) {
+		for _, persist := range []bool{false, true} {
+			code, out, err := runIn(t, dir, func(o *Options) {
+				o.Persist = persist
+				o.Mounts = append(o.Mounts, bindMount(src, "/srv", false), bindMount(conf, "/srv/deep/app.conf", true))
+			}, "true")
+			want := "mount target /srv/deep/app.conf: " + src + "/deep/app.conf does not exist, and it lies in the bind mount of " + src + " at /srv"
+			if code != ExitSetupFailed || err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("persist %v: exit %d, %v, output %q; want an error with %q", persist, code, err, out, want)
+			}
+			if _, err := os.Lstat(filepath.Join(src, "deep")); err == nil {
+				t.Fatalf("persist %v: the run made deep/ in the host directory it bound", persist)
+			}
+		}
+	})
+	t.Run("present below a bind", func(t *testing.T) {
+		if err := os.MkdirAll(filepath.Join(src, "deep"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(src, "deep/app.conf"), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		code, out, err := runIn(t, dir, func(o *Options) {
+			o.Mounts = append(o.Mounts, bindMount(conf, "/srv/deep/app.conf", true), bindMount(src, "/srv", false))
+		}, "bash", "-c", "cat /srv/deep/app.conf /srv/in-src")
+		if code != 0 || err != nil || out != "from conf\nfrom src\n" {
+			t.Errorf("exit %d, %v, output %q", code, err, out)
+		}
+		if data, _ := os.ReadFile(filepath.Join(src, "deep/app.conf")); len(data) != 0 {
+			t.Errorf("the host's deep/app.conf is now %q", data)
+		}
+	})
 }

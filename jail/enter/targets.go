@@ -70,10 +70,7 @@ func mountTargets(cfg *jailinit.Config) []string {
 		ts = append(ts, "/proc")
 	}
 	ts = append(ts, "/dev")
-	for _, m := range cfg.Mounts {
-		ts = append(ts, path.Clean(m.Target))
-	}
-	for _, m := range cfg.Outputs {
+	for _, m := range cfg.MountOrder() {
 		ts = append(ts, path.Clean(m.Target))
 	}
 	return ts

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -96,8 +97,8 @@ func chownOwned(root int, owned []Owned) error {
 }
 
 // mountInside makes the mounts below the jail at root, in order: /proc
-// (with a PID namespace), /dev, the tmpfs and bind mounts of the options,
-// the outputs; and the root read-only if asked.
+// (with a PID namespace), /dev, the tmpfs and bind mounts of the options
+// and the outputs (in MountOrder); and the root read-only if asked.
 func mountInside(root int, cfg *Config) error {
 	// A fresh root (an overlay) takes the targets it lacks in its upper
 	// layer, and is made read-only last, itself only (it has no mounts
@@ -126,13 +127,24 @@ func mountInside(root int, cfg *Config) error {
 		return err
 	}
 	timeline.Mark("/dev")
-	for _, m := range cfg.Mounts {
-		if err := userMount(root, m, mkdir); err != nil {
-			return err
+	order := cfg.MountOrder()
+	for i, m := range order {
+		// A target below a bind mount made before is in the host's
+		// directory: jailer makes nothing there.
+		mk := mkdir
+		if host := boundAbove(order[:i], m.Target); host != nil {
+			mk = false
+			if err := inBind(root, m.Target, host); err != nil {
+				return err
+			}
 		}
-	}
-	for _, m := range cfg.Outputs {
-		if err := outputMount(root, m, mkdir); err != nil {
+		var err error
+		if m.Output {
+			err = outputMount(root, m.Mount, mk)
+		} else {
+			err = userMount(root, m.Mount, mk)
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -144,6 +156,63 @@ func mountInside(root int, cfg *Config) error {
 	}
 	timeline.Mark("mounts, outputs")
 	return nil
+}
+
+// OrderedMount is a mount of the options or an output (Output), in
+// MountOrder.
+type OrderedMount struct {
+	Mount
+	Output bool
+}
+
+// MountOrder is the order in which the init makes the mounts and the
+// outputs: a mount at /tmp before one at /tmp/src, whatever order the
+// manifest and the flags gave them in (the later would hide the other);
+// those at one depth as given, mounts before outputs.
+func (c *Config) MountOrder() []OrderedMount {
+	var ms []OrderedMount
+	for _, m := range c.Mounts {
+		ms = append(ms, OrderedMount{Mount: m})
+	}
+	for _, m := range c.Outputs {
+		ms = append(ms, OrderedMount{Mount: m, Output: true})
+	}
+	depth := func(p string) int { return strings.Count(path.Clean("/"+p), "/") }
+	slices.SortStableFunc(ms, func(a, b OrderedMount) int { return depth(a.Target) - depth(b.Target) })
+	return ms
+}
+
+// boundAbove returns the latest bind mount (or output) of done whose
+// target holds target strictly below it, nil when there is none.
+func boundAbove(done []OrderedMount, target string) *OrderedMount {
+	t := path.Clean("/" + target)
+	for i := len(done) - 1; i >= 0; i-- {
+		d := path.Clean("/" + done[i].Target)
+		if done[i].Type == "bind" && d != t && (d == "/" || strings.HasPrefix(t, d+"/")) {
+			return &done[i]
+		}
+	}
+	return nil
+}
+
+// inBind says, for a mount target below the bind of host, what to do
+// when it is missing there: the target would have to be made in the
+// host's directory, which jailer never writes into.
+func inBind(root int, target string, host *OrderedMount) error {
+	dir, name := path.Split(path.Clean("/" + target))
+	parent, err := OpenDirIn(root, dir, false)
+	if err == nil {
+		defer unix.Close(parent)
+		var st unix.Stat_t
+		if err = unix.Fstatat(parent, name, &st, unix.AT_SYMLINK_NOFOLLOW); err == nil {
+			return nil // there: the mount reports what else is wrong
+		}
+	}
+	if !errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	rel := strings.TrimPrefix(path.Clean("/"+target), path.Clean("/"+host.Target))
+	return fmt.Errorf("mount target %s: %s%s does not exist, and it lies in the bind mount of %s at %s, a host directory jailer makes nothing in (create it there, or mount at a target outside that bind)", target, host.Source, rel, host.Source, host.Target)
 }
 
 // outputMount binds the host directory of an output writable into the
