@@ -13,9 +13,12 @@ import (
 	"github.com/jailer-dev/jailer/manifest"
 )
 
-// nsswitch is written whenever a jail has accounts: lookups by name go to
-// the files jailer writes, never to a daemon or a network service.
-const nsswitch = "passwd: files\ngroup: files\nshadow: files\nhosts: files\n"
+// nsswitch is written whenever a jail has accounts: lookups of users and
+// groups go to the files jailer writes, never to a daemon. Host names go
+// to /etc/hosts, then DNS: a jail on --net user resolves through the
+// resolv.conf its run gets; one without a network is answered at once
+// (nothing listens on its loopback's port 53).
+const nsswitch = "passwd: files\ngroup: files\nshadow: files\nhosts: files dns\n"
 
 // accounts writes /etc/passwd and /etc/group (root always present, then
 // the manifest's users and groups in the order written) and the users' home

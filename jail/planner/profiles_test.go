@@ -169,3 +169,18 @@ func TestPlanProfileCerts(t *testing.T) {
 		}
 	}
 }
+
+// TestNsswitchAsksDNS: the nsswitch.conf jailer writes (for accounts and
+// the hosts profile) sends host names to DNS after /etc/hosts, so that a
+// jail on --net user resolves them (with "hosts: files" getent found
+// nothing there); users and groups stay with the files.
+func TestNsswitchAsksDNS(t *testing.T) {
+	for _, content := range []string{nsswitch, Profiles["hosts"].Content["/etc/nsswitch.conf"]} {
+		lines := strings.Split(strings.TrimSpace(content), "\n")
+		for _, want := range []string{"passwd: files", "group: files", "shadow: files", "hosts: files dns"} {
+			if !slices.Contains(lines, want) {
+				t.Errorf("nsswitch.conf %q lacks the line %q", content, want)
+			}
+		}
+	}
+}
