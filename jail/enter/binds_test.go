@@ -85,6 +85,8 @@ func TestEnterFileBinds(t *testing.T) {
 	}{
 		{"missing source", filepath.Join(host, "nope.sh"), "/s.sh", "bind onto /s.sh: the source: stat " + filepath.Join(host, "nope.sh") + ": no such file or directory"},
 		{"file onto a directory", script, "/etc", "the source is a file but /etc is a directory in the jail"},
+		{"through a flat jail's /usr/bin link", script, "/usr/bin/s.sh", "/usr/bin/s.sh: bin is a symlink in the jail (to \"../bin\"); refusing to mount there (mount at /bin/s.sh)"},
+		{"a directory through it", host, "/usr/bin/x/y", "/usr/bin/x/y: bin is a symlink in the jail (to \"../bin\"); refusing to mount there (mount at /bin/x/y)"},
 	}
 	for _, c := range refusals {
 		t.Run(c.name, func(t *testing.T) {

@@ -321,6 +321,9 @@ func bindFile(root, src int, m Mount, mkdir bool) error {
 		return fmt.Errorf("bind %s: the target must name a file", m.Target)
 	}
 	parent, err := OpenDirIn(root, dir, mkdir)
+	if le := (*linkError)(nil); errors.As(err, &le) {
+		le.p, le.real = m.Target, path.Join(le.real, name)
+	}
 	if !mkdir && errors.Is(err, unix.ENOENT) {
 		return fmt.Errorf("mount target %s: no such directory in the jail, and a read-only jail gets no new ones (add it under dirs: and rebuild)", dir)
 	}
@@ -385,7 +388,8 @@ func OpenDirIn(root int, p string, mkdir bool) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	for _, c := range strings.Split(strings.Trim(p, "/"), "/") {
+	cs := strings.Split(strings.Trim(p, "/"), "/")
+	for i, c := range cs {
 		if c == "" || c == "." {
 			continue
 		}
@@ -399,16 +403,36 @@ func OpenDirIn(root int, p string, mkdir bool) (int, error) {
 				next, err = child.Open(fd, c, unix.O_PATH|unix.O_DIRECTORY)
 			}
 		}
+		if err != nil && (errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR)) {
+			// Say where a link points (flat jails have /usr/bin -> /bin):
+			// the user can mount there instead.
+			buf := make([]byte, 256)
+			n, lerr := unix.Readlinkat(fd, c, buf)
+			unix.Close(fd)
+			if lerr == nil {
+				link := string(buf[:n])
+				if !path.IsAbs(link) {
+					link = path.Join("/", path.Join(cs[:i]...), link)
+				}
+				return -1, &linkError{p: p, name: c, link: string(buf[:n]), real: path.Join(append([]string{link}, cs[i+1:]...)...)}
+			}
+			return -1, fmt.Errorf("%s: %s is a symlink or not a directory; refusing to mount there", p, c)
+		}
 		unix.Close(fd)
 		if err != nil {
-			if errors.Is(err, unix.ELOOP) || errors.Is(err, unix.ENOTDIR) {
-				return -1, fmt.Errorf("%s: %s is a symlink or not a directory; refusing to mount there", p, c)
-			}
 			return -1, &os.PathError{Op: "open", Path: p, Err: err}
 		}
 		fd = next
 	}
 	return fd, nil
+}
+
+// linkError is a symlink on the way to a mount target p: its name, what
+// it says, and where the target would be without it.
+type linkError struct{ p, name, link, real string }
+
+func (e *linkError) Error() string {
+	return fmt.Sprintf("%s: %s is a symlink in the jail (to %q); refusing to mount there (mount at %s)", e.p, e.name, e.link, e.real)
 }
 
 // mountSpec is one mount onto a directory of the jail: mount(2)'s
