@@ -172,4 +172,12 @@ func TestWarnings(t *testing.T) {
 	if len(p.Warnings) != 0 {
 		t.Errorf("Warnings = %q, want none: cat is in the PATH /usr/bin (flat: /bin)", p.Warnings)
 	}
+	// A command a bind mount brings is no warning; a bind source missing
+	// now builds, with one.
+	os.Mkdir(filepath.Join(dir, "ci"), 0o755)
+	p = mustPlan(t, dir, "version: 1\nbinaries: [sh]\nenter:\n  command: [/ci/go.sh]\n  mounts:\n    - { type: bind, source: ./ci, target: /ci }\n    - { type: bind, source: ./later.sock, target: /run/app.sock }\n")
+	want = []string{filepath.Join(dir, "m.yaml") + `:7:7: enter.mounts: bind source ` + filepath.Join(dir, "later.sock") + ` does not exist now; jailer enter needs it when the jail runs`}
+	if strings.Join(p.Warnings, "\n") != strings.Join(want, "\n") {
+		t.Errorf("Warnings =\n%s\nwant\n%s", strings.Join(p.Warnings, "\n"), strings.Join(want, "\n"))
+	}
 }

@@ -109,6 +109,7 @@ func NewWith(m *manifest.Manifest, r *elfdeps.Resolver) (*plan.Plan, error) {
 		return nil, errors.Join(p.es.errs...)
 	}
 	p.checkCommand()
+	p.checkMounts()
 	out := m.Output
 	if !filepath.IsAbs(out) {
 		out = filepath.Join(filepath.Dir(m.Path), out)

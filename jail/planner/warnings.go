@@ -85,6 +85,9 @@ func (p *planner) checkCommand() {
 		if !path.IsAbs(prog) {
 			return // relative to the workdir: known only when entered
 		}
+		if boundAt(e.Mounts, prog) {
+			return // a mount brings it when the jail runs
+		}
 		if t, ok := p.es.resolve(path.Clean(prog)); !ok || t.Kind != plan.KindFile {
 			p.warnf("enter.command %s is not in the jail (add it under binaries:)", prog)
 		}
@@ -98,6 +101,38 @@ func (p *planner) checkCommand() {
 		if t, ok := p.es.resolve(path.Join("/", dir, prog)); ok && t.Kind == plan.KindFile {
 			return
 		}
+		if boundAt(e.Mounts, path.Join("/", dir, prog)) {
+			return
+		}
 	}
 	p.warnf("enter.command %s is not in the jail's PATH (%s) (add it under binaries:)", prog, pathVar)
+}
+
+// boundAt says whether the jail path p is a bind mount's target or lies
+// below one: what is there comes from the host when the jail runs.
+func boundAt(mounts []manifest.Mount, p string) bool {
+	p = path.Clean(p)
+	for _, mt := range mounts {
+		t := path.Clean("/" + mt.Target)
+		if mt.Type == "bind" && (p == t || strings.HasPrefix(p, t+"/") || t == "/") {
+			return true
+		}
+	}
+	return false
+}
+
+// checkMounts warns of a bind source of enter.mounts that does not exist
+// now: the jail builds (a service's socket, a checkout made later), and
+// jailer enter fails naming it if it still does not when the jail runs.
+func (p *planner) checkMounts() {
+	defer func() { p.es.at = manifest.Pos{} }()
+	for _, mt := range p.m.Enter.Mounts {
+		if mt.Type != "bind" || mt.Source == "" {
+			continue
+		}
+		if _, err := os.Stat(mt.Source); err != nil {
+			p.es.at = mt.Pos
+			p.warnf("enter.mounts: bind source %s does not exist now; jailer enter needs it when the jail runs", mt.Source)
+		}
+	}
 }
