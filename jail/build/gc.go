@@ -2,7 +2,9 @@ package build
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -30,6 +32,12 @@ func GC(outputs []string) (*Collected, error) {
 		}
 		seen[out] = true
 		mu, err := tryOutput(out)
+		if errors.Is(err, fs.ErrPermission) {
+			// Another user's jail in a shared directory: theirs to
+			// collect; the rest of the directory and the store go on.
+			all.Kept = append(all.Kept, Kept{Path: out, Why: "another user's (its owner or root collects it)"})
+			continue
+		}
 		if err != nil {
 			return all, fmt.Errorf("gc %s: %w", out, err)
 		}

@@ -124,7 +124,7 @@ func TestEnterLeavesNoMountTargets(t *testing.T) {
 		{"bind onto a missing nested path", []manifest.Mount{bindMount(src, "/a/b/c", false)}, false, "cat /a/b/c/in.txt; ls -ld /a", "drwxr-xr-x"},
 		{"tmpfs onto a missing target", []manifest.Mount{mountTmpfs("/scratch")}, false, "touch /scratch/x && echo wrote", "wrote"},
 		{"bind inside a missing tmpfs", []manifest.Mount{mountTmpfs("/t1"), bindMount(src, "/t1/in", true)}, false, "cat /t1/in/in.txt", "from host"},
-		{"a target below a later mount", []manifest.Mount{bindMount(src, "/m/n/o", true), mountTmpfs("/m")}, false, "ls /m | wc -l", "0"},
+		{"a target below a mount given after it", []manifest.Mount{bindMount(src, "/m/n/o", true), mountTmpfs("/m")}, false, "cat /m/n/o/in.txt", "from host"},
 		{"existing targets", []manifest.Mount{mountTmpfs("/tmp"), bindMount(src, "/etc", true)}, false, "cat /etc/in.txt", "from host"},
 		{"read-only jail, existing target", []manifest.Mount{mountTmpfs("/tmp")}, true, "touch /tmp/x && echo wrote", "wrote"},
 	}
