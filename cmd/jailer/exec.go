@@ -10,8 +10,10 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
+	"github.com/jailer-dev/jailer/jail/build"
 	"github.com/jailer-dev/jailer/jail/enter"
 	"github.com/jailer-dev/jailer/jail/runs"
+	"github.com/jailer-dev/jailer/manifest"
 )
 
 func execCommand() *cli.Command {
@@ -41,7 +43,10 @@ func execCommand() *cli.Command {
 				o.Env[k] = v
 			}
 			o.Interactive = !c.Bool("no-tty") && term.IsTerminal(int(os.Stdin.Fd())) && term.IsTerminal(int(os.Stdout.Fd()))
-			r, err := runs.Find(c.Args().First())
+			r, err := findRun(c.Args().First())
+			if ue := (usageError{}); errors.As(err, &ue) {
+				return usagef("exec: %v", ue)
+			}
 			if err != nil {
 				return exitError{code: enter.ExitSetupFailed, err: fmt.Errorf("exec: %w", err)}
 			}
@@ -60,4 +65,22 @@ func execCommand() *cli.Command {
 			return exitError{code: code, err: fmt.Errorf("exec: %w", err)}
 		},
 	}
+}
+
+// findRun finds the running jail that name means (runs.Find): an id, a
+// jail directory, or a manifest, which stands for its jail directory too
+// (a jail entered with `jailer enter DIR` as well as one of `jailer run`).
+func findRun(name string) (*runs.Record, error) {
+	if name == "" {
+		return nil, usagef("name a running jail: its id, its directory or its manifest (jailer ps lists them)")
+	}
+	var trees []string
+	if fi, err := os.Stat(name); err == nil && fi.Mode().IsRegular() {
+		if m, err := manifest.Load(name); err == nil {
+			if out, err := build.OutputDir(m, ""); err == nil {
+				trees = append(trees, out)
+			}
+		}
+	}
+	return runs.Find(name, trees...)
 }

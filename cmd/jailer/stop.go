@@ -27,7 +27,7 @@ func stopCommand() *cli.Command {
 			if err != nil {
 				return usagef("--grace: %v", err)
 			}
-			r, err := runs.Find(name)
+			r, err := findRun(name)
 			if err != nil {
 				return fmt.Errorf("stop: %w", err)
 			}

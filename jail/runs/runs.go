@@ -373,10 +373,15 @@ func procUID(pid int) (int, error) {
 // unique prefix of ids), or a jail directory or manifest with exactly one
 // running jail. Several jails of one directory are an error listing
 // their ids; a jail whose init has exited, but whose jailer has not yet
-// removed its record, is ErrExited.
-func Find(name string) (*Record, error) {
+// removed its record, is ErrExited. trees are more jail directories name
+// stands for (a manifest's output, found by the caller: this package reads
+// no manifests).
+func Find(name string, trees ...string) (*Record, error) {
 	var live, dead []*Record
 	paths := pathsOf(name)
+	for _, t := range trees {
+		paths = append(paths, pathsOf(t)...)
+	}
 	for _, r := range records() {
 		var match bool
 		if len(paths) > 0 {
