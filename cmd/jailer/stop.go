@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -23,7 +24,13 @@ func stopCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			grace, err := manifest.ParseTimeout(c.String("grace"))
+			// A grace is a timeout whose 0 means "none at all": SIGKILL at
+			// once, not "wait for ever" as for --timeout.
+			g := strings.TrimSpace(c.String("grace"))
+			if strings.HasPrefix(g, "-") {
+				return usagef("--grace %q is negative (use seconds, such as 5, or a duration, such as 1m; 0 kills at once)", c.String("grace"))
+			}
+			grace, err := manifest.ParseTimeout(g)
 			if err != nil {
 				return usagef("--grace: %v", err)
 			}

@@ -47,6 +47,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -96,6 +97,15 @@ func (o *Options) validateNet() error {
 		return errors.New("--net user writes the jail's /etc/resolv.conf into the run's fresh root, and --persist runs in the tree (drop --persist)")
 	case len(o.Publish) > 0 && o.Net != NetUser:
 		return fmt.Errorf("--publish %s forwards a port into the user-mode network: add --net user", o.Publish[0])
+	}
+	// One host port (and protocol) forwards to one jail port: a second
+	// would fail in slirp4netns as "in use", after the jail had started.
+	for i, p := range o.Publish {
+		for _, q := range o.Publish[:i] {
+			if p.HostPort == q.HostPort && p.Proto == q.Proto && (p.HostIP == q.HostIP || p.HostIP == "0.0.0.0" || q.HostIP == "0.0.0.0") {
+				return fmt.Errorf("--publish %s and --publish %s both take host port %d/%s (publish each host port once)", q, p, p.HostPort, p.Proto)
+			}
+		}
 	}
 	return nil
 }
@@ -273,15 +283,40 @@ func (n *userNet) addHostfwd(p manifest.Publish) error {
 	case err != nil:
 		return fmt.Errorf("--publish %s: slirp4netns answered %q", p, strings.TrimSpace(string(resp)))
 	case r.Error != nil:
-		hint := "is the port in use?"
-		if p.HostPort < 1024 && os.Geteuid() != 0 {
-			hint = "a port below 1024 needs root, or sysctl net.ipv4.ip_unprivileged_port_start"
-		}
-		return fmt.Errorf("--publish %s: slirp4netns cannot listen on %s port %s:%d: %s (%s)", p, p.Proto, p.HostIP, p.HostPort, r.Error.Desc, hint)
+		return fmt.Errorf("--publish %s: slirp4netns cannot listen on %s port %s:%d: %s (%s)", p, p.Proto, p.HostIP, p.HostPort, r.Error.Desc, listenHint(p))
 	case r.Return == nil:
 		return fmt.Errorf("--publish %s: slirp4netns answered %q", p, strings.TrimSpace(string(resp)))
 	}
 	return nil
+}
+
+// listenHint says why the host cannot listen where p asks, as the kernel
+// says it when jailer tries (slirp4netns's own answer names no reason).
+func listenHint(p manifest.Publish) string {
+	addr := net.JoinHostPort(p.HostIP, strconv.Itoa(p.HostPort))
+	var err error
+	if p.Proto == "udp" {
+		var c net.PacketConn
+		if c, err = net.ListenPacket("udp4", addr); err == nil {
+			c.Close()
+		}
+	} else {
+		var l net.Listener
+		if l, err = net.Listen("tcp4", addr); err == nil {
+			l.Close()
+		}
+	}
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		return "the port is in use"
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return "the host has no address " + p.HostIP + ": use 127.0.0.1, 0.0.0.0 or one of its own"
+	case errors.Is(err, syscall.EACCES) && p.HostPort < 1024:
+		return "a port below 1024 needs root, or sysctl net.ipv4.ip_unprivileged_port_start"
+	case err != nil:
+		return err.Error()
+	}
+	return "is the port in use?"
 }
 
 // failed ends slirp4netns and returns an error of msg and what it said.

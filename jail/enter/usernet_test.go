@@ -45,6 +45,12 @@ func TestValidateNet(t *testing.T) {
 		{"user without net", Options{Namespaces: []string{"mount", "pid"}, Net: NetUser}, "the namespaces leave net out"},
 		{"user with persist", Options{Namespaces: ns, Net: NetUser, Persist: true}, "drop --persist"},
 		{"publish without user", Options{Namespaces: ns, Publish: pub}, "--publish 127.0.0.1:8080:80/tcp forwards a port into the user-mode network: add --net user"},
+		{"one host port twice", Options{Namespaces: ns, Net: NetUser, Publish: append(pub, manifest.Publish{HostIP: "127.0.0.1", HostPort: 8080, JailPort: 81, Proto: "tcp"})},
+			"--publish 127.0.0.1:8080:80/tcp and --publish 127.0.0.1:8080:81/tcp both take host port 8080/tcp (publish each host port once)"},
+		{"one host port, every address and loopback", Options{Namespaces: ns, Net: NetUser, Publish: append(pub, manifest.Publish{HostIP: "0.0.0.0", HostPort: 8080, JailPort: 80, Proto: "tcp"})},
+			"both take host port 8080/tcp"},
+		{"one host port, tcp and udp", Options{Namespaces: ns, Net: NetUser, Publish: append(pub, manifest.Publish{HostIP: "127.0.0.1", HostPort: 8080, JailPort: 80, Proto: "udp"})}, ""},
+		{"one host port on two addresses", Options{Namespaces: ns, Net: NetUser, Publish: append(pub, manifest.Publish{HostIP: "127.0.0.2", HostPort: 8080, JailPort: 80, Proto: "tcp"})}, ""},
 	}
 	for _, tt := range tests {
 		err := tt.opts.validateNet()
@@ -351,11 +357,19 @@ func TestUserNetPublish(t *testing.T) {
 			o.Publish = []manifest.Publish{{HostIP: "127.0.0.1", HostPort: used, JailPort: 80, Proto: "tcp"}}
 		}, "/bin/cat", "/etc/resolv.conf")
 		want := fmt.Sprintf("--publish 127.0.0.1:%d:80/tcp: slirp4netns cannot listen on tcp port 127.0.0.1:%d", used, used)
-		if code != ExitSetupFailed || err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "\n") {
-			t.Errorf("--publish of a port in use: exit %d, %v; want %d and one line with %q", code, err, ExitSetupFailed, want)
+		if code != ExitSetupFailed || err == nil || !strings.Contains(err.Error(), want) || !strings.HasSuffix(err.Error(), "(the port is in use)") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("--publish of a port in use: exit %d, %v; want %d and one line with %q, ending in (the port is in use)", code, err, ExitSetupFailed, want)
 		}
 		if out != "" {
 			t.Errorf("the command ran: %q", out)
+		}
+		// An address the host does not have (TEST-NET-3: no host has it).
+		code, out, err = runIn(t, jail, func(o *Options) {
+			o.Net = NetUser
+			o.Publish = []manifest.Publish{{HostIP: "203.0.113.9", HostPort: used, JailPort: 80, Proto: "tcp"}}
+		}, "/bin/cat", "/etc/resolv.conf")
+		if want := "(the host has no address 203.0.113.9: use 127.0.0.1, 0.0.0.0 or one of its own)"; code != ExitSetupFailed || err == nil || !strings.HasSuffix(err.Error(), want) || out != "" {
+			t.Errorf("--publish on an address not the host's: exit %d, %v, output %q; want %d and an error ending in %q", code, err, out, ExitSetupFailed, want)
 		}
 		if left := slirpLeft(t, ofTest); len(left) > 0 {
 			t.Errorf("slirp4netns %v still runs a minute after the refused run", left)
