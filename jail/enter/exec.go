@@ -44,6 +44,7 @@ type ExecOptions struct {
 // with the status jailer exits with), or that the jail ended under it.
 // Signals jailer exec gets are passed on to the command.
 func Exec(ctx context.Context, r *runs.Record, o ExecOptions, stdio Stdio) (int, error) {
+	sealInheritedFds()
 	if err := stdio.check(); err != nil {
 		return ExitSetupFailed, err
 	}

@@ -72,8 +72,10 @@ func (e *Error) Error() string { return e.Msg }
 // the command itself succeeded).
 //
 // What it sets up it undoes on the way out, in reverse order (see the
-// package comment for the whole sequence).
+// package comment for the whole sequence). Descriptors above 2 that the
+// process holds without close-on-exec get it (see sealInheritedFds).
 func Run(ctx context.Context, dir string, opts Options, stdio Stdio) (int, error) {
+	sealInheritedFds()
 	var stats Stats
 	code, err := run(ctx, dir, &opts, stdio, &stats)
 	timeline.Mark("teardown")

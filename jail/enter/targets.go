@@ -268,9 +268,12 @@ func openJournal(p string, create bool) (*os.File, error) {
 		f.Close()
 		return nil, &os.PathError{Op: "stat", Path: p, Err: err}
 	}
-	if st.Uid != uint32(os.Geteuid()) || st.Mode&0o022 != 0 || st.Mode&unix.S_IFMT != unix.S_IFREG {
+	// A hard link to another file of ours (where fs.protected_hardlinks
+	// is off, anyone who may write beside the tree can make one) would be
+	// truncated and written over.
+	if st.Uid != uint32(os.Geteuid()) || st.Mode&0o022 != 0 || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Nlink != 1 {
 		f.Close()
-		return nil, fmt.Errorf("%s is not jailer's own (owned by uid %d, mode %o): remove it", p, st.Uid, st.Mode)
+		return nil, fmt.Errorf("%s is not jailer's own (owned by uid %d, mode %o, %d links): remove it", p, st.Uid, st.Mode, st.Nlink)
 	}
 	return f, nil
 }
