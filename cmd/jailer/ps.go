@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"unicode"
 
 	"github.com/urfave/cli/v2"
 
@@ -41,7 +42,7 @@ func psCommand() *cli.Command {
 			}
 			fmt.Fprintln(w, header)
 			for _, r := range list {
-				line := fmt.Sprintf("%s\t%s\t%s\t%d\t%s\t%s", r.ID, r.Tree, strings.Join(r.Command, " "), r.PID, r.Started.Local().Format("2006-01-02 15:04:05"), r.Limits)
+				line := fmt.Sprintf("%s\t%s\t%s\t%d\t%s\t%s", r.ID, printable(r.Tree), printable(strings.Join(r.Command, " ")), r.PID, r.Started.Local().Format("2006-01-02 15:04:05"), r.Limits)
 				if root {
 					line += "\t" + userName(r.Owner)
 				}
@@ -58,4 +59,17 @@ func userName(uid int) string {
 		return u.Username
 	}
 	return strconv.Itoa(uid)
+}
+
+// printable is s for a terminal: a record's tree and command are what its
+// user wrote (root lists every user's), and a control character in them
+// (an escape sequence that moves the cursor, erases a line, sets the
+// window's title; a tab that shifts the columns) is shown as Go quotes
+// it, not sent to the terminal.
+func printable(s string) string {
+	if !strings.ContainsFunc(s, func(r rune) bool { return r == '\t' || !unicode.IsPrint(r) && r != ' ' }) {
+		return s
+	}
+	q := strconv.Quote(s)
+	return q[1 : len(q)-1]
 }

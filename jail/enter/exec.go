@@ -85,6 +85,14 @@ func Exec(ctx context.Context, r *runs.Record, o ExecOptions, stdio Stdio) (int,
 		return ExitSetupFailed, err
 	}
 	defer term.restore()
+	if !o.Interactive {
+		proxy, err := proxyTerminals(&stdio)
+		if err != nil {
+			return ExitSetupFailed, fmt.Errorf("pipes for the terminal: %w", err)
+		}
+		defer proxy.finish()
+		defer proxy.closeSent() // runs first: sent, or not to be sent
+	}
 	rights := unix.UnixRights(int(stdio.In.Fd()), int(stdio.Out.Fd()), int(stdio.Err.Fd()))
 	if err := unix.Sendmsg(conn, data, rights, nil, 0); err != nil {
 		if errors.Is(err, unix.EPIPE) || errors.Is(err, unix.ECONNRESET) {

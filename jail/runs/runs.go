@@ -373,7 +373,9 @@ func procUID(pid int) (int, error) {
 // unique prefix of ids), or a jail directory or manifest with exactly one
 // running jail. Several jails of one directory are an error listing
 // their ids; a jail whose init has exited, but whose jailer has not yet
-// removed its record, is ErrExited. trees are more jail directories name
+// removed its record, is ErrExited. Another user's jail (root sees them)
+// is found by its whole id, or by a tree or manifest of that user's own.
+// trees are more jail directories name
 // stands for (a manifest's output, found by the caller: this package reads
 // no manifests).
 func Find(name string, trees ...string) (*Record, error) {
@@ -382,11 +384,23 @@ func Find(name string, trees ...string) (*Record, error) {
 	for _, t := range trees {
 		paths = append(paths, pathsOf(t)...)
 	}
+	me := os.Geteuid()
 	for _, r := range records() {
 		var match bool
-		if len(paths) > 0 {
+		switch {
+		case r.Owner != me:
+			// Root sees every user's records, which their users wrote:
+			// one that names root's tree, or an id prefix root meant
+			// for its own, would take root's exec (its stdio) and stop
+			// to a socket and a process of the user's choosing. Another
+			// user's jail is named by its whole id, or by a tree (or
+			// manifest) that is that user's own.
+			match = strings.ToLower(name) == r.ID ||
+				len(paths) > 0 && (slices.Contains(paths, r.Tree) && ownedBy(r.Tree, r.Owner) ||
+					r.Manifest != "" && slices.Contains(paths, r.Manifest) && ownedBy(r.Manifest, r.Owner))
+		case len(paths) > 0:
 			match = slices.Contains(paths, r.Tree) || (r.Manifest != "" && slices.Contains(paths, r.Manifest))
-		} else {
+		default:
 			match = name != "" && strings.HasPrefix(r.ID, strings.ToLower(name))
 		}
 		switch {
@@ -420,6 +434,12 @@ type ExitedError struct{ Record *Record }
 // Error names the jail and its command.
 func (e *ExitedError) Error() string {
 	return fmt.Sprintf("jail %s: its command (%s) has exited, and the jail with it", e.Record.ID, strings.Join(e.Record.Command, " "))
+}
+
+// ownedBy says whether the file at p belongs to uid.
+func ownedBy(p string, uid int) bool {
+	var st unix.Stat_t
+	return unix.Stat(p, &st) == nil && int(st.Uid) == uid
 }
 
 // pathsOf is name as the paths a record may hold, when it names an
