@@ -179,6 +179,14 @@ func (in *Info) Text(w io.Writer) error {
 	line("  workdir", e.Workdir)
 	line("  hostname", e.Hostname)
 	line("  namespaces", strings.Join(e.Namespaces, ", "))
+	network := e.Network
+	if network == "" {
+		network = "none"
+	}
+	line("  network", network)
+	if len(e.Publish) > 0 {
+		line("  publish", strings.Join(e.Publish, ", "))
+	}
 	if e.Readonly != nil && *e.Readonly {
 		line("  readonly", "yes")
 	}
