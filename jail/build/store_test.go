@@ -417,8 +417,8 @@ func TestStoreFileModified(t *testing.T) {
 			f.WriteString("evil")
 			f.Close()
 			os.Chmod(obj, 0o444)
-		}, false, "is 4100 bytes, the lock says 4096"},
-		{"made writable", func() { os.Chmod(obj, 0o644) }, false, "mode is 0644, want 0444 (a store file: the lock's 0644 without write bits)"},
+		}, false, "its store file %s changed: is 4100 bytes, the lock says 4096"},
+		{"made writable", func() { os.Chmod(obj, 0o644) }, false, "its store file %s changed: mode is 0644, want 0444 (a store file: the lock's 0644 without write bits)"},
 		{"rewritten, stat put back", func() {
 			st := statT(t, obj)
 			os.Chmod(obj, 0o644)

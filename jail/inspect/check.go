@@ -174,6 +174,23 @@ func (c *checker) drifted(p, kind string, k lockfile.Kind, found string) {
 	c.add(p, kind, r.AtEntry()+" (rebuild)")
 }
 
+// driftedFile reports a change of the file p (entry e): as its store
+// file's when the jail's file is still that store file, for the change is
+// then in the store and in every jail that links it.
+func (c *checker) driftedFile(p string, e *lockfile.Entry, found string) {
+	if e.Store != "" {
+		if f, err := c.root.OpenFile(p, jailfs.FollowNone); err == nil {
+			stored := c.isStoreFile(f, e)
+			f.Close()
+			if stored {
+				c.add(p, "modified", fmt.Sprintf("its store file %s changed: %s (jailer build replaces it in the store)", filepath.Join(c.store, e.Store), found))
+				return
+			}
+		}
+	}
+	c.drifted(p, "modified", lockfile.TreeChanged, found)
+}
+
 // compareLock reports what the tree alone shows to differ from the lock. It
 // returns the lock entries of the regular files whose content must be hashed
 // (by jail path), and the entries whose host source must be checked.
@@ -221,13 +238,13 @@ func (c *checker) compareLock(l *lockfile.Lock, t *jailfs.Tree) (hash map[string
 			says = fmt.Sprintf("want %s (a store file: the lock's %s without write bits)", want, e.Mode)
 		}
 		if e.Kind != plan.KindSymlink && want != "" && n.Perm() != want && !slices.Contains(t.Mounts, p) {
-			c.drifted(p, "modified", lockfile.TreeChanged, fmt.Sprintf("mode is %s, %s", n.Perm(), says))
+			c.driftedFile(p, e, fmt.Sprintf("mode is %s, %s", n.Perm(), says))
 		}
 		switch {
 		case e.Kind == plan.KindSymlink && n.Target != e.Target:
 			c.drifted(p, "modified", lockfile.TreeChanged, fmt.Sprintf("symlink points to %q, the lock says %q", n.Target, e.Target))
 		case e.Kind == plan.KindFile && n.Size != e.Size:
-			c.drifted(p, "modified", lockfile.TreeChanged, fmt.Sprintf("is %d bytes, the lock says %d", n.Size, e.Size))
+			c.driftedFile(p, e, fmt.Sprintf("is %d bytes, the lock says %d", n.Size, e.Size))
 		case e.Kind == plan.KindFile && e.SHA256 != "":
 			hash[p] = e
 		}
