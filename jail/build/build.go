@@ -78,8 +78,10 @@ type Summary struct {
 	Bytes    int64           `json:"bytes"`
 	Linked   int             `json:"linked,omitempty"`
 	// Stored counts the files linked from the store (LinkStore).
-	Stored   int           `json:"stored,omitempty"`
-	Duration time.Duration `json:"duration_ns"`
+	Stored int `json:"stored,omitempty"`
+	// StoreAdded counts those of them this build put into the store.
+	StoreAdded int           `json:"store_added,omitempty"`
+	Duration   time.Duration `json:"duration_ns"`
 	// Warnings say what the build could not do as asked (and did instead).
 	Warnings []string `json:"warnings,omitempty"`
 }
@@ -93,7 +95,10 @@ func (s *Summary) String() string {
 	if s.Linked > 0 {
 		linked = fmt.Sprintf(" (%d hardlinked)", s.Linked)
 	}
-	if s.Stored > 0 {
+	switch {
+	case s.Stored > 0 && s.StoreAdded > 0:
+		linked = fmt.Sprintf(" (%d from the store, %d of them new to it)", s.Stored, s.StoreAdded)
+	case s.Stored > 0:
 		linked = fmt.Sprintf(" (%d from the store)", s.Stored)
 	}
 	return fmt.Sprintf("built %s: %d files%s, %d dirs, %d symlinks, %d devices, %s in %s",

@@ -51,6 +51,8 @@ type copyJob struct {
 	progress atomic.Int64
 	linked   atomic.Int64
 	stored   atomic.Int64
+	// storeAdded counts the store files this build added (or replaced).
+	storeAdded atomic.Int64
 }
 
 // run writes the files. An interrupt (ctx done) stops each copy within a
@@ -78,6 +80,7 @@ func (j *copyJob) run(ctx context.Context) error {
 	sum.Files = len(j.files)
 	sum.Linked = int(j.linked.Load())
 	sum.Stored = int(j.stored.Load())
+	sum.StoreAdded = int(j.storeAdded.Load())
 	sum.Bytes = j.bytes.Load()
 	if j.opts.Link == lockfile.LinkHardlink && sum.Linked < sum.Files {
 		sum.Warnings = append(sum.Warnings, fmt.Sprintf("%d of %d files were copied, not hardlinked (generated, another filesystem, or their mode or owner differs from the host's)", sum.Files-sum.Linked, sum.Files))

@@ -165,6 +165,7 @@ func (j *copyJob) linkStored(ctx context.Context, e plan.Entry, le *lockfile.Ent
 	if err := t.Commit(k, damaged); err != nil {
 		return unix.Stat_t{}, "", err
 	}
+	j.storeAdded.Add(1)
 	st, err := j.store.Link(k, fi.Size(), dir, name, false)
 	return st, k.SHA256, err
 }
