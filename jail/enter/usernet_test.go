@@ -376,6 +376,60 @@ func TestUserNetPublish(t *testing.T) {
 		}
 	})
 
+	t.Run("udp", func(t *testing.T) {
+		secret := "jail-says-udp-" + escRandomHex(t)
+		pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		hostPort := pc.LocalAddr().(*net.UDPAddr).Port
+		pc.Close() // free again for slirp4netns, as freePort does for TCP
+		opts, err := Defaults(jail)
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts.Net = NetUser
+		opts.Publish = []manifest.Publish{{HostIP: "127.0.0.1", HostPort: hostPort, JailPort: 5353, Proto: "udp"}}
+		opts.Command = []string{"/serve", "-u", "5353", secret}
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		done := make(chan result, 1)
+		go func() {
+			code, err := Run(context.Background(), jail, opts, Stdio{In: null, Out: w, Err: w})
+			w.Close()
+			done <- result{code, err}
+		}()
+		if line, err := bufio.NewReader(r).ReadString('\n'); line != "listening\n" {
+			w.Close()
+			t.Fatalf("the UDP server in the jail: %q, %v; want listening", line, err)
+		}
+		c, err := net.Dial("udp4", fmt.Sprintf("127.0.0.1:%d", hostPort))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		// Datagrams may be lost: ask again until the answer comes (a
+		// minute is only a bound for a loaded machine).
+		var got string
+		buf := make([]byte, 512)
+		for deadline := time.Now().Add(time.Minute); got == "" && time.Now().Before(deadline); {
+			c.Write([]byte("hello\n"))
+			c.SetReadDeadline(time.Now().Add(time.Second))
+			if n, err := c.Read(buf); err == nil {
+				got = strings.TrimSpace(string(buf[:n]))
+			}
+		}
+		if got != secret {
+			t.Errorf("the published UDP port %d said %q, want %q", hostPort, got, secret)
+		}
+		if res := <-done; res.code != 0 || res.err != nil {
+			t.Errorf("the UDP server's run: exit %d, %v", res.code, res.err)
+		}
+	})
+
 	t.Run("no-slirp4netns", func(t *testing.T) {
 		defer func(old string) { slirp4netns = old }(slirp4netns)
 		slirp4netns = "/nonexistent/slirp4netns"

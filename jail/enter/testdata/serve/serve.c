@@ -3,7 +3,8 @@
  * a jail needs nothing else). `serve PORT LINE` listens on TCP PORT of
  * every address of the jail, prints "listening" on stdout once it does,
  * and answers the first connection with LINE and a newline, then exits 0.
- * Any failure prints why and exits 1.
+ * `serve -u PORT LINE` does the same on UDP: it answers the first
+ * datagram with LINE and a newline. Any failure prints why and exits 1.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -20,10 +21,34 @@ static int fail(const char *what)
 	return 1;
 }
 
+static int serve_udp(int port, const char *line)
+{
+	int s = socket(AF_INET, SOCK_DGRAM, 0);
+	if (s < 0)
+		return fail("socket");
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_ANY)};
+	if (bind(s, (struct sockaddr *)&a, sizeof a) < 0)
+		return fail("bind");
+	printf("listening\n");
+	fflush(stdout);
+	char buf[512];
+	struct sockaddr_in from;
+	socklen_t n = sizeof from;
+	if (recvfrom(s, buf, sizeof buf, 0, (struct sockaddr *)&from, &n) < 0)
+		return fail("recvfrom");
+	char out[512];
+	int len = snprintf(out, sizeof out, "%s\n", line);
+	if (sendto(s, out, len, 0, (struct sockaddr *)&from, n) < 0)
+		return fail("sendto");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 4 && !strcmp(argv[1], "-u"))
+		return serve_udp(atoi(argv[2]), argv[3]);
 	if (argc != 3)
-		return fail("usage: serve PORT LINE");
+		return fail("usage: serve [-u] PORT LINE");
 	int s = socket(AF_INET, SOCK_STREAM, 0);
 	if (s < 0)
 		return fail("socket");
