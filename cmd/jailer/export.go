@@ -55,6 +55,9 @@ func exportCommand() *cli.Command {
 			if opts.Epoch, err = export.SourceDateEpoch(os.Getenv("SOURCE_DATE_EPOCH")); err != nil {
 				return usageError{err.Error()}
 			}
+			if opts.Format != export.Tar {
+				warnImage(c, dir)
+			}
 			var sum *export.Summary
 			if out == "-" {
 				sum, err = export.Write(c.Context, dir, c.App.Writer, opts)
@@ -100,6 +103,7 @@ func pushAction(c *cli.Context, dir string) error {
 	if opts.Epoch, err = export.SourceDateEpoch(os.Getenv("SOURCE_DATE_EPOCH")); err != nil {
 		return usageError{err.Error()}
 	}
+	warnImage(c, dir)
 	sum, err := export.Push(c.Context, dir, ref, opts)
 	switch {
 	case err != nil:
@@ -111,4 +115,13 @@ func pushAction(c *cli.Context, dir string) error {
 	}
 	_, err = fmt.Fprintln(c.App.Writer, sum)
 	return err
+}
+
+// warnImage prints, on stderr, what an image of the jail at dir leaves out
+// that its runs had (export.ImageWarnings).
+func warnImage(c *cli.Context, dir string) {
+	warns, _ := export.ImageWarnings(dir) // a jail without a lock fails the export itself
+	for _, w := range warns {
+		fmt.Fprintln(c.App.ErrWriter, "jailer: warning: "+w)
+	}
 }

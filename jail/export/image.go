@@ -20,9 +20,11 @@ import (
 	"io"
 	"maps"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jailer-dev/jailer/jail/lockfile"
@@ -178,4 +180,32 @@ func ImageConfig(command []string, env map[string]string, user, workdir string) 
 		command = []string{"/bin/sh"}
 	}
 	return v1.Config{Cmd: slices.Clone(command), Env: kv, User: user, WorkingDir: workdir}
+}
+
+// ImageWarnings says what of the jail at dir an image leaves out that its
+// runs had: the bind mounts of enter.mounts (a container runtime takes
+// them as volumes), and above all an enter.command that lies in one, which
+// the image's Cmd then names without having it.
+func ImageWarnings(dir string) ([]string, error) {
+	lock, err := lockfile.ReadHead(dir)
+	if err != nil {
+		return nil, err
+	}
+	var warns []string
+	cmd := ""
+	if len(lock.Enter.Command) > 0 {
+		cmd = path.Clean(lock.Enter.Command[0])
+	}
+	for _, m := range lock.Enter.Mounts {
+		if m.Type != "bind" {
+			continue
+		}
+		t := path.Clean("/" + m.Target)
+		if path.IsAbs(cmd) && (cmd == t || strings.HasPrefix(cmd, t+"/") || t == "/") {
+			warns = append(warns, fmt.Sprintf("the image's command %s comes from the bind mount of %s at %s, which an image has not: mount it when you run the image (podman run -v %s:%s ...)", cmd, m.Source, t, m.Source, t))
+			continue
+		}
+		warns = append(warns, fmt.Sprintf("the bind mount of %s at %s (enter.mounts) is not in the image: mount it when you run the image (-v %s:%s)", m.Source, t, m.Source, t))
+	}
+	return warns, nil
 }
