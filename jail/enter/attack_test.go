@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -21,6 +22,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/jailer-dev/jailer/jail/enter/jailinit"
 	"github.com/jailer-dev/jailer/jail/internal/testutil"
 	"github.com/jailer-dev/jailer/jail/runs"
 )
@@ -328,5 +330,51 @@ func TestExecSocketOutOfTheJailsReach(t *testing.T) {
 	t.Logf("grabinit: %s", strings.TrimSpace(out))
 	if code := j.end(t); code != 0 {
 		t.Errorf("the jail's command exited %d, want 0", code)
+	}
+}
+
+// TestRuntimeDirOutOfABindsReach: a jail that binds a host directory
+// holding the caller's runtime directory (`--bind /run:/hostrun` as root)
+// would find there the exec sockets of the caller's other jails, and run
+// commands in them (each init takes commands from its own uid, which is
+// the jail's root here). The init covers the runtime directory in such a
+// bind with an empty tmpfs. The control: another jail's record and
+// socket are in the host's runtime directory meanwhile.
+func TestRuntimeDirOutOfABindsReach(t *testing.T) {
+	other := startRootJail(t, liveScript)
+	dir := runs.DirPath()
+	if _, err := os.Stat(other.rec.Socket); err != nil || filepath.Dir(other.rec.Socket) != dir {
+		t.Fatalf("control: the other jail's socket %s is not in the runtime directory %s (%v)", other.rec.Socket, dir, err)
+	}
+	parent := filepath.Dir(dir)
+	inJail := path.Join("/hostdir", filepath.Base(dir))
+	code, out, err := runIn(t, shellJail(t), func(o *Options) {
+		o.User = "root"
+		o.Mounts = append(o.Mounts, bindMount(parent, "/hostdir", true))
+	}, "bash", "-c", "ls -A "+inJail+" | wc -l; touch "+inJail+"/x 2>&1 | grep -c 'Read-only'")
+	if err != nil || code != 0 || out != "0\n1\n" {
+		t.Errorf("in a jail that binds %s, %s: exit %d, %v, output %q; want it empty and read-only (0, 1)", parent, inJail, code, err, out)
+	}
+	if code := other.end(t); code != 0 {
+		t.Errorf("the other jail's command exited %d, want 0", code)
+	}
+}
+
+// TestRuntimeMasks: which jail paths a bind mount (or an output) brings
+// the runtime directory to.
+func TestRuntimeMasks(t *testing.T) {
+	dir := "/nonexistent-run/jailer" // not there: taken as written
+	ms := []jailinit.OrderedMount{
+		{Mount: jailinit.Mount{Type: "bind", Source: "/nonexistent-run", Target: "/hostrun"}},
+		{Mount: jailinit.Mount{Type: "bind", Source: "/nonexistent-run/jailer", Target: "/rt"}},
+		{Mount: jailinit.Mount{Type: "bind", Source: "/", Target: "/host"}},
+		{Mount: jailinit.Mount{Type: "bind", Source: "/nonexistent-run/jailer-other", Target: "/other"}},
+		{Mount: jailinit.Mount{Type: "bind", Source: "/srv", Target: "/srv"}},
+		{Mount: jailinit.Mount{Type: "tmpfs", Target: "/nonexistent-run"}},
+		{Mount: jailinit.Mount{Type: "bind", Source: "/nonexistent-run", Target: "/out"}, Output: true},
+	}
+	want := []string{"/hostrun/jailer", "/rt", "/host/nonexistent-run/jailer", "/out/jailer"}
+	if got := runtimeMasks(dir, ms); !slices.Equal(got, want) {
+		t.Errorf("runtimeMasks = %q, want %q", got, want)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/jailer-dev/jailer/jail/enter/jailinit"
 	"github.com/jailer-dev/jailer/jail/internal/jailfs"
+	"github.com/jailer-dev/jailer/jail/runs"
 	"github.com/jailer-dev/jailer/jail/timeline"
 	"github.com/jailer-dev/jailer/manifest"
 
@@ -221,7 +223,35 @@ func initConfigFor(root string, o *Options) (*jailinit.Config, error) {
 		}
 		cfg.Mounts = append(cfg.Mounts, jm)
 	}
+	cfg.Masks = runtimeMasks(runs.DirPath(), cfg.MountOrder())
 	return cfg, nil
+}
+
+// runtimeMasks are the jail paths where the bind mounts (and outputs) of
+// ms bring in the caller's runtime directory, dir (`--bind /run:/run` as
+// root, `--bind /tmp:/tmp` for a user without XDG_RUNTIME_DIR): there a
+// process of the jail would find the exec sockets of the caller's other
+// jails, and run commands in them. The init covers each.
+func runtimeMasks(dir string, ms []jailinit.OrderedMount) []string {
+	if real, err := filepath.EvalSymlinks(dir); err == nil {
+		dir = real
+	}
+	var masks []string
+	for _, m := range ms {
+		if m.Type != "bind" {
+			continue
+		}
+		src := m.Source
+		if real, err := filepath.EvalSymlinks(src); err == nil {
+			src = real
+		}
+		rel, err := filepath.Rel(src, dir)
+		if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+			continue
+		}
+		masks = append(masks, path.Join("/", m.Target, rel))
+	}
+	return masks
 }
 
 // lookupUser resolves "", a name, uid or uid:gid against the jail's own

@@ -113,12 +113,15 @@ var ErrNotFound = errors.New("no running jail")
 
 // Dir returns the caller's runtime directory, made when missing.
 func Dir() (string, error) {
-	dir := dirFor(os.Geteuid(), os.Getenv("XDG_RUNTIME_DIR"))
+	dir := DirPath()
 	if err := ensureDir(dir); err != nil {
 		return "", err
 	}
 	return dir, nil
 }
+
+// DirPath is the caller's runtime directory, whether it exists or not.
+func DirPath() string { return dirFor(os.Geteuid(), os.Getenv("XDG_RUNTIME_DIR")) }
 
 // dirFor is where user uid keeps its records.
 func dirFor(uid int, xdg string) string {

@@ -58,6 +58,11 @@ type Config struct {
 	// ExecFd, when above 0, is a listening unix socket on which the init
 	// takes commands to run in the jail from jailer exec (exec.go).
 	ExecFd int
+	// Masks are directories of the jail that an empty read-only tmpfs
+	// covers once the mounts are made: the caller's runtime directory
+	// where a bind mount brought it in (the exec sockets of the
+	// caller's other jails).
+	Masks []string
 
 	netns <-chan netns // the network namespace being made (Net), not sent
 	files []uintptr    // an exec'd command's stdin, stdout, stderr; nil: the init's
@@ -124,6 +129,7 @@ func (c *Config) Encode() []byte {
 	e.int(int64(c.NetReady))
 	e.str(c.ResolvConf)
 	e.int(int64(c.ExecFd))
+	e.strs(c.Masks)
 	return e.b
 }
 
@@ -169,6 +175,7 @@ func Decode(data []byte) (*Config, error) {
 	c.NetReady = d.intn()
 	c.ResolvConf = d.str()
 	c.ExecFd = d.intn()
+	c.Masks = d.strs()
 	if d.err == nil && len(d.b) > 0 {
 		d.fail()
 	}

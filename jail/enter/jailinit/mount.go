@@ -148,6 +148,11 @@ func mountInside(root int, cfg *Config) error {
 			return err
 		}
 	}
+	for _, p := range cfg.Masks {
+		if err := mask(root, p); err != nil {
+			return err
+		}
+	}
 	if cfg.Readonly && cfg.Overlay {
 		attr := &unix.MountAttr{Attr_set: unix.MOUNT_ATTR_RDONLY}
 		if err := unix.MountSetattr(root, "", unix.AT_EMPTY_PATH, attr); err != nil {
@@ -155,6 +160,23 @@ func mountInside(root int, cfg *Config) error {
 		}
 	}
 	timeline.Mark("mounts, outputs")
+	return nil
+}
+
+// mask covers the directory p of the jail, when it has one, with an empty
+// read-only tmpfs.
+func mask(root int, p string) error {
+	fd, err := OpenDirIn(root, p, false)
+	if errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("cover %s: %w", p, err)
+	}
+	defer unix.Close(fd)
+	if err := unix.Mount("tmpfs", fdPath(fd), "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "size=4k,nr_inodes=1,mode=0755"); err != nil {
+		return &os.PathError{Op: "cover with a tmpfs", Path: p, Err: err}
+	}
 	return nil
 }
 
