@@ -130,10 +130,14 @@ func TestScripts(t *testing.T) {
 					args = args[:len(args)-1]
 				}
 				if len(args) < 2 {
-					ts.Fatalf("usage: asuser USER CMD [ARGS...] [&]")
+					ts.Fatalf("usage: asuser USER [VAR=VALUE...] CMD [ARGS...] [&]")
 				}
 				u, err := lookupTestUser(args[0])
 				ts.Check(err)
+				var env []string
+				for len(args) > 2 && strings.Contains(args[1], "=") {
+					env, args = append(env, args[1]), append(args[:1], args[2:]...)
+				}
 				var cmd *exec.Cmd
 				if args[1] == "jailer" {
 					cmd = u.jailer(bin, ts.MkAbs("."), args[2:]...)
@@ -141,6 +145,7 @@ func TestScripts(t *testing.T) {
 					cmd = u.command(args[1], args[2:]...)
 					cmd.Dir = ts.MkAbs(".")
 				}
+				cmd.Env = append(cmd.Env, env...)
 				if bg {
 					// In the background, its output unseen, until the
 					// script ends it (jailer stop) or ends.

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -373,8 +374,66 @@ func TestRuntimeMasks(t *testing.T) {
 		{Mount: jailinit.Mount{Type: "tmpfs", Target: "/nonexistent-run"}},
 		{Mount: jailinit.Mount{Type: "bind", Source: "/nonexistent-run", Target: "/out"}, Output: true},
 	}
-	want := []string{"/hostrun/jailer", "/rt", "/host/nonexistent-run/jailer", "/out/jailer"}
-	if got := runtimeMasks(dir, ms); !slices.Equal(got, want) {
+	want := []string{"/hostrun/jailer", "/rt", "/host/nonexistent-run/jailer", "/out/jailer", "/host/nonexistent-tmp/jailer-1"}
+	if got := runtimeMasks([]string{dir, "/nonexistent-tmp/jailer-1"}, ms); !slices.Equal(got, want) {
 		t.Errorf("runtimeMasks = %q, want %q", got, want)
+	}
+}
+
+// TestExecLeftoversDoNotHoldExec: what a command of jailer exec leaves
+// running keeps the pipes that stand in for the caller's terminal; jailer
+// exec must still return when the command exits: a process that writes
+// without end (the copy of what the pipe held when it was cut, and no
+// more), and one that holds stdin and reads nothing while the caller
+// types on (the copy into the full pipe is cut too).
+func TestExecLeftoversDoNotHoldExec(t *testing.T) {
+	j := startRootJail(t, liveScript)
+	for _, c := range []struct {
+		name   string
+		script string
+		tty    string // which of stdin, stdout is the terminal
+	}{
+		{"writers without end", "for i in 1 2 3 4 5 6 7 8; do dd if=/dev/zero bs=64k 2>/dev/null & done; sleep 0.3; exit 0", "stdout"},
+		{"a holder of stdin", "exec 3<&0; sleep 1000 & sleep 0.3; exit 0", "stdin"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			master, slave := escOpenPty(t)
+			// The caller's terminal: what is written to it is read (as a
+			// terminal shows it), and the caller types on and on.
+			go io.Copy(io.Discard, master)
+			go func() {
+				line := []byte(strings.Repeat("typed ", 100) + "\n")
+				for {
+					if _, err := master.Write(line); err != nil {
+						return
+					}
+				}
+			}()
+			file, err := os.CreateTemp(t.TempDir(), "io")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer file.Close()
+			stdio := Stdio{In: file, Out: slave, Err: slave}
+			if c.tty == "stdin" {
+				stdio = Stdio{In: slave, Out: file, Err: file}
+			}
+			done := make(chan error, 1)
+			go func() {
+				_, err := Exec(context.Background(), j.rec, ExecOptions{Command: []string{"/bin/bash", "-c", c.script}}, stdio)
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("exec = %v", err)
+				}
+			case <-time.After(time.Minute): // a bound, not a measure: it returns at once or never
+				t.Fatalf("jailer exec has not returned a minute after its command exited: what it left behind holds it")
+			}
+		})
+	}
+	if code := j.end(t); code != 0 {
+		t.Errorf("the jail's command exited %d, want 0", code)
 	}
 }

@@ -223,6 +223,23 @@ func TestEnterNestedMounts(t *testing.T) {
 			}
 		}
 	})
+	t.Run("in a tmpfs inside a bind", func(t *testing.T) {
+		// The tmpfs's target is in the host directory (it must be
+		// there); what goes on the tmpfs is the jail's to make.
+		if err := os.MkdirAll(filepath.Join(src, "build"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		defer os.Remove(filepath.Join(src, "build"))
+		code, out, err := runIn(t, dir, func(o *Options) {
+			o.Mounts = append(o.Mounts, bindMount(src, "/src", false), mountTmpfs("/src/build"), bindMount(conf, "/src/build/out/app.conf", true))
+		}, "bash", "-c", "cat /src/build/out/app.conf")
+		if code != 0 || err != nil || out != "from conf\n" {
+			t.Errorf("exit %d, %v, output %q; want the file bound on the tmpfs", code, err, out)
+		}
+		if entries, _ := os.ReadDir(filepath.Join(src, "build")); len(entries) != 0 {
+			t.Errorf("the run made %v in the host's directory under the tmpfs", entries)
+		}
+	})
 	t.Run("present below a bind", func(t *testing.T) {
 		if err := os.MkdirAll(filepath.Join(src, "deep"), 0o755); err != nil {
 			t.Fatal(err)

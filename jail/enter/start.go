@@ -223,33 +223,35 @@ func initConfigFor(root string, o *Options) (*jailinit.Config, error) {
 		}
 		cfg.Mounts = append(cfg.Mounts, jm)
 	}
-	cfg.Masks = runtimeMasks(runs.DirPath(), cfg.MountOrder())
+	cfg.Masks = runtimeMasks(runs.OwnDirs(), cfg.MountOrder())
 	return cfg, nil
 }
 
 // runtimeMasks are the jail paths where the bind mounts (and outputs) of
-// ms bring in the caller's runtime directory, dir (`--bind /run:/run` as
-// root, `--bind /tmp:/tmp` for a user without XDG_RUNTIME_DIR): there a
-// process of the jail would find the exec sockets of the caller's other
-// jails, and run commands in them. The init covers each.
-func runtimeMasks(dir string, ms []jailinit.OrderedMount) []string {
-	if real, err := filepath.EvalSymlinks(dir); err == nil {
-		dir = real
-	}
+// ms bring in one of the caller's runtime directories, dirs (`--bind
+// /run:/run` as root, `--bind /tmp:/tmp` for a user): there a process of
+// the jail would find the exec sockets of the caller's other jails, and
+// run commands in them. The init covers each.
+func runtimeMasks(dirs []string, ms []jailinit.OrderedMount) []string {
 	var masks []string
-	for _, m := range ms {
-		if m.Type != "bind" {
-			continue
+	for _, dir := range dirs {
+		if real, err := filepath.EvalSymlinks(dir); err == nil {
+			dir = real
 		}
-		src := m.Source
-		if real, err := filepath.EvalSymlinks(src); err == nil {
-			src = real
+		for _, m := range ms {
+			if m.Type != "bind" {
+				continue
+			}
+			src := m.Source
+			if real, err := filepath.EvalSymlinks(src); err == nil {
+				src = real
+			}
+			rel, err := filepath.Rel(src, dir)
+			if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+				continue
+			}
+			masks = append(masks, path.Join("/", m.Target, rel))
 		}
-		rel, err := filepath.Rel(src, dir)
-		if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
-			continue
-		}
-		masks = append(masks, path.Join("/", m.Target, rel))
 	}
 	return masks
 }

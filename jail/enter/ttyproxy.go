@@ -54,7 +54,9 @@ func proxyTerminals(stdio *Stdio) (*ttyProxy, error) {
 			w.Close()
 			in.Close()
 		}()
-		p.cut = append(p.cut, func() { in.SetReadDeadline(time.Now()) })
+		// A process left behind that holds the pipe and reads nothing
+		// would block the copy's write for ever: both ends are cut.
+		p.cut = append(p.cut, func() { in.SetReadDeadline(time.Now()); w.SetWriteDeadline(time.Now()) })
 	}
 	for _, f := range []**os.File{&stdio.Out, &stdio.Err} {
 		if !isTerminal(*f) {
@@ -110,24 +112,26 @@ func (p *ttyProxy) finish() {
 	p.wg.Wait()
 }
 
-// drain copies to dst what the pipe r holds now, without waiting for more.
+// drain copies to dst what the pipe r holds when it is called, and no
+// more: a process left behind that writes without end keeps the pipe
+// full, and a drain to its end would never end.
 func drain(r, dst *os.File, buf []byte) {
 	rc, err := r.SyscallConn()
 	if err != nil {
 		return
 	}
 	rc.Control(func(fd uintptr) {
-		for {
-			n, err := unix.Read(int(fd), buf)
-			if n > 0 {
-				dst.Write(buf[:n])
-			}
-			if err == unix.EINTR {
+		left, err := unix.IoctlGetInt(int(fd), unix.TIOCINQ) // FIONREAD: what a pipe holds
+		for err == nil && left > 0 {
+			n, rerr := unix.Read(int(fd), buf[:min(left, len(buf))])
+			if rerr == unix.EINTR {
 				continue
 			}
-			if err != nil || n <= 0 {
+			if rerr != nil || n <= 0 {
 				return
 			}
+			dst.Write(buf[:n])
+			left -= n
 		}
 	})
 }

@@ -123,6 +123,31 @@ func Dir() (string, error) {
 // DirPath is the caller's runtime directory, whether it exists or not.
 func DirPath() string { return dirFor(os.Geteuid(), os.Getenv("XDG_RUNTIME_DIR")) }
 
+// OwnDirs are every runtime directory where the caller's records may be
+// (those readDirs reads for a user: the one of XDG_RUNTIME_DIR, of
+// /run/user/UID, of /tmp), each made now where its parent exists: a jail
+// started meanwhile with another XDG_RUNTIME_DIR puts its socket in one of
+// them, and a bind mount made now that holds one must show it, for the
+// init to cover it.
+func OwnDirs() []string {
+	uid := os.Geteuid()
+	cands := []string{DirPath()}
+	if uid != 0 {
+		cands = append(cands, dirFor(uid, fmt.Sprintf("/run/user/%d", uid)), dirFor(uid, ""))
+	}
+	var out []string
+	for _, d := range cands {
+		if slices.Contains(out, d) {
+			continue
+		}
+		if _, err := os.Stat(filepath.Dir(d)); err == nil {
+			ensureDir(d) // one another user made is refused, and covered all the same
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
 // dirFor is where user uid keeps its records.
 func dirFor(uid int, xdg string) string {
 	switch {

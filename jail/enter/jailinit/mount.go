@@ -204,13 +204,18 @@ func (c *Config) MountOrder() []OrderedMount {
 	return ms
 }
 
-// boundAbove returns the latest bind mount (or output) of done whose
-// target holds target strictly below it, nil when there is none.
+// boundAbove returns the bind mount (or output) of done that target lies
+// in: the nearest mount that holds it strictly below its own target, when
+// that one is a bind (a tmpfs there is the jail's own); nil when none is.
+// done is in MountOrder, so the nearest is the last that holds it.
 func boundAbove(done []OrderedMount, target string) *OrderedMount {
 	t := path.Clean("/" + target)
 	for i := len(done) - 1; i >= 0; i-- {
 		d := path.Clean("/" + done[i].Target)
-		if done[i].Type == "bind" && d != t && (d == "/" || strings.HasPrefix(t, d+"/")) {
+		if d != t && (d == "/" || strings.HasPrefix(t, d+"/")) {
+			if done[i].Type != "bind" {
+				return nil
+			}
 			return &done[i]
 		}
 	}
