@@ -15,6 +15,7 @@
 #   bench/enter.sh            # ROUNDS=9 rounds of RUNS=20 runs each, TIMELINE_RUNS=60
 # Needs root, bin/jailer (make build), bwrap (apt-get install bubblewrap).
 set -euo pipefail
+. "$(dirname "$0")/interleave.sh"
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-9}
 RUNS=${RUNS:-20}
@@ -65,28 +66,10 @@ for extra in nsjail firejail; do
   fi
 done
 
-declare -A samples
 for c in "${cmds[@]}"; do $c >/dev/null 2>&1 </dev/null || { echo "bench/enter.sh: this does not run here: $c" >&2; exit 1; }; done
-# Interleaved run by run, each round starting at the next tool: a network
-# namespace is torn down in the background after its run, and a run that
-# creates one right after a burst of others waits on that teardown; one
-# run of each tool in turn spreads it over every tool alike.
 n=${#cmds[@]}
-for ((r = 0; r < ROUNDS; r++)); do
-  declare -A sum=()
-  for ((k = 0; k < RUNS; k++)); do
-    for ((j = 0; j < n; j++)); do
-      i=$(((j + r) % n))
-      start=$EPOCHREALTIME
-      ${cmds[$i]} >/dev/null 2>&1 </dev/null || { echo "failed: ${cmds[$i]}" >&2; exit 1; }
-      end=$EPOCHREALTIME
-      sum[$i]=$((${sum[$i]:-0} + ${end/./} - ${start/./}))
-    done
-  done
-  for ((i = 0; i < n; i++)); do samples[$i]+="$(echo "scale=3; ${sum[$i]} / 1000 / $RUNS" | bc) "; done
-done
+interleave "$n"
 
-median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 echo "$("$JAILER" version) | $(uname -sr) | $(nproc) CPUs | load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "/bin/true in a jail: median of $ROUNDS rounds x $RUNS runs, interleaved"
 declare -A med

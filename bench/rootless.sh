@@ -14,6 +14,7 @@
 # bwrap (apt-get install bubblewrap). When jailer enter cannot run without
 # root here, it says why and reports bwrap alone (exit 0: a report).
 set -euo pipefail
+. "$(dirname "$0")/interleave.sh"
 ROUNDS=${ROUNDS:-9}
 RUNS=${RUNS:-20}
 
@@ -29,6 +30,7 @@ if [ -z "${ROOTLESS_BENCH_WORK:-}" ]; then
   # jailer starts jailer-init beside it, when there is the one built with it.
   if [ -x "$(dirname "$JAILER")/jailer-init" ]; then cp "$(dirname "$JAILER")/jailer-init" "$work/jailer-init"; fi
   cp "$0" "$work/rootless.sh"
+  cp "$(dirname "$0")/interleave.sh" "$work/interleave.sh"
   if [ "$(id -u)" = 0 ]; then
     user=${BENCH_USER:-jailer-ci}
     # make bench runs this as root, after the rest: no user, no measure.
@@ -62,22 +64,8 @@ if ! why=$(${cmds[1]} 2>&1 >/dev/null </dev/null); then
   n=1 # report bwrap alone
 fi
 
-declare -A samples
-for ((r = 0; r < ROUNDS; r++)); do
-  declare -A sum=()
-  for ((k = 0; k < RUNS; k++)); do
-    for ((j = 0; j < n; j++)); do
-      i=$(((j + r) % n))
-      start=$EPOCHREALTIME
-      ${cmds[$i]} >/dev/null 2>&1 </dev/null || { echo "failed: ${cmds[$i]}" >&2; exit 1; }
-      end=$EPOCHREALTIME
-      sum[$i]=$((${sum[$i]:-0} + ${end/./} - ${start/./}))
-    done
-  done
-  for ((i = 0; i < n; i++)); do samples[$i]+="$(echo "scale=3; ${sum[$i]} / 1000 / $RUNS" | bc) "; done
-done
+interleave "$n"
 
-median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 echo "$("$JAILER" version) | $(uname -sr) | $(nproc) CPUs | load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "/bin/true in a jail as $(id -un) (uid $(id -u), no root): median of $ROUNDS rounds x $RUNS runs, interleaved"
 printf '%-46s %10s %10s\n' tool "median ms" "vs bwrap"

@@ -193,26 +193,7 @@ func (e *escRootless) control(t *testing.T, jail string, c escControl, args ...s
 		argv = append([]string{unshare, "--user", "--map-root-user", "--mount", "sh", "-euc",
 			`j=$1; shift; mount --bind /proc "$j/proc"; chroot "$j" /probe "$@"`, "sh", jail}, args...)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C"}
-	cmd.SysProcAttr = e.user.Credential()
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if c.stdin != nil {
-		cmd.Stdin = c.stdin
-	}
-	cmd.ExtraFiles = c.extra
-	err := cmd.Run()
-	r := escResult{code: -1, out: strings.TrimSpace(out.String())}
-	if cmd.ProcessState != nil {
-		r.code = cmd.ProcessState.ExitCode()
-	}
-	var exit *exec.ExitError
-	if err != nil && !errors.As(err, &exit) {
-		r.err = err
-	}
+	r := escRunControl(argv, e.user.Credential(), c)
 	t.Logf("unshare -r chroot as %s: exit %d: %s", e.user.Name, r.code, r.out)
 	return r
 }
@@ -318,10 +299,20 @@ func escChroot(t *testing.T, jail string, c escControl, args ...string) escResul
 	case c.mountNS:
 		argv = append([]string{"unshare", "--mount", "--propagation", "private"}, argv...)
 	}
+	r := escRunControl(argv, nil, c)
+	t.Logf("chroot: exit %d: %s", r.code, r.out)
+	return r
+}
+
+// escRunControl runs a control's argv (with sys, when not nil: another
+// user) with c's stdin and extra descriptors, and returns its status and
+// output.
+func escRunControl(argv []string, sys *syscall.SysProcAttr, c escControl) escResult {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LANG=C"}
+	cmd.SysProcAttr = sys
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if c.stdin != nil {
@@ -337,7 +328,6 @@ func escChroot(t *testing.T, jail string, c escControl, args ...string) escResul
 	if err != nil && !errors.As(err, &exit) {
 		r.err = err
 	}
-	t.Logf("chroot: exit %d: %s", r.code, r.out)
 	return r
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/jailer-dev/jailer/jail/internal/testutil"
 	"github.com/jailer-dev/jailer/jail/plan"
+	"github.com/jailer-dev/jailer/manifest/dpkg/dpkgtest"
 
 	"github.com/jailer-dev/jailer/manifest"
 )
@@ -161,7 +162,7 @@ func TestGeneratedCompanionsRules(t *testing.T) {
 		return b.String()
 	}
 	status := "Package: pkg\nStatus: install ok installed\nArchitecture: all\n\nPackage: other\nStatus: install ok installed\nArchitecture: all\n"
-	admin := testutil.FakeDpkg(t, status, "", map[string]string{
+	admin := dpkgtest.FakeDB(t, status, "", map[string]string{
 		"pkg.list":   list("usr", "usr/share", "usr/share/own", "usr/share/own/listed", "usr/share/shared", "usr/share/shared/a", "etc", "etc/own"),
 		"other.list": list("usr", "usr/share", "usr/share/shared"),
 	})
@@ -193,7 +194,7 @@ func TestGeneratedCompanionsRules(t *testing.T) {
 func TestPlanPackageProblemsAtItem(t *testing.T) {
 	status := "Package: app\nStatus: install ok installed\nArchitecture: all\nDepends: gone (>= 1) | also-gone\n\n" +
 		"Package: old\nStatus: deinstall ok config-files\nArchitecture: all\n"
-	admin := testutil.FakeDpkg(t, status, "", map[string]string{"app.list": "/.\n", "old.list": "/.\n"})
+	admin := dpkgtest.FakeDB(t, status, "", map[string]string{"app.list": "/.\n", "old.list": "/.\n"})
 	pl := newPlanner(&manifest.Manifest{Layout: "preserve", Packages: []manifest.Package{
 		{Name: "app", List: filepath.Join(admin, "info", "app.list"), Depends: true, Pos: manifest.Pos{File: "m.yaml", Line: 3, Col: 5}},
 		{Name: "old", List: filepath.Join(admin, "info", "old.list"), Pos: manifest.Pos{File: "m.yaml", Line: 4, Col: 5}},

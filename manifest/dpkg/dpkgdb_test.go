@@ -2,12 +2,13 @@ package dpkg
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/jailer-dev/jailer/manifest/dpkg/dpkgtest"
 )
 
 func TestParseRelations(t *testing.T) {
@@ -175,7 +176,7 @@ func TestClosure(t *testing.T) {
 	if native != "amd64" {
 		t.Skipf("the test status is written for amd64, not %s", native)
 	}
-	admin := fakeDpkg(t, testStatus, "", nil)
+	admin := dpkgtest.FakeDB(t, testStatus, "", nil)
 	db, err := Open(admin)
 	if err != nil {
 		t.Fatal(err)
@@ -237,7 +238,7 @@ func TestClosure(t *testing.T) {
 // TestPackagePaths: a package's paths are its list and conffiles, with
 // diversions by other packages applied and documentation left out.
 func TestPackagePaths(t *testing.T) {
-	admin := fakeDpkg(t, testStatus,
+	admin := dpkgtest.FakeDB(t, testStatus,
 		"/usr/bin/tool\n/usr/bin/tool.distrib\nother\n/usr/bin/own\n/usr/bin/own.real\napp\n/etc/local.conf\n/etc/local.conf.orig\n:\n",
 		map[string]string{
 			"app.list":      "/.\n/usr\n/usr/bin\n/usr/bin/tool\n/usr/bin/own\n/usr/share/doc/app\n/usr/share/doc/app/copyright\n/usr/share/man/man1/app.1.gz\n/etc\n/etc/app.conf\n",
@@ -261,25 +262,4 @@ func TestPackagePaths(t *testing.T) {
 	if _, err := db.Paths(Item{Pkg: app, List: filepath.Join(admin, "info", "gone.list")}); err == nil {
 		t.Error("paths of a missing list = nil error")
 	}
-}
-
-// fakeDpkg writes a dpkg database (status, diversions, info/*) into a
-// temporary directory and returns it.
-func fakeDpkg(t *testing.T, status, diversions string, info map[string]string) string {
-	t.Helper()
-	admin := t.TempDir()
-	os.MkdirAll(filepath.Join(admin, "info"), 0o755)
-	files := map[string]string{"status": status}
-	if diversions != "" {
-		files["diversions"] = diversions
-	}
-	for name, text := range info {
-		files[filepath.Join("info", name)] = text
-	}
-	for name, text := range files {
-		if err := os.WriteFile(filepath.Join(admin, name), []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return admin
 }

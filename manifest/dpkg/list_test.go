@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/jailer-dev/jailer/manifest/dpkg/dpkgtest"
 )
 
 // TestPackageList finds dpkg file lists in a made-up database: plain
@@ -24,7 +26,7 @@ func TestPackageList(t *testing.T) {
 	} {
 		lists[name] = "/.\n"
 	}
-	admin := fakeDpkg(t, "", "", lists)
+	admin := dpkgtest.FakeDB(t, "", "", lists)
 	list := func(name string) string { return filepath.Join(admin, "info", name) }
 	tests := []struct {
 		name    string

@@ -157,27 +157,6 @@ func CLib(t *testing.T, dir, name string) string {
 	return prog
 }
 
-// FakeDpkg writes a dpkg database (status, diversions, info/*) into a
-// temporary directory and returns it.
-func FakeDpkg(t *testing.T, status, diversions string, info map[string]string) string {
-	t.Helper()
-	admin := t.TempDir()
-	os.MkdirAll(filepath.Join(admin, "info"), 0o755)
-	files := map[string]string{"status": status}
-	if diversions != "" {
-		files["diversions"] = diversions
-	}
-	for name, text := range info {
-		files[filepath.Join("info", name)] = text
-	}
-	for name, text := range files {
-		if err := os.WriteFile(filepath.Join(admin, name), []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return admin
-}
-
 // Main runs a package's tests with a host cache of their own, never the
 // user's, and removes it afterwards.
 func Main(m *testing.M) {
