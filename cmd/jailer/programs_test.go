@@ -13,8 +13,9 @@ import (
 	"time"
 )
 
-// builtPrograms builds jailer and jailer-init as the Makefile does (static,
-// the init's Go build ID linked into jailer) into a new directory every
+// builtPrograms builds jailer (lean), jailer-full and jailer-init as the
+// Makefile does (static, the Go build IDs of the init and of jailer-full
+// linked into jailer) into a new directory every
 // user may enter, and returns it. initID, when not "", is linked instead
 // of the init's own ID (a jailer from another build).
 func builtPrograms(t *testing.T, initID string) string {
@@ -43,8 +44,12 @@ func builtPrograms(t *testing.T, initID string) string {
 	if initID == "" {
 		initID = run("tool", "buildid", filepath.Join(dir, "jailer-init"))
 	}
+	initFlag := "-X github.com/jailer-dev/jailer/jail/enter.initBuildID=" + initID
 	run("build", "-trimpath", "-tags", "urfave_cli_no_docs",
-		"-ldflags", "-s -w -X github.com/jailer-dev/jailer/jail/enter.initBuildID="+initID,
+		"-ldflags", "-s -w "+initFlag, "-o", filepath.Join(dir, "jailer-full"), "./cmd/jailer")
+	fullID := run("tool", "buildid", filepath.Join(dir, "jailer-full"))
+	run("build", "-trimpath", "-tags", "urfave_cli_no_docs,jailer_lean",
+		"-ldflags", "-s -w "+initFlag+" -X main.fullBuildID="+fullID,
 		"-o", filepath.Join(dir, "jailer"), "./cmd/jailer")
 	return dir
 }

@@ -15,20 +15,13 @@ package enter
 // jailer-init: a jailer-init from another build could read the config
 // differently (a field it does not know is a setting it leaves out), so
 // any other is passed over, as is one that others than its owner may
-// write or that another user owns.
+// write or that another user owns (package companion).
 
 import (
-	"bytes"
-	"debug/elf"
-	"encoding/binary"
-	"errors"
-	"io"
 	"os"
-	"path/filepath"
 	"sync"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/jailer-dev/jailer/jail/companion"
 	"github.com/jailer-dev/jailer/jail/enter/jailinit"
 )
 
@@ -63,68 +56,10 @@ var initPath = sync.OnceValues(func() (string, error) {
 })
 
 // chooseInit returns jailer-init beside self when it is the one whose
-// build ID is want, else self.
+// build ID is want (companion.Beside), else self.
 func chooseInit(self, want string) string {
-	if want == "" {
-		return self
+	if p, err := companion.Beside(self, InitProgram, want); err == nil {
+		return p
 	}
-	p := filepath.Join(filepath.Dir(self), InitProgram)
-	f, err := os.Open(p)
-	if err != nil {
-		return self
-	}
-	defer f.Close()
-	var st, selfSt unix.Stat_t
-	if unix.Fstat(int(f.Fd()), &st) != nil || unix.Stat(self, &selfSt) != nil ||
-		st.Mode&unix.S_IFMT != unix.S_IFREG || st.Mode&0o022 != 0 || st.Mode&0o111 == 0 ||
-		(st.Uid != selfSt.Uid && st.Uid != 0) {
-		return self
-	}
-	if id, err := goBuildID(f); err != nil || id != want {
-		return self
-	}
-	return p
-}
-
-// goBuildID reads the Go build ID of the program r, from its ELF note
-// (what `go tool buildid` prints).
-func goBuildID(r io.ReaderAt) (string, error) {
-	f, err := elf.NewFile(r)
-	if err != nil {
-		return "", err
-	}
-	for _, p := range f.Progs {
-		if p.Type != elf.PT_NOTE || p.Filesz > 1<<16 {
-			continue
-		}
-		data := make([]byte, p.Filesz)
-		if _, err := p.ReadAt(data, 0); err != nil {
-			return "", err
-		}
-		if id, ok := goNote(data, f.ByteOrder); ok {
-			return id, nil
-		}
-	}
-	return "", errors.New("no Go build ID")
-}
-
-// goNote finds the Go build ID among the ELF notes in data: name "Go",
-// type 4.
-func goNote(data []byte, order binary.ByteOrder) (string, bool) {
-	const goBuildIDType = 4
-	align := func(n uint32) uint32 { return (n + 3) &^ 3 }
-	for len(data) >= 12 {
-		namesz, descsz, typ := order.Uint32(data), order.Uint32(data[4:]), order.Uint32(data[8:])
-		data = data[12:]
-		if uint64(align(namesz))+uint64(align(descsz)) > uint64(len(data)) {
-			return "", false
-		}
-		name := data[:namesz]
-		desc := data[align(namesz) : align(namesz)+descsz]
-		data = data[align(namesz)+align(descsz):]
-		if typ == goBuildIDType && bytes.Equal(bytes.TrimRight(name, "\x00"), []byte("Go")) {
-			return string(desc), true
-		}
-	}
-	return "", false
+	return self
 }

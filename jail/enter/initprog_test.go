@@ -4,38 +4,11 @@ package enter
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
-	"strings"
 	"testing"
-)
 
-// TestGoBuildID: the build ID read from a Go program's ELF note is what
-// `go tool buildid` says (the Makefile links the latter into jailer).
-func TestGoBuildID(t *testing.T) {
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(self)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	got, err := goBuildID(f)
-	goTool, lerr := exec.LookPath("go")
-	if lerr != nil {
-		goTool = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	out, terr := exec.Command(goTool, "tool", "buildid", self).Output()
-	if err != nil || terr != nil || got != strings.TrimSpace(string(out)) || got == "" {
-		t.Errorf("goBuildID(%s) = %q, %v; go tool buildid: %q, %v", self, got, err, out, terr)
-	}
-	if id, err := goBuildID(strings.NewReader("#!/bin/sh\n")); err == nil {
-		t.Errorf("goBuildID(a script) = %q, want an error", id)
-	}
-}
+	"github.com/jailer-dev/jailer/jail/companion"
+)
 
 // TestChooseInit: jailer-init beside jailer is started only when it is
 // the program built with this jailer (its build ID), a regular executable
@@ -50,7 +23,7 @@ func TestChooseInit(t *testing.T) {
 		t.Fatal(err)
 	}
 	f, _ := os.Open(self)
-	id, err := goBuildID(f)
+	id, err := companion.BuildID(f)
 	f.Close()
 	if err != nil {
 		t.Fatal(err)
