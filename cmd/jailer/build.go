@@ -6,14 +6,11 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/jailer-dev/jailer/jail/build"
 	"github.com/jailer-dev/jailer/jail/lockfile"
 
 	"github.com/urfave/cli/v2"
-	"github.com/vbauerster/mpb/v8"
-	"github.com/vbauerster/mpb/v8/decor"
 	"golang.org/x/term"
 
 	"github.com/jailer-dev/jailer/manifest"
@@ -45,30 +42,15 @@ func buildCommand() *cli.Command {
 			}
 			opts := build.Options{Output: c.String("output"), Force: c.Bool("force"), Link: c.String("link"), Store: c.String("store")}
 			quiet, asJSON := wantQuiet(c), wantJSON(c)
-			var progress *mpb.Progress
-			var bar *mpb.Bar
+			var progress *progressLine
 			if f, ok := c.App.ErrWriter.(*os.File); ok && !quiet && !asJSON && term.IsTerminal(int(f.Fd())) {
-				// The bar appears only for builds that take over a second.
-				delay := make(chan any)
-				timer := time.AfterFunc(time.Second, func() { close(delay) })
-				defer timer.Stop()
-				progress = mpb.New(mpb.WithOutput(f), mpb.WithRenderDelay(delay), mpb.WithWidth(40))
-				opts.Progress = func(done, total int64) {
-					if bar == nil {
-						bar = progress.AddBar(total, mpb.BarRemoveOnComplete(),
-							mpb.PrependDecorators(decor.Name("building "), decor.CountersKibiByte("% .1f / % .1f")),
-							mpb.AppendDecorators(decor.Percentage()))
-					}
-					bar.SetCurrent(done)
-				}
+				progress = newProgressLine(f) // drawn only for builds that take over a second
+				opts.Progress = progress.update
 				opts.Waiting = func() { fmt.Fprintln(f, "jailer: waiting for another build of this jail to finish") }
 			}
 			sum, err := build.Build(c.Context, m, opts)
 			if progress != nil {
-				if bar != nil {
-					bar.Abort(true)
-				}
-				progress.Shutdown()
+				progress.clear()
 			}
 			if err != nil {
 				return err
