@@ -5,6 +5,10 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 # A static binary without urfave/cli's document generators starts faster.
 export CGO_ENABLED := 0
+# encoding/json built on the json/v2 implementation (the same API and
+# behaviour): it reads a lock in half the time (1.2 -> 0.66 ms for a jail
+# of 100 programs), which every up-to-date build and run does.
+export GOEXPERIMENT := jsonv2
 TAGS    := urfave_cli_no_docs
 # The jail's init is a program of its own, bin/jailer-init, beside
 # bin/jailer, which starts it when its Go build ID is the one linked in

@@ -8,8 +8,11 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/jailer-dev/jailer/jail/plan"
@@ -155,12 +158,59 @@ func Staleness(lock *Lock, dir string, want Want) Reason {
 	if r := lock.inputReason(); r.Stale() {
 		return r
 	}
-	for i := range lock.Entries {
-		if r := lock.entryReason(&lock.Entries[i], dir); r.Stale() {
-			return r
-		}
+	if r := lock.entriesReason(dir); r.Stale() {
+		return r
 	}
 	return lock.planReason(want)
+}
+
+// entriesReason is entryReason of the first entry, in the lock's order,
+// that is stale. Its stats (two per file) are most of an up-to-date
+// build's own work, so a large lock is checked by a few goroutines at
+// once, each taking the next block of entries: an entry past the first
+// stale one found so far is skipped, and every entry before it was
+// checked, so the answer is the one a check in order gives.
+func (l *Lock) entriesReason(dir string) Reason {
+	const block = 32
+	n := len(l.Entries)
+	workers := min(runtime.GOMAXPROCS(0), 4, n/(2*block))
+	if workers < 2 {
+		for i := range l.Entries {
+			if r := l.entryReason(&l.Entries[i], dir); r.Stale() {
+				return r
+			}
+		}
+		return Reason{}
+	}
+	var next, first atomic.Int64 // the next block's start; the first stale entry found
+	first.Store(int64(n))
+	reasons := make([]Reason, n)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				start := int(next.Add(block)) - block
+				if start >= n || int64(start) > first.Load() {
+					return
+				}
+				for i := start; i < min(start+block, n) && int64(i) < first.Load(); i++ {
+					r := l.entryReason(&l.Entries[i], dir)
+					if !r.Stale() {
+						continue
+					}
+					reasons[i] = r
+					for f := first.Load(); int64(i) < f && !first.CompareAndSwap(f, int64(i)); f = first.Load() {
+					}
+					break
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if f := first.Load(); f < int64(n) {
+		return reasons[f]
+	}
+	return Reason{}
 }
 
 // gone reports whether err means a path does not exist (any more).
