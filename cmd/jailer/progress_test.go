@@ -15,7 +15,7 @@ func TestProgressText(t *testing.T) {
 		{5 << 20, 10 << 20, "building 5.0 MiB / 10.0 MiB [=====>    ]  50%"},
 		{10 << 20, 10 << 20, "building 10.0 MiB / 10.0 MiB [==========] 100%"},
 		{11 << 20, 10 << 20, "building 10.0 MiB / 10.0 MiB [==========] 100%"}, // more than the total: full
-		{-1, 0, "building 0.0 MiB / 0.0 MiB [>         ]   0%"},                 // nothing to copy
+		{-1, 0, "building 0.0 MiB / 0.0 MiB [>         ]   0%"},                // nothing to copy
 	}
 	for _, tt := range tests {
 		if got := progressText(tt.done, tt.total, 10); got != tt.want {
