@@ -61,7 +61,9 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			return usageError{err.Error()}
 		},
 	}
+	namesOnce(app.Flags)
 	for _, c := range app.Commands {
+		namesOnce(c.Flags)
 		c.HideHelpCommand = true // no `jailer build help`; --help is enough
 		name := c.Name
 		// A bad flag is one line with a hint, not the whole help text.

@@ -37,23 +37,23 @@ func interspersed(args []string, app *cli.App) []string {
 	if cmd == nil {
 		return args
 	}
-	takesValue, own := map[string]bool{}, map[string]bool{}
+	valued, own := map[string]bool{}, map[string]bool{}
 	for _, f := range cmd.Flags {
 		for _, n := range f.Names() {
 			own[n] = true
 		}
-		if _, isBool := f.(*cli.BoolFlag); isBool {
+		if !takesValue(f) {
 			continue
 		}
 		for _, n := range f.Names() {
-			takesValue[n] = true
+			valued[n] = true
 		}
 	}
 	// Global flags (-v, --json, -q) the command does not define itself
 	// are moved before it, so `jailer build -v m.yaml` works.
 	global := map[string]bool{}
 	for _, f := range app.Flags {
-		if _, isBool := f.(*cli.BoolFlag); isBool {
+		if !takesValue(f) {
 			for _, n := range f.Names() {
 				global[n] = !own[n]
 			}
@@ -90,7 +90,7 @@ func interspersed(args []string, app *cli.App) []string {
 				continue
 			}
 			flags = append(flags, tok)
-			if takesValue[name] && !strings.Contains(tok, "=") && j+1 < len(tail) {
+			if valued[name] && !strings.Contains(tok, "=") && j+1 < len(tail) {
 				j++
 				flags = append(flags, tail[j])
 			}

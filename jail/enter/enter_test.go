@@ -116,8 +116,13 @@ func TestEnterInside(t *testing.T) {
 		}, []string{"Read-only file system", "tmp-ok"}, nil},
 		{"user namespace", "cat /proc/self/uid_map; id -u", func(o *Options) { o.Namespaces = append(o.Namespaces, "user") },
 			[]string{"2147483648", "0\n"}, nil},
-		{"network namespace: loopback only, up", "cat /proc/net/dev; cat /sys/class/net/lo/operstate 2>/dev/null; cat /proc/net/route",
-			func(o *Options) { o.Namespaces = append(o.Namespaces, "net") }, []string{"lo:"}, []string{"eth0", "ens", "veth", "ifb"}},
+		// Up: a connection to a closed port is refused, where a
+		// loopback down would make the network unreachable. Not the
+		// host's, with or without a user namespace.
+		{"network namespace: loopback only, up", "cat /proc/net/dev; cat /proc/net/route; ls -l /proc/self/ns/net; (exec 3<>/dev/tcp/127.0.0.1/1) 2>&1; true",
+			func(o *Options) { o.Namespaces = append(o.Namespaces, "net") }, []string{"lo:", "Connection refused"}, []string{"eth0", "ens", "veth", "ifb", hostNetns(t)}},
+		{"network namespace, with a user namespace: loopback up, not the host's", "cat /proc/net/dev; ls -l /proc/self/ns/net; (exec 3<>/dev/tcp/127.0.0.1/1) 2>&1; true",
+			func(o *Options) { o.Namespaces = append(o.Namespaces, "net", "user") }, []string{"lo:", "Connection refused"}, []string{"eth0", hostNetns(t)}},
 		{"the machine's sysctls are read-only (core_pattern would run a program as host root)",
 			"echo '|/bin/sh /tmp/x' > /proc/sys/kernel/core_pattern; echo rc=$?; cat /proc/sys/kernel/core_pattern", nil,
 			[]string{"Read-only file system", "rc=1"}, []string{"|/bin/sh"}},
@@ -695,4 +700,13 @@ func TestCgroupPidsLayout(t *testing.T) {
 			}
 		})
 	}
+}
+
+// hostNetns is the test's own network namespace, as readlink shows it.
+func hostNetns(t *testing.T) string {
+	ns, err := os.Readlink("/proc/self/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ns
 }
