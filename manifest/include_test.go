@@ -88,6 +88,7 @@ func TestIncludeErrors(t *testing.T) {
 			{"testdata/include-validate/base.yaml:2:11", `unknown device "sda"`},
 			{"testdata/include-validate/base.yaml:4:16", `unknown namespace "bogus"`},
 			{"testdata/include-validate/base.yaml:5:20", `limits.memory: "12Q"`},
+			{"testdata/include-validate/top.yaml:7:24", `enter.publish: "80:bogus"`},
 		}},
 		{"testdata/cycle/a.yaml", []wantErr{
 			{"testdata/cycle/b.yaml:4:5", "include cycle: a.yaml includes b.yaml includes a.yaml (remove one of these includes)"},

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -277,15 +278,21 @@ var fieldsType = reflect.TypeOf(map[string]Pos{})
 func replaces(f reflect.StructField) bool { return f.Tag.Get("merge") == "replace" }
 
 func shiftIndexes(dst reflect.Value, fields map[string]Pos) map[string]Pos {
+	// How far each list of dst shifts the items merged after it.
+	shift := map[string]int{}
+	for j := 0; j < dst.NumField(); j++ {
+		if f := dst.Field(j); f.Kind() == reflect.Slice && f.Len() > 0 && !replaces(dst.Type().Field(j)) {
+			shift[yamlName(dst.Type().Field(j))] = f.Len()
+		}
+	}
+	if len(shift) == 0 {
+		return maps.Clone(fields) // the first manifest: nothing before it
+	}
 	out := make(map[string]Pos, len(fields))
 	for k, p := range fields {
-		if key, rest, ok := strings.Cut(k, "["); ok && strings.HasSuffix(rest, "]") {
+		if key, rest, ok := strings.Cut(k, "["); ok && strings.HasSuffix(rest, "]") && shift[key] > 0 {
 			if i, err := strconv.Atoi(strings.TrimSuffix(rest, "]")); err == nil {
-				for j := 0; j < dst.NumField(); j++ {
-					if f := dst.Field(j); yamlName(dst.Type().Field(j)) == key && f.Kind() == reflect.Slice && !replaces(dst.Type().Field(j)) {
-						k = fmt.Sprintf("%s[%d]", key, i+f.Len())
-					}
-				}
+				k = fmt.Sprintf("%s[%d]", key, i+shift[key])
 			}
 		}
 		out[k] = p
