@@ -52,12 +52,13 @@ bench: build
 	bench/rootless.sh
 	bench/store.sh
 
-# The parsers of untrusted input: manifests, and the init's config and
-# exec requests (sent over a pipe and a socket).
+# The parsers of untrusted input: manifests, the init's config and exec
+# requests (sent over a pipe and a socket), and a lock's check file.
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzLoad -fuzztime 60s ./manifest
 	$(GO) test -run '^$$' -fuzz FuzzConfigDecode -fuzztime 30s ./jail/enter/jailinit
 	$(GO) test -run '^$$' -fuzz FuzzDecodeExec -fuzztime 30s ./jail/enter/jailinit
+	$(GO) test -run '^$$' -fuzz FuzzDecodeCheck -fuzztime 30s ./jail/lockfile
 
 # Build the example jail and run a command in it: as root, or as any user
 # where jailer doctor says enter works.

@@ -154,7 +154,7 @@ func checkOutput(out string, force bool) (*lockfile.Lock, error) {
 		return nil, err
 	}
 	id, _ := lockfile.TreeIDOf(out)
-	lock, lerr := lockfile.Read(out)
+	lock, lerr := lockfile.ReadForCheck(out) // what Staleness needs, which is all a build uses of it
 	if lerr == nil && lock.Tree != id {
 		if left, err := leftoverLock(out, id); err == nil {
 			return left, nil
@@ -238,5 +238,6 @@ func swapIn(ctx context.Context, mu *outputMutex, staging, out string, lock *loc
 	if err := os.Rename(tmp, lockfile.Path(out)); err != nil {
 		return fmt.Errorf("write lock: %w", err)
 	}
+	lockfile.WriteCheck(out, lock) // a copy for up-to-date checks: without it they read the lock
 	return nil
 }

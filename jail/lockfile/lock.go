@@ -179,6 +179,16 @@ func Read(dir string) (*Lock, error) {
 // where the entries start: `jailer enter` needs only the enter settings,
 // and a jail of a hundred programs has a lock of a few hundred kilobytes.
 func ReadHead(dir string) (*Lock, error) {
+	f, err := openLock(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return readHead(f)
+}
+
+// openLock opens the lock beside the jail at dir.
+func openLock(dir string) (*os.File, error) {
 	p := Path(dir)
 	f, err := os.Open(p)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -187,7 +197,12 @@ func ReadHead(dir string) (*Lock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read lock: %w", err)
 	}
-	defer f.Close()
+	return f, nil
+}
+
+// readHead is ReadHead of the lock open as f.
+func readHead(f *os.File) (*Lock, error) {
+	p := f.Name()
 	var l Lock
 	fields := map[string]any{
 		"format": &l.Format, "name": &l.Name, "manifest": &l.Manifest, "digest": &l.Digest,

@@ -202,6 +202,12 @@ func TestStaleness(t *testing.T) {
 			w := lockfile.WantManifest(manifest, tt.opts.Link)
 			w.Force = tt.opts.Force
 			assertReason(t, "Staleness", lockfile.Staleness(lock, out, w), tt.kind, want, tt.prefix)
+			// The same from the check file, as a build reads it.
+			quick, err := lockfile.ReadForCheck(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			assertReason(t, "Staleness(ReadForCheck)", lockfile.Staleness(quick, out, w), tt.kind, want, tt.prefix)
 			assertInfo(t, out, tt, want)
 			if !tt.noCheck {
 				assertCheck(t, out, tt.check, dir)

@@ -1,0 +1,117 @@
+package lockfile
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/jailer-dev/jailer/jail/plan"
+)
+
+// checkLock writes a lock of a few entries of every kind beside a jail
+// directory, and its check file, and returns the jail's path.
+func checkLock(t *testing.T) (string, *Lock) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "jail")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	l := &Lock{Format: Format, Name: "jail", Digest: "d1", Inputs: []Input{{Path: "/m.yaml", Stat: Stat{Dev: 1, Ino: 2}}}, Entries: []Entry{
+		{Dest: "/bin", Kind: plan.KindDir, Mode: "0755", Why: "skeleton"},
+		{Dest: "/bin/sh", Kind: plan.KindFile, Source: "/usr/bin/dash", Mode: "0755", Size: 9, SHA256: "ab", UID: 3,
+			SourceStat: Stat{Dev: 1, Ino: 1 << 40, Size: 9, Mtime: -5}, TreeStat: Stat{Dev: 2, Ino: 7, Size: 9, Mtime: 1e18, Ctime: 1e18 + 1}},
+		{Dest: "/bin/bash", Kind: plan.KindSymlink, Target: "sh", Mode: "0777"},
+		{Dest: "/dev/null", Kind: plan.KindDevice, Mode: "0666", Major: 1, Minor: 3},
+		{Dest: "/lib/x.so", Kind: plan.KindFile, Store: "ab/cdef", Mode: "0444", TreeStat: Stat{Ino: 9}},
+	}}
+	data, err := json.Marshal(l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(Path(dir), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteCheck(dir, l); err != nil {
+		t.Fatal(err)
+	}
+	return dir, l
+}
+
+// forCheck is e with only what the check file keeps.
+func forCheck(e Entry) Entry {
+	return Entry{Dest: e.Dest, Kind: e.Kind, Source: e.Source, Target: e.Target, Mode: e.Mode, Store: e.Store, SourceStat: e.SourceStat, TreeStat: e.TreeStat}
+}
+
+// TestReadForCheck: the check file gives back every field Staleness looks
+// at, the settings come from the lock; a lock edited or replaced after
+// the check file was written, or a check file missing, cut short, with
+// bytes after its end or of another encoding, is passed over for the
+// lock itself, with everything in it.
+func TestReadForCheck(t *testing.T) {
+	dir, l := checkLock(t)
+	got, err := ReadForCheck(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []Entry
+	for _, e := range l.Entries {
+		want = append(want, forCheck(e))
+	}
+	if !reflect.DeepEqual(got.Entries, want) || got.Digest != "d1" || len(got.Inputs) != 1 || got.Name != "jail" {
+		t.Fatalf("ReadForCheck = %+v\nwant entries %+v and the lock's settings", got, want)
+	}
+	if fi, err := os.Stat(CheckPath(dir)); err != nil || fi.Mode().Perm() != 0o644 || !strings.HasPrefix(filepath.Base(CheckPath(dir)), ".jail.") {
+		t.Errorf("check file %s: %v, %v; want a hidden file of mode 0644 beside the jail", CheckPath(dir), fi, err)
+	}
+
+	data, _ := os.ReadFile(CheckPath(dir))
+	lockData, _ := os.ReadFile(Path(dir))
+	for _, c := range []struct {
+		name  string
+		spoil func()
+	}{
+		{"the lock edited", func() { os.WriteFile(Path(dir), append(lockData, '\n'), 0o644) }},
+		{"the lock replaced by the same bytes", func() {
+			os.Remove(Path(dir))
+			os.WriteFile(Path(dir), lockData, 0o644)
+		}},
+		{"the lock touched", func() { unix.UtimesNano(Path(dir), []unix.Timespec{{Sec: 1}, {Sec: 1}}) }},
+		{"no check file", func() { os.Remove(CheckPath(dir)) }},
+		{"cut short", func() { os.WriteFile(CheckPath(dir), data[:len(data)-3], 0o644) }},
+		{"bytes after its end", func() { os.WriteFile(CheckPath(dir), append(append([]byte{}, data...), 0), 0o644) }},
+		{"another encoding", func() { os.WriteFile(CheckPath(dir), append([]byte("jailer check\x02"), data[len(checkMagic):]...), 0o644) }},
+		{"not one", func() { os.WriteFile(CheckPath(dir), []byte("{}"), 0o644) }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			os.WriteFile(Path(dir), lockData, 0o644)
+			WriteCheck(dir, l)
+			c.spoil()
+			got, err := ReadForCheck(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got.Entries) != len(l.Entries) || got.Entries[1].SHA256 != "ab" || got.Entries[1].UID != 3 || got.Entries[0].Why != "skeleton" {
+				t.Errorf("entries %+v, want the lock's own, whole", got.Entries)
+			}
+		})
+	}
+}
+
+// FuzzDecodeCheck: no check file makes decodeCheck panic or allocate
+// beyond its size.
+func FuzzDecodeCheck(f *testing.F) {
+	var st unix.Stat_t
+	id := lockIdentity(&st)
+	f.Add(encodeCheck(id, []Entry{{Dest: "/a", Kind: plan.KindFile, Source: "/b"}}))
+	f.Add([]byte(checkMagic))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if entries, ok := decodeCheck(data, id); ok && len(entries) > len(data) {
+			t.Fatalf("%d entries from %d bytes", len(entries), len(data))
+		}
+	})
+}
