@@ -84,7 +84,9 @@ func TestReadForCheck(t *testing.T) {
 		{"no check file", func() { os.Remove(CheckPath(dir)) }},
 		{"cut short", func() { os.WriteFile(CheckPath(dir), data[:len(data)-3], 0o644) }},
 		{"bytes after its end", func() { os.WriteFile(CheckPath(dir), append(append([]byte{}, data...), 0), 0o644) }},
-		{"another encoding", func() { os.WriteFile(CheckPath(dir), append([]byte("jailer check\x02"), data[len(checkMagic):]...), 0o644) }},
+		{"another encoding", func() {
+			os.WriteFile(CheckPath(dir), append([]byte("jailer check\x02"), data[len(checkMagic):]...), 0o644)
+		}},
 		{"not one", func() { os.WriteFile(CheckPath(dir), []byte("{}"), 0o644) }},
 	} {
 		t.Run(c.name, func(t *testing.T) {
