@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/jailer-dev/jailer/jail/plan"
 
 	"github.com/jailer-dev/jailer/manifest"
@@ -171,12 +173,18 @@ func Staleness(lock *Lock, dir string, want Want) Reason {
 // stale one found so far is skipped, and every entry before it was
 // checked, so the answer is the one a check in order gives.
 func (l *Lock) entriesReason(dir string) Reason {
+	tree, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		tree = -1 // each entry by its whole path
+	} else {
+		defer unix.Close(tree)
+	}
 	const block = 32
 	n := len(l.Entries)
 	workers := min(runtime.GOMAXPROCS(0), 4, n/(2*block))
 	if workers < 2 {
 		for i := range l.Entries {
-			if r := l.entryReason(&l.Entries[i], dir); r.Stale() {
+			if r := l.entryReason(&l.Entries[i], dir, tree); r.Stale() {
 				return r
 			}
 		}
@@ -194,7 +202,7 @@ func (l *Lock) entriesReason(dir string) Reason {
 					return
 				}
 				for i := start; i < min(start+block, n) && int64(i) < first.Load(); i++ {
-					r := l.entryReason(&l.Entries[i], dir)
+					r := l.entryReason(&l.Entries[i], dir, tree)
 					if !r.Stale() {
 						continue
 					}
@@ -280,46 +288,56 @@ func (l *Lock) planReason(want Want) Reason {
 }
 
 // entryReason says whether e's host source or its place in the tree at
-// dir changed since the build.
-func (l *Lock) entryReason(e *Entry, dir string) Reason {
+// dir changed since the build. tree is dir opened (O_PATH), which the
+// entry's path is looked up from, or -1.
+func (l *Lock) entryReason(e *Entry, dir string, tree int) Reason {
 	if e.Source != "" {
-		st, err := Lstat(e.Source)
+		st, err := lstatAt(unix.AT_FDCWD, e.Source)
 		switch {
 		case gone(err):
 			return Reason{Kind: SourceGone, Path: e.Source, Entry: e.Dest}
-		case err != nil || st != e.SourceStat:
+		case err != nil || statOf(&st, false) != e.SourceStat:
 			return Reason{Kind: SourceChanged, Path: e.Source, Entry: e.Dest}
 		}
 	}
-	tree := filepath.Join(dir, e.Dest)
+	at, rel := tree, strings.TrimLeft(e.Dest, "/")
+	if tree < 0 || rel == "" {
+		at, rel = unix.AT_FDCWD, filepath.Join(dir, e.Dest)
+	}
 	var err error
 	changed := false
 	switch e.Kind {
 	case plan.KindFile:
-		var fi fs.FileInfo
-		if fi, err = os.Lstat(tree); err == nil && e.Store != "" {
-			changed = StatOf(fi) != e.TreeStat || !storedModeIs(fi, e.Mode)
-		} else if err == nil {
-			changed = TreeStatOf(fi) != e.TreeStat
+		if e.Store != "" {
+			var fi fs.FileInfo
+			if fi, err = os.Lstat(filepath.Join(dir, e.Dest)); err == nil {
+				changed = StatOf(fi) != e.TreeStat || !storedModeIs(fi, e.Mode)
+			}
+			break
+		}
+		var st unix.Stat_t
+		if st, err = lstatAt(at, rel); err == nil {
+			changed = statOf(&st, true) != e.TreeStat
 		}
 	case plan.KindSymlink:
 		var target string
-		if target, err = os.Readlink(tree); err == nil {
+		if target, err = readlinkAt(at, rel); err == nil {
 			changed = target != e.Target
 		}
 	default:
 		// A directory or device is not compared by stat (a run changes
 		// directories' times), but it must still be one: a directory
 		// replaced by a symlink would lead out of the jail.
-		var fi fs.FileInfo
-		fi, err = os.Lstat(tree)
+		var st unix.Stat_t
+		st, err = lstatAt(at, rel)
+		typ := st.Mode & unix.S_IFMT
 		switch {
 		case l.Deferred(e) && gone(err):
 			return Reason{} // recorded, never made: as built
 		case l.Deferred(e) && err == nil:
 			return Reason{Kind: TreeChanged, Entry: e.Dest, Detail: "the build made nothing here (it ran without root)"}
 		case err == nil:
-			changed = e.Kind == plan.KindDir && !fi.IsDir() || e.Kind == plan.KindDevice && fi.Mode()&fs.ModeDevice == 0
+			changed = e.Kind == plan.KindDir && typ != unix.S_IFDIR || e.Kind == plan.KindDevice && typ != unix.S_IFCHR && typ != unix.S_IFBLK
 		}
 	}
 	switch {
@@ -329,6 +347,48 @@ func (l *Lock) entryReason(e *Entry, dir string) Reason {
 		return Reason{Kind: TreeChanged, Entry: e.Dest}
 	}
 	return Reason{}
+}
+
+// lstatAt is lstat of path from the directory at (or AT_FDCWD), without
+// the allocations of os.Lstat: an up-to-date check makes two per entry.
+func lstatAt(at int, path string) (unix.Stat_t, error) {
+	var st unix.Stat_t
+	for {
+		err := unix.Fstatat(at, path, &st, unix.AT_SYMLINK_NOFOLLOW)
+		if err != unix.EINTR {
+			return st, err
+		}
+	}
+}
+
+// readlinkAt is readlink of path from the directory at (or AT_FDCWD).
+func readlinkAt(at int, path string) (string, error) {
+	for n := 256; ; n *= 2 {
+		buf := make([]byte, n)
+		m, err := unix.Readlinkat(at, path, buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		if m < n {
+			return string(buf[:m]), nil
+		}
+	}
+}
+
+// statOf is StatOf (tree false) or TreeStatOf (tree true) of what lstat
+// answered.
+func statOf(st *unix.Stat_t, tree bool) Stat {
+	s := Stat{Dev: st.Dev, Ino: st.Ino, Size: st.Size, Mtime: st.Mtim.Nano()}
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		s.Size = 0
+	}
+	if tree {
+		s.Ctime = st.Ctim.Nano()
+	}
+	return s
 }
 
 // storedModeIs says whether fi, a stored file in a tree, has the mode a
