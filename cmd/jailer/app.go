@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -40,7 +41,34 @@ func (e exitError) Error() string {
 	return e.err.Error()
 }
 
-func newApp(stdout, stderr io.Writer) *cli.App {
+// commands are jailer's commands, in the order help lists them: the name
+// each is typed as, and what makes it.
+var commands = []struct {
+	name string
+	make func() *cli.Command
+}{
+	{"build", buildCommand}, {"plan", planCommand}, {"check", checkCommand}, {"enter", enterCommand},
+	{"run", runCommand}, {"trace", traceCommand}, {"ps", psCommand}, {"exec", execCommand}, {"stop", stopCommand},
+	{"export", exportCommand}, {"info", infoCommand}, {"graph", graphCommand}, {"gc", gcCommand},
+	{"doctor", doctorCommand}, {"schema", schemaCommand}, {"completion", completionCommand}, {"man", manCommand},
+	{"version", versionCommand},
+}
+
+// newApp is the CLI for the command line args. Making every command, with
+// its flags (18 commands, 150 flags), is most of the CLI's start, and
+// only one runs: a command line that names one gets it whole and the
+// others as their names alone. Any other (no command, a mistyped one,
+// completion, man, which describe them all) gets every command whole.
+func newApp(stdout, stderr io.Writer, args []string) *cli.App {
+	named := namedCommand(args)
+	cmds := make([]*cli.Command, len(commands))
+	for i, c := range commands {
+		if named == "" || named == c.name {
+			cmds[i] = c.make()
+		} else {
+			cmds[i] = &cli.Command{Name: c.name}
+		}
+	}
 	app := &cli.App{
 		Name:      "jailer",
 		Usage:     "build chroot jails from a YAML manifest and run programs in them",
@@ -50,13 +78,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, Usage: "print more detail (build: why it rebuilt)"}},
 		HideHelpCommand:      true,
 		EnableBashCompletion: true,
-		Commands: []*cli.Command{
-			buildCommand(), planCommand(), checkCommand(), enterCommand(), runCommand(), traceCommand(),
-			psCommand(), execCommand(), stopCommand(),
-			exportCommand(), infoCommand(), graphCommand(), gcCommand(), doctorCommand(), schemaCommand(), completionCommand(), manCommand(),
-			versionCommand(),
-		},
-		ExitErrHandler: func(*cli.Context, error) {}, // run() maps errors to exit codes
+		Commands:             cmds,
+		ExitErrHandler:       func(*cli.Context, error) {}, // run() maps errors to exit codes
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return usageError{err.Error()}
 		},
@@ -74,10 +97,28 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 	return app
 }
 
+// namedCommand is the command args run, when they name one that needs
+// no other to be made; else "".
+func namedCommand(args []string) string {
+	i := 1
+	for i < len(args) && strings.HasPrefix(args[i], "-") {
+		i++ // global flags, all switches
+	}
+	if i >= len(args) || slices.Contains(args, "--generate-bash-completion") {
+		return ""
+	}
+	for _, c := range commands {
+		if c.name == args[i] && c.name != "man" && c.name != "completion" {
+			return c.name
+		}
+	}
+	return ""
+}
+
 // run is the whole program, so that tests drive exactly what users run.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	defer timeline.Print(stderr) // with JAILER_TIMELINE: see package timeline
-	app := newApp(stdout, stderr)
+	app := newApp(stdout, stderr, args)
 	err := app.RunContext(ctx, interspersed(args, app))
 	if err == nil {
 		return exitOK

@@ -13,7 +13,7 @@ import (
 // flag has the names, help line and kind of the flag it wraps, asked
 // once or twice.
 func TestNamesOnce(t *testing.T) {
-	app := newApp(io.Discard, io.Discard)
+	app := newApp(io.Discard, io.Discard, nil)
 	groups := map[string][]cli.Flag{"jailer": app.Flags}
 	for _, c := range app.Commands {
 		groups[c.Name] = c.Flags
@@ -43,6 +43,39 @@ func TestNamesOnce(t *testing.T) {
 			}
 			if f.String() != inner.String() || takesValue(f) != takesValue(inner) {
 				t.Errorf("%s: %q (takes a value: %v), want %q (%v)", name, f.String(), takesValue(f), inner.String(), takesValue(inner))
+			}
+		}
+	}
+}
+
+// TestNewAppMakesTheNamedCommand: each command's table name is the name
+// it is made with; a command line naming one makes it as a full app
+// would (the same help line, flags and action) and the others by name
+// only; a line naming none, completion or man makes them all.
+func TestNewAppMakesTheNamedCommand(t *testing.T) {
+	full := newApp(io.Discard, io.Discard, nil)
+	for i, c := range commands {
+		if full.Commands[i].Name != c.name || full.Commands[i].Action == nil {
+			t.Errorf("commands[%d] is %q, made as %q (action %v)", i, c.name, full.Commands[i].Name, full.Commands[i].Action != nil)
+		}
+	}
+	for i, c := range commands {
+		args := []string{"jailer", "-q", c.name, "x"}
+		app := newApp(io.Discard, io.Discard, args)
+		for j, got := range app.Commands {
+			whole := got.Action != nil
+			if want := j == i || c.name == "man" || c.name == "completion"; whole != want {
+				t.Errorf("jailer %s: command %s made whole: %v, want %v", c.name, got.Name, whole, want)
+			}
+			if whole && (got.Usage != full.Commands[j].Usage || len(got.Flags) != len(full.Commands[j].Flags)) {
+				t.Errorf("jailer %s: command %s differs from the full app's", c.name, got.Name)
+			}
+		}
+	}
+	for _, args := range [][]string{{"jailer"}, {"jailer", "-v"}, {"jailer", "bulid", "m.yaml"}, {"jailer", "build", "--generate-bash-completion"}} {
+		for _, got := range newApp(io.Discard, io.Discard, args).Commands {
+			if got.Action == nil {
+				t.Errorf("%v: command %s not made whole", args, got.Name)
 			}
 		}
 	}

@@ -58,7 +58,7 @@ func TestExitCodes(t *testing.T) {
 }
 
 func TestInterspersed(t *testing.T) {
-	app := newApp(nil, nil)
+	app := newApp(nil, nil, nil)
 	tests := []struct{ in, want string }{
 		{"jailer run m.yaml --bind .:/src:ro -- /bin/sh -c x", "jailer run --bind .:/src:ro -- m.yaml /bin/sh -c x"},
 		{"jailer run --ro m.yaml", "jailer run --ro -- m.yaml"},
