@@ -13,7 +13,6 @@
 #   JAILER=bin/jailer           the jailer binary
 #   COUNT=100                   how many programs (bench/binaries.sh)
 #   KEEP=1                      keep the trees in BENCH_DIR afterwards
-#   UPTODATE_RUNS=9             up-to-date builds per round (median kept)
 #
 # Every round runs each tool once, one after the other, so machine noise hits
 # them all alike; the setup of each run (removing the previous tree, sync) is
@@ -87,24 +86,20 @@ run_lddtree() { PATH=$sys_path lddtree --copy-to-tree "$B/lddtree" "${bins[@]}" 
 run_cp() { cp -a "$jail" "$B/cp"; }
 
 declare -A samples=() # tool -> microseconds, space-separated
-# measure TOOL: prepare, sync, time the command; sets $us. The up-to-date
-# build is timed UPTODATE_RUNS times in a row and its median kept: run
-# once right after sync, any program here pays the machine's wake from
-# idle (/bin/true 1.4-2.5 ms against 0.9 in a row, `jailer version` 3.4-8
-# ms against 2.5), which is most of a run of a few milliseconds but not of
-# a build of sixty; a test harness calls jailer in a row.
+# measure TOOL: prepare, sync, wake the machine, time the command; sets
+# $us. Right after sync any program pays the machine's wake from idle
+# (/bin/true 1.4-2.5 ms against 0.9 in a row, `jailer version` 3.4-8 ms
+# against 2.5): most of an up-to-date build of a few milliseconds, little
+# of a build of sixty. An untimed `jailer version` before each timed
+# command, whatever the tool, leaves each its own time.
 measure() {
 	"prep_$1"
 	sync
-	local n=1 t0 t1 all=()
-	[[ $1 == uptodate ]] && n=${UPTODATE_RUNS:-9}
-	for ((k = 0; k < n; k++)); do
-		t0=$EPOCHREALTIME
-		"run_$1" || die "${label[$1]} failed"
-		t1=$EPOCHREALTIME
-		all+=($((${t1/./} - ${t0/./})))
-	done
-	us=$(printf '%s\n' "${all[@]}" | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}')
+	"$jailer" version >/dev/null
+	local t0=$EPOCHREALTIME
+	"run_$1" || die "${label[$1]} failed"
+	local t1=$EPOCHREALTIME
+	us=$((${t1/./} - ${t0/./}))
 }
 
 # --- warm-up: fills the page cache with every source file, checks outputs ----

@@ -238,6 +238,6 @@ func swapIn(ctx context.Context, mu *outputMutex, staging, out string, lock *loc
 	if err := os.Rename(tmp, lockfile.Path(out)); err != nil {
 		return fmt.Errorf("write lock: %w", err)
 	}
-	lockfile.WriteCheck(out, lock) // a copy for up-to-date checks: without it they read the lock
+	lockfile.WriteCheck(out, data) // a copy for up-to-date checks: without it they read the lock
 	return nil
 }

@@ -11,7 +11,9 @@ package lockfile
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -29,43 +31,58 @@ func CheckPath(dir string) string {
 	return filepath.Join(parent, "."+base+".jailer.check")
 }
 
-// WriteCheck writes the check file of l, the lock just written beside
-// the jail at dir (its identity is what the file records). A failure
-// leaves no check file: ReadForCheck then reads the lock.
-func WriteCheck(dir string, l *Lock) error {
-	p := CheckPath(dir)
-	var st unix.Stat_t
-	if err := unix.Stat(Path(dir), &st); err != nil {
-		os.Remove(p)
+// WriteCheck writes the check file of the lock beside the jail at dir,
+// just written as data (its JSON): the entries are what the JSON
+// decodes to, so that the check file says what the lock says even where
+// JSON cannot say what the build saw (a name that is not UTF-8), and its
+// identity is the lock file's. It has the lock's owner and mode. A
+// failure leaves no check file of this build: ReadForCheck then reads
+// the lock. Builds of one output take turns (the caller holds its
+// mutex), so one temporary name does.
+func WriteCheck(dir string, data []byte) error {
+	var l Lock
+	if err := json.Unmarshal(data, &l); err != nil {
 		return err
 	}
-	data := encodeCheck(lockIdentity(&st), l.Entries)
-	f, err := os.CreateTemp(filepath.Dir(p), filepath.Base(p)+".*")
+	f, err := os.Open(Path(dir))
+	if err != nil {
+		return err
+	}
+	var st unix.Stat_t
+	err = unix.Fstat(int(f.Fd()), &st)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	p := CheckPath(dir)
+	tmp := p + ".tmp"
+	os.Remove(tmp) // an interrupted write's
+	fd, err := unix.Open(tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, st.Mode&0o644)
+	if err != nil {
+		return &os.PathError{Op: "create", Path: tmp, Err: err}
+	}
+	w := os.NewFile(uintptr(fd), tmp)
+	_, err = w.Write(encodeCheck(lockIdentity(&st, &l), l.Entries))
 	if err == nil {
-		_, err = f.Write(data)
-		if err == nil {
-			err = f.Chmod(0o644) // as the lock: who may read one may read both
-		}
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err == nil {
-			err = os.Rename(f.Name(), p)
-		}
-		if err != nil {
-			os.Remove(f.Name())
-		}
+		err = w.Chmod(os.FileMode(st.Mode & 0o644)) // as the lock, whatever the umask
+	}
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, p)
 	}
 	if err != nil {
-		os.Remove(p)
+		os.Remove(tmp)
 	}
 	return err
 }
 
 // ReadForCheck reads the lock beside the jail at dir for Staleness: its
 // settings from the lock, its entries from the check file when that was
-// made from this very lock. Such entries have only what Staleness looks
-// at (not SHA256, Why, owners, sizes); otherwise it is Read.
+// made from this very lock, by its owner. Such entries have only what
+// Staleness looks at (not SHA256, Why, owners, sizes); otherwise it is
+// Read.
 func ReadForCheck(dir string) (*Lock, error) {
 	f, err := openLock(dir)
 	if err != nil {
@@ -74,9 +91,9 @@ func ReadForCheck(dir string) (*Lock, error) {
 	defer f.Close()
 	var st unix.Stat_t
 	if unix.Fstat(int(f.Fd()), &st) == nil {
-		if data, err := os.ReadFile(CheckPath(dir)); err == nil {
-			if entries, ok := decodeCheck(data, lockIdentity(&st)); ok {
-				if l, err := readHead(f); err == nil {
+		if data, ok := readCheck(CheckPath(dir), &st); ok {
+			if l, err := readHead(f); err == nil {
+				if entries, ok := decodeCheck(data, lockIdentity(&st, l)); ok {
 					l.Entries = entries
 					return l, nil
 				}
@@ -86,11 +103,35 @@ func ReadForCheck(dir string) (*Lock, error) {
 	return Read(dir)
 }
 
+// readCheck reads the check file at p when it can be the one of the lock
+// whose stat is lock: a regular file (not a link, a FIFO that would
+// block, a device), of the lock's owner (in a directory others may write,
+// as /tmp, another user could have put one there first), and no larger
+// than the lock (it holds less of each entry).
+func readCheck(p string, lock *unix.Stat_t) ([]byte, bool) {
+	fd, err := unix.Open(p, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, false
+	}
+	f := os.NewFile(uintptr(fd), p)
+	defer f.Close()
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Uid != lock.Uid || st.Size > lock.Size {
+		return nil, false
+	}
+	data := make([]byte, st.Size)
+	if n, err := io.ReadFull(f, data); err != nil || int64(n) != st.Size {
+		return nil, false
+	}
+	return data, true
+}
+
 // lockIdentity is what tells one lock file from another: a build writes
-// a new one (a new inode); an edit in place changes its size, mtime or
-// ctime.
-func lockIdentity(st *unix.Stat_t) []uint64 {
-	return []uint64{st.Dev, st.Ino, uint64(st.Size), uint64(st.Mtim.Nano()), uint64(st.Ctim.Nano())}
+// a new one (a new inode) for a new tree, at a new time; an edit in place
+// changes its size, mtime or ctime.
+func lockIdentity(st *unix.Stat_t, l *Lock) []uint64 {
+	return []uint64{st.Dev, st.Ino, uint64(st.Size), uint64(st.Mtim.Nano()), uint64(st.Ctim.Nano()),
+		l.Tree.Dev, l.Tree.Ino, uint64(l.Tree.Birth), uint64(l.Built.UnixNano())}
 }
 
 func encodeCheck(id []uint64, entries []Entry) []byte {
@@ -158,7 +199,7 @@ func decodeCheck(b []byte, id []uint64) ([]Entry, bool) {
 		}
 	}
 	n := num()
-	if n > uint64(len(b)) { // each entry takes more than a byte
+	if n > uint64(len(b)/16) { // an entry takes 16 bytes at least
 		return nil, false
 	}
 	entries := make([]Entry, n)

@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/jailer-dev/jailer/jail/internal/testutil"
 	"github.com/jailer-dev/jailer/jail/plan"
 )
 
@@ -36,7 +37,7 @@ func checkLock(t *testing.T) (string, *Lock) {
 	if err := os.WriteFile(Path(dir), data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := WriteCheck(dir, l); err != nil {
+	if err := WriteCheck(dir, data); err != nil {
 		t.Fatal(err)
 	}
 	return dir, l
@@ -88,10 +89,19 @@ func TestReadForCheck(t *testing.T) {
 			os.WriteFile(CheckPath(dir), append([]byte("jailer check\x02"), data[len(checkMagic):]...), 0o644)
 		}},
 		{"not one", func() { os.WriteFile(CheckPath(dir), []byte("{}"), 0o644) }},
+		{"a symlink to it", func() {
+			os.Rename(CheckPath(dir), CheckPath(dir)+".real")
+			os.Symlink(filepath.Base(CheckPath(dir))+".real", CheckPath(dir))
+		}},
+		// A FIFO would block the build, holding its output's mutex.
+		{"a FIFO", func() { os.Remove(CheckPath(dir)); unix.Mkfifo(CheckPath(dir), 0o644) }},
+		{"larger than the lock", func() {
+			os.WriteFile(CheckPath(dir), append(append([]byte{}, data...), make([]byte, len(lockData))...), 0o644)
+		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			os.WriteFile(Path(dir), lockData, 0o644)
-			WriteCheck(dir, l)
+			WriteCheck(dir, lockData)
 			c.spoil()
 			got, err := ReadForCheck(dir)
 			if err != nil {
@@ -104,11 +114,70 @@ func TestReadForCheck(t *testing.T) {
 	}
 }
 
+// TestCheckFileOfAnotherUser: in a directory others may write (/tmp),
+// another user may put a check file beside a jail before its first build,
+// matching the lock's identity and saying there are no entries: it is
+// not believed, and the build's own cannot replace it.
+func TestCheckFileOfAnotherUser(t *testing.T) {
+	testutil.RequireRoot(t)
+	dir, l := checkLock(t)
+	data, _ := os.ReadFile(CheckPath(dir))
+	var st unix.Stat_t
+	unix.Stat(Path(dir), &st)
+	var head Lock
+	lockData, _ := os.ReadFile(Path(dir))
+	json.Unmarshal(lockData, &head)
+	forged := encodeCheck(lockIdentity(&st, &head), nil)
+	if _, ok := decodeCheck(forged, lockIdentity(&st, &head)); !ok || len(forged) >= len(data) {
+		t.Fatal("the forged check file does not decode")
+	}
+	os.WriteFile(CheckPath(dir), forged, 0o644)
+	os.Chown(CheckPath(dir), 65534, 65534)
+	got, err := ReadForCheck(dir)
+	if err != nil || len(got.Entries) != len(l.Entries) {
+		t.Errorf("ReadForCheck with another user's check file: %d entries, %v; want the lock's %d", len(got.Entries), err, len(l.Entries))
+	}
+	os.Chown(CheckPath(dir), 0, 0) // the control: the same file, the lock's owner
+	if got, err := ReadForCheck(dir); err != nil || len(got.Entries) != 0 {
+		t.Errorf("control: ReadForCheck = %d entries, %v; want the forged file's 0", len(got.Entries), err)
+	}
+}
+
+// TestCheckFromJSON: the check file says what the lock's JSON says, also
+// where JSON cannot say what the build saw (a name that is not UTF-8,
+// which the JSON lock holds with U+FFFD), so that a build, reading the
+// check file, and info or check, reading the lock, agree. Its mode is
+// the lock's, whatever the umask.
+func TestCheckFromJSON(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "jail")
+	os.Mkdir(dir, 0o755)
+	l := &Lock{Format: Format, Entries: []Entry{{Dest: "/caf\xe9", Kind: plan.KindFile, Source: "/src/caf\xe9", Mode: "0644"}}}
+	data, _ := json.Marshal(l)
+	os.WriteFile(Path(dir), data, 0o600)
+	if err := WriteCheck(dir, data); err != nil {
+		t.Fatal(err)
+	}
+	quick, err := ReadForCheck(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	full, err := Read(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if quick.Entries[0].SHA256 != "" || quick.Entries[0].Dest != full.Entries[0].Dest || quick.Entries[0].Source != full.Entries[0].Source || full.Entries[0].Dest == l.Entries[0].Dest {
+		t.Errorf("check file entry %q (%q), lock's %q (%q); want the check file's, the same as the lock's", quick.Entries[0].Dest, quick.Entries[0].Source, full.Entries[0].Dest, full.Entries[0].Source)
+	}
+	if fi, err := os.Stat(CheckPath(dir)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("check file of a lock of mode 0600: %v, %v", fi, err)
+	}
+}
+
 // FuzzDecodeCheck: no check file makes decodeCheck panic or allocate
 // beyond its size.
 func FuzzDecodeCheck(f *testing.F) {
 	var st unix.Stat_t
-	id := lockIdentity(&st)
+	id := lockIdentity(&st, &Lock{})
 	f.Add(encodeCheck(id, []Entry{{Dest: "/a", Kind: plan.KindFile, Source: "/b"}}))
 	f.Add([]byte(checkMagic))
 	f.Fuzz(func(t *testing.T, data []byte) {

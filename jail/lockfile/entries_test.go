@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/jailer-dev/jailer/jail/plan"
@@ -13,6 +14,7 @@ import (
 // goroutines reports the first stale entry in the lock's order, as a
 // check one by one does, wherever the stale entries lie.
 func TestEntriesReasonInOrder(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4)) // four goroutines, whatever the machine
 	dir := t.TempDir()
 	const n = 1000
 	l := &Lock{}
@@ -34,6 +36,7 @@ func TestEntriesReasonInOrder(t *testing.T) {
 		{"two in one block", []int{70, 65}, 65},
 		{"far apart", []int{900, 131, 500}, 131},
 		{"every other block", []int{999, 800, 600, 400, 200, 33}, 33},
+		{"the first entry of each block", []int{32, 64, 96, 128, 160, 192}, 32},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -45,7 +48,7 @@ func TestEntriesReasonInOrder(t *testing.T) {
 					os.Mkdir(filepath.Join(dir, l.Entries[i].Dest), 0o755)
 				}
 			})
-			for range 20 { // the goroutines race differently each time
+			for range 50 { // the goroutines race differently each time
 				r := l.entriesReason(dir)
 				switch {
 				case tt.want < 0 && r.Stale():

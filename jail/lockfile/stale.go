@@ -169,9 +169,11 @@ func Staleness(lock *Lock, dir string, want Want) Reason {
 // entriesReason is entryReason of the first entry, in the lock's order,
 // that is stale. Its stats (two per file) are most of an up-to-date
 // build's own work, so a large lock is checked by a few goroutines at
-// once, each taking the next block of entries: an entry past the first
-// stale one found so far is skipped, and every entry before it was
-// checked, so the answer is the one a check in order gives.
+// once, each taking the next block of entries and keeping the first
+// stale entry of a block in that block's slot; the answer is the first
+// slot filled, in order, which is what a check one by one finds. A block
+// after one found stale is not checked: only blocks before it could hold
+// the answer, and those were all taken before it.
 func (l *Lock) entriesReason(dir string) Reason {
 	tree, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -181,7 +183,8 @@ func (l *Lock) entriesReason(dir string) Reason {
 	}
 	const block = 32
 	n := len(l.Entries)
-	workers := min(runtime.GOMAXPROCS(0), 4, n/(2*block))
+	blocks := (n + block - 1) / block
+	workers := min(runtime.GOMAXPROCS(0), 4, blocks/2)
 	if workers < 2 {
 		for i := range l.Entries {
 			if r := l.entryReason(&l.Entries[i], dir, tree); r.Stale() {
@@ -190,33 +193,33 @@ func (l *Lock) entriesReason(dir string) Reason {
 		}
 		return Reason{}
 	}
-	var next, first atomic.Int64 // the next block's start; the first stale entry found
-	first.Store(int64(n))
-	reasons := make([]Reason, n)
+	found := make([]Reason, blocks) // each block's first stale entry, by the one goroutine that took it
+	var next, stale atomic.Int64    // the next block to take; the first block found stale so far
+	stale.Store(int64(blocks))
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
 			for {
-				start := int(next.Add(block)) - block
-				if start >= n || int64(start) > first.Load() {
+				k := next.Add(1) - 1
+				if k >= int64(blocks) || k > stale.Load() {
 					return
 				}
-				for i := start; i < min(start+block, n) && int64(i) < first.Load(); i++ {
-					r := l.entryReason(&l.Entries[i], dir, tree)
-					if !r.Stale() {
-						continue
+				for i := int(k) * block; i < min(int(k+1)*block, n); i++ {
+					if r := l.entryReason(&l.Entries[i], dir, tree); r.Stale() {
+						found[k] = r
+						for s := stale.Load(); k < s && !stale.CompareAndSwap(s, k); s = stale.Load() {
+						}
+						break
 					}
-					reasons[i] = r
-					for f := first.Load(); int64(i) < f && !first.CompareAndSwap(f, int64(i)); f = first.Load() {
-					}
-					break
 				}
 			}
 		})
 	}
 	wg.Wait()
-	if f := first.Load(); f < int64(n) {
-		return reasons[f]
+	for _, r := range found {
+		if r.Stale() {
+			return r
+		}
 	}
 	return Reason{}
 }
