@@ -143,33 +143,60 @@ func TestCheckFileOfAnotherUser(t *testing.T) {
 	}
 }
 
-// TestCheckFromJSON: the check file says what the lock's JSON says, also
-// where JSON cannot say what the build saw (a name that is not UTF-8,
-// which the JSON lock holds with U+FFFD), so that a build, reading the
-// check file, and info or check, reading the lock, agree. Its mode is
-// the lock's, whatever the umask.
-func TestCheckFromJSON(t *testing.T) {
+// TestPathsNotUTF8: a path that is not UTF-8 (a file named in Latin-1)
+// comes back from the lock, and from its check file, as the bytes it was,
+// where JSON alone would give U+FFFD (a name in neither the jail nor the
+// host, stale to every build, missing to every check); a lock whose paths
+// are all UTF-8 is written as before. The check file's mode is the
+// lock's, whatever the umask.
+func TestPathsNotUTF8(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "jail")
 	os.Mkdir(dir, 0o755)
-	l := &Lock{Format: Format, Entries: []Entry{{Dest: "/caf\xe9", Kind: plan.KindFile, Source: "/src/caf\xe9", Mode: "0644"}}}
-	data, _ := json.Marshal(l)
-	os.WriteFile(Path(dir), data, 0o600)
-	if err := WriteCheck(dir, data); err != nil {
+	l := &Lock{Format: Format, Manifest: "/m\xff.yaml", Inputs: []Input{{Path: "/inc\xfe.yaml"}}, Entries: []Entry{
+		{Dest: "/caf\xe9", Kind: plan.KindFile, Source: "/src/caf\xe9", Mode: "0644"},
+		{Dest: "/link", Kind: plan.KindSymlink, Target: "caf\xe9", Mode: "0777"},
+		{Dest: "/ok", Kind: plan.KindFile, Source: "/src/café", Mode: "0644"},
+	}}
+	data, err := json.Marshal(l)
+	if err != nil {
 		t.Fatal(err)
 	}
-	quick, err := ReadForCheck(dir)
-	if err != nil {
+	os.WriteFile(Path(dir), data, 0o600)
+	if err := WriteCheck(dir, data); err != nil {
 		t.Fatal(err)
 	}
 	full, err := Read(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if quick.Entries[0].SHA256 != "" || quick.Entries[0].Dest != full.Entries[0].Dest || quick.Entries[0].Source != full.Entries[0].Source || full.Entries[0].Dest == l.Entries[0].Dest {
-		t.Errorf("check file entry %q (%q), lock's %q (%q); want the check file's, the same as the lock's", quick.Entries[0].Dest, quick.Entries[0].Source, full.Entries[0].Dest, full.Entries[0].Source)
+	head, err := ReadHead(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	quick, err := ReadForCheck(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(full.Entries, l.Entries) || full.Manifest != l.Manifest || full.Inputs[0].Path != l.Inputs[0].Path {
+		t.Errorf("Read = %q %q %+v, want %q %q %+v", full.Manifest, full.Inputs[0].Path, full.Entries, l.Manifest, l.Inputs[0].Path, l.Entries)
+	}
+	if head.Manifest != l.Manifest || head.Inputs[0].Path != l.Inputs[0].Path {
+		t.Errorf("ReadHead = %q %q, want %q %q", head.Manifest, head.Inputs[0].Path, l.Manifest, l.Inputs[0].Path)
+	}
+	for i, e := range l.Entries {
+		if got := quick.Entries[i]; got.SHA256 != "" || got.Dest != e.Dest || got.Source != e.Source || got.Target != e.Target {
+			t.Errorf("check file entry %d: %q %q %q, want %q %q %q", i, got.Dest, got.Source, got.Target, e.Dest, e.Source, e.Target)
+		}
 	}
 	if fi, err := os.Stat(CheckPath(dir)); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("check file of a lock of mode 0600: %v, %v", fi, err)
+	}
+	// All UTF-8: the JSON of old.
+	valid := &Lock{Format: Format, Manifest: "/m.yaml", Entries: l.Entries[2:]}
+	got, _ := json.Marshal(valid)
+	want, _ := json.Marshal((*lockJSON)(valid))
+	if string(got) != string(want) || strings.Contains(string(got), "base64") {
+		t.Errorf("a lock of UTF-8 paths: %s, want %s", got, want)
 	}
 }
 

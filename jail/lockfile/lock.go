@@ -234,6 +234,7 @@ func readHead(f *os.File) (*Lock, error) {
 	if err := checkFormat(p, l.Format); err != nil {
 		return nil, err
 	}
+	l.decodePaths()
 	return &l, nil
 }
 

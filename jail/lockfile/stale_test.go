@@ -514,3 +514,47 @@ func TestStalenessRootless(t *testing.T) {
 		})
 	}
 }
+
+// TestNamesNotUTF8: a jail holding a file whose name is not UTF-8 (a
+// fixture named in Latin-1) is up to date to the next build, whether it
+// reads the lock or its check file, and clean to jailer check; the
+// control: changing the host file makes it stale, naming the file.
+func TestNamesNotUTF8(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("PATH", "/usr/bin")
+	name := "caf\xe9"
+	os.Mkdir(filepath.Join(dir, "data"), 0o755)
+	writeFile(t, filepath.Join(dir, "data", name), "v1\n")
+	m := testutil.WriteManifest(t, dir, "m.yaml", "version: 1\nbinaries: [/bin/true]\nfiles:\n  - {src: ./data, dest: /data}\n")
+	out := filepath.Join(dir, "jail")
+	build1 := func() *build.Summary {
+		t.Helper()
+		sum, err := build.Build(context.Background(), testutil.LoadManifest(t, m), build.Options{Output: out})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sum
+	}
+	build1()
+	if sum := build1(); !sum.UpToDate {
+		t.Errorf("second build: rebuilt because %s", sum.Reason)
+	}
+	for _, read := range []func(string) (*lockfile.Lock, error){lockfile.Read, lockfile.ReadForCheck} {
+		lock, err := read(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := lockfile.Staleness(lock, out, lockfile.WantManifest(m, "")); r.Stale() {
+			t.Errorf("Staleness: %s", r)
+		}
+	}
+	assertCheck(t, out, nil, dir)
+	appendFile(t, filepath.Join(dir, "data", name), "v2\n")
+	lock, err := lockfile.ReadForCheck(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := lockfile.Staleness(lock, out, lockfile.WantManifest(m, "")); r.Kind != lockfile.SourceChanged || !strings.HasSuffix(r.Path, "/data/"+name) {
+		t.Errorf("after the host file changed: %s %q, want %s of it", r.Kind, r.Path, lockfile.SourceChanged)
+	}
+}
