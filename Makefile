@@ -45,12 +45,14 @@ test-short:
 	$(GO) test -short ./...
 
 # Go benchmarks, then the comparison with jailkit, lddtree and cp -a, entry
-# latency against bwrap, the same without root (as jailer-ci), and the
+# latency against bwrap, the floor under it (a C init started by a C and
+# by a Go front end), the same without root (as jailer-ci), and the
 # content store's disk use, build time and pushes.
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 10x ./jail/...
 	bench/compare.sh
 	bench/enter.sh
+	bench/floor.sh
 	bench/rootless.sh
 	bench/store.sh
 
