@@ -13,7 +13,10 @@
 # cgroup or register of runs: when it is above bwrap, so is jailer.
 #
 #   bench/floor.sh            # ROUNDS=9 rounds of RUNS=20 runs each
-# Needs root, gcc (static libc: libc6-dev), bwrap, bin/jailer (make build).
+# Needs root, gcc (static libc: libc6-dev), bwrap, bc, bin/jailer (make
+# build). bwrap --unshare-all, as root, also makes user and cgroup
+# namespaces, and neither an overlay nor a seccomp filter: the work
+# differs a little; the rows compare starts, not features.
 set -euo pipefail
 . "$(dirname "$0")/interleave.sh"
 cd "$(dirname "$0")/.."
@@ -22,8 +25,8 @@ RUNS=${RUNS:-20}
 JAILER=${JAILER:-bin/jailer}
 GO=${GO:-go}
 [ "$(id -u)" = 0 ] || { echo "bench/floor.sh: needs root (namespaces, mounts)" >&2; exit 1; }
-for t in bwrap gcc; do
-  command -v $t >/dev/null || { echo "bench/floor.sh: $t missing: apt-get install bubblewrap gcc libc6-dev" >&2; exit 1; }
+for t in bwrap gcc bc; do
+  command -v $t >/dev/null || { echo "bench/floor.sh: $t missing: apt-get install bubblewrap gcc libc6-dev bc" >&2; exit 1; }
 done
 [ -x "$JAILER" ] || { echo "bench/floor.sh: $JAILER missing: make build" >&2; exit 1; }
 

@@ -187,10 +187,9 @@ func checkOutput(out string, force bool) (*lockfile.Lock, error) {
 func leftoverLock(out string, id lockfile.TreeID) (*lockfile.Lock, error) {
 	for _, l := range leftovers(out) {
 		if data, err := os.ReadFile(l); strings.HasSuffix(l, ".lock") && err == nil {
-			var left lockfile.Lock
-			if json.Unmarshal(data, &left) == nil && left.Tree == id {
+			if left, err := lockfile.Unmarshal(data); err == nil && left.Tree == id {
 				if err := os.Rename(l, lockfile.Path(out)); err == nil {
-					return &left, nil
+					return left, nil
 				}
 			}
 		}

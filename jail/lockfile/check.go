@@ -11,7 +11,6 @@ package lockfile
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"io"
 	"os"
@@ -23,7 +22,7 @@ import (
 )
 
 // checkMagic starts a check file; its last byte is the encoding's version.
-const checkMagic = "jailer check\x01"
+const checkMagic = "jailer check\x02"
 
 // CheckPath is the check file of the jail at dir: hidden, beside it.
 func CheckPath(dir string) string {
@@ -40,8 +39,8 @@ func CheckPath(dir string) string {
 // the lock. Builds of one output take turns (the caller holds its
 // mutex), so one temporary name does.
 func WriteCheck(dir string, data []byte) error {
-	var l Lock
-	if err := json.Unmarshal(data, &l); err != nil {
+	l, err := Unmarshal(data)
+	if err != nil {
 		return err
 	}
 	f, err := os.Open(Path(dir))
@@ -62,7 +61,7 @@ func WriteCheck(dir string, data []byte) error {
 		return &os.PathError{Op: "create", Path: tmp, Err: err}
 	}
 	w := os.NewFile(uintptr(fd), tmp)
-	_, err = w.Write(encodeCheck(lockIdentity(&st, &l), l.Entries))
+	_, err = w.Write(encodeCheck(lockIdentity(&st, l), l.Entries))
 	if err == nil {
 		err = w.Chmod(os.FileMode(st.Mode & 0o644)) // as the lock, whatever the umask
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/jailer-dev/jailer/jail/internal/testutil"
 	"github.com/jailer-dev/jailer/jail/plan"
+	"github.com/jailer-dev/jailer/manifest"
 )
 
 // checkLock writes a lock of a few entries of every kind beside a jail
@@ -86,7 +87,7 @@ func TestReadForCheck(t *testing.T) {
 		{"cut short", func() { os.WriteFile(CheckPath(dir), data[:len(data)-3], 0o644) }},
 		{"bytes after its end", func() { os.WriteFile(CheckPath(dir), append(append([]byte{}, data...), 0), 0o644) }},
 		{"another encoding", func() {
-			os.WriteFile(CheckPath(dir), append([]byte("jailer check\x02"), data[len(checkMagic):]...), 0o644)
+			os.WriteFile(CheckPath(dir), append([]byte(checkMagic[:len(checkMagic)-1]+"\x7f"), data[len(checkMagic):]...), 0o644)
 		}},
 		{"not one", func() { os.WriteFile(CheckPath(dir), []byte("{}"), 0o644) }},
 		{"a symlink to it", func() {
@@ -191,12 +192,65 @@ func TestPathsNotUTF8(t *testing.T) {
 	if fi, err := os.Stat(CheckPath(dir)); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("check file of a lock of mode 0600: %v, %v", fi, err)
 	}
-	// All UTF-8: the JSON of old.
+	// Format 5, which a jailer reading up to 4 refuses; all UTF-8: the
+	// JSON of format 4, byte for byte.
+	if !strings.Contains(string(data), `"format":5`) {
+		t.Errorf("a lock holding paths not UTF-8: %.40s..., want format 5", data)
+	}
 	valid := &Lock{Format: Format, Manifest: "/m.yaml", Entries: l.Entries[2:]}
 	got, _ := json.Marshal(valid)
-	want, _ := json.Marshal((*lockJSON)(valid))
+	want, _ := json.Marshal(&lockJSON{Format: 4, Manifest: "/m.yaml", Entries: l.Entries[2:]})
 	if string(got) != string(want) || strings.Contains(string(got), "base64") {
 		t.Errorf("a lock of UTF-8 paths: %s, want %s", got, want)
+	}
+	// The store and a bind mount's source are paths too.
+	other := &Lock{Format: Format, Store: "/st\xe9", Enter: manifest.Enter{Mounts: []manifest.Mount{{Type: "bind", Source: "/d\xe9/src", Target: "/src"}}}}
+	data, _ = json.Marshal(other)
+	back, err := Unmarshal(data)
+	if err != nil || back.Store != other.Store || back.Enter.Mounts[0].Source != other.Enter.Mounts[0].Source {
+		t.Errorf("store and mount source: %q %q, %v; want %q %q", back.Store, back.Enter.Mounts[0].Source, err, other.Store, other.Enter.Mounts[0].Source)
+	}
+}
+
+// TestCheckIdentity: a check file made for another lock (another tree, or
+// another build's time) with the same stat is passed over; so is one
+// that decodes but is larger than the lock.
+func TestCheckIdentity(t *testing.T) {
+	dir, l := checkLock(t)
+	lockData, _ := os.ReadFile(Path(dir))
+	head, _ := Unmarshal(lockData)
+	var st unix.Stat_t
+	unix.Stat(Path(dir), &st)
+	for _, c := range []struct {
+		name string
+		id   func(Lock) Lock
+		pad  int
+	}{
+		{"another tree", func(x Lock) Lock { x.Tree.Ino++; return x }, 0},
+		{"another build time", func(x Lock) Lock { x.Built = x.Built.Add(1); return x }, 0},
+		{"larger than the lock", func(x Lock) Lock { return x }, 1 + len(lockData)/60},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			other := c.id(*head)
+			entries := []Entry{{Dest: "/only", Kind: plan.KindDir, Mode: "0755"}}
+			for range c.pad {
+				entries = append(entries, Entry{Dest: "/padding/entry/with/a/long/name", Kind: plan.KindDir, Mode: "0755"})
+			}
+			forged := encodeCheck(lockIdentity(&st, &other), entries)
+			if _, ok := decodeCheck(forged, lockIdentity(&st, &other)); !ok {
+				t.Fatal("the forged check file does not decode")
+			}
+			os.WriteFile(CheckPath(dir), forged, 0o644)
+			got, err := ReadForCheck(dir)
+			if err != nil || len(got.Entries) != len(l.Entries) {
+				t.Errorf("%d entries, %v; want the lock's %d", len(got.Entries), err, len(l.Entries))
+			}
+		})
+	}
+	// The control: made for this lock, small enough, it is believed.
+	os.WriteFile(CheckPath(dir), encodeCheck(lockIdentity(&st, head), []Entry{{Dest: "/only", Kind: plan.KindDir}}), 0o644)
+	if got, err := ReadForCheck(dir); err != nil || len(got.Entries) != 1 {
+		t.Errorf("control: %d entries, %v; want the check file's 1", len(got.Entries), err)
 	}
 }
 

@@ -42,8 +42,10 @@ import (
 // rather than take a rootless jail's missing devices for drift. Format 4
 // records jails whose files are hardlinks into a content store (LinkStore,
 // Store, Entry.Store): a jailer that reads only up to 3 refuses them rather
-// than let a --persist run write into files other jails share.
-const Format = 4
+// than let a --persist run write into files other jails share. Format 5
+// holds paths that are not UTF-8 (paths.go); a lock without one is still
+// written as format 4, and both are current.
+const Format = 5
 
 // oldestFormat is the oldest lock layout this jailer reads.
 const oldestFormat = 1
@@ -165,14 +167,14 @@ func Read(dir string) (*Lock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read lock: %w", err)
 	}
-	var l Lock
-	if err := json.Unmarshal(data, &l); err != nil {
+	l, err := Unmarshal(data)
+	if err != nil {
 		return nil, fmt.Errorf("read lock %s: %w (rebuild with --force)", p, err)
 	}
 	if err := checkFormat(p, l.Format); err != nil {
 		return nil, err
 	}
-	return &l, nil
+	return l, nil
 }
 
 // ReadHead reads a lock's settings (everything but Entries), stopping

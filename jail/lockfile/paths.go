@@ -13,7 +13,10 @@ import (
 // "caf\uFFFD", a name that is not in the jail or on the host, and the jail
 // would be stale to every build and broken to every check. The lock holds
 // such a path as rawPrefix and the path's bytes in base64: a path cannot
-// hold NUL, so no real one starts so. Others are as they are.
+// hold NUL, so no real one starts so. Others are as they are. A lock that
+// holds one is of format 5, which a jailer that reads only up to 4
+// refuses rather than take the encoded paths for names; any other is
+// written as format 4, which every jailer since reads alike.
 const rawPrefix = "\x00base64:"
 
 // encodePath is p as the lock's JSON holds it.
@@ -37,43 +40,61 @@ func decodePath(s string) string {
 	return string(b)
 }
 
-// lockJSON is Lock without its JSON methods.
+// plainFormat is the format of a lock whose paths are all UTF-8.
+const plainFormat = 4
+
+// lockJSON is Lock without its JSON method.
 type lockJSON Lock
 
-// MarshalJSON writes the lock with its paths as encodePath holds them;
-// a lock whose paths are all UTF-8 is written as it always was.
+// MarshalJSON writes the lock with its paths as encodePath holds them,
+// as format 5; a lock whose paths are all UTF-8 is written as format 4
+// was, byte for byte.
 func (l Lock) MarshalJSON() ([]byte, error) {
 	j := lockJSON(l)
-	if !l.pathsValid() {
-		j.Manifest = encodePath(j.Manifest)
-		j.Inputs = slices.Clone(j.Inputs)
-		for i := range j.Inputs {
-			j.Inputs[i].Path = encodePath(j.Inputs[i].Path)
+	if l.pathsValid() {
+		if j.Format == Format {
+			j.Format = plainFormat
 		}
-		j.Entries = slices.Clone(j.Entries)
-		for i := range j.Entries {
-			e := &j.Entries[i]
-			e.Dest, e.Source, e.Target = encodePath(e.Dest), encodePath(e.Source), encodePath(e.Target)
-		}
+		return json.Marshal(j)
+	}
+	j.Manifest, j.Store = encodePath(j.Manifest), encodePath(j.Store)
+	j.Enter.Mounts = slices.Clone(j.Enter.Mounts)
+	for i := range j.Enter.Mounts {
+		j.Enter.Mounts[i].Source = encodePath(j.Enter.Mounts[i].Source)
+	}
+	j.Inputs = slices.Clone(j.Inputs)
+	for i := range j.Inputs {
+		j.Inputs[i].Path = encodePath(j.Inputs[i].Path)
+	}
+	j.Entries = slices.Clone(j.Entries)
+	for i := range j.Entries {
+		e := &j.Entries[i]
+		e.Dest, e.Source, e.Target = encodePath(e.Dest), encodePath(e.Source), encodePath(e.Target)
 	}
 	return json.Marshal(j)
 }
 
-// UnmarshalJSON reads a lock, its paths back to their bytes.
-func (l *Lock) UnmarshalJSON(data []byte) error {
-	var j lockJSON
-	if err := json.Unmarshal(data, &j); err != nil {
-		return err
+// Unmarshal reads the lock whose JSON is data, its paths back to their
+// bytes. (A method UnmarshalJSON would make encoding/json scan the whole
+// lock twice.)
+func Unmarshal(data []byte) (*Lock, error) {
+	var l Lock
+	if err := json.Unmarshal(data, &l); err != nil {
+		return nil, err
 	}
-	*l = Lock(j)
 	l.decodePaths()
-	return nil
+	return &l, nil
 }
 
 // pathsValid says whether every path of l is UTF-8.
 func (l *Lock) pathsValid() bool {
-	if !utf8.ValidString(l.Manifest) {
+	if !utf8.ValidString(l.Manifest) || !utf8.ValidString(l.Store) {
 		return false
+	}
+	for _, m := range l.Enter.Mounts {
+		if !utf8.ValidString(m.Source) {
+			return false
+		}
 	}
 	for _, in := range l.Inputs {
 		if !utf8.ValidString(in.Path) {
@@ -91,7 +112,10 @@ func (l *Lock) pathsValid() bool {
 
 // decodePaths turns the paths encodePath wrote back into their bytes.
 func (l *Lock) decodePaths() {
-	l.Manifest = decodePath(l.Manifest)
+	l.Manifest, l.Store = decodePath(l.Manifest), decodePath(l.Store)
+	for i := range l.Enter.Mounts {
+		l.Enter.Mounts[i].Source = decodePath(l.Enter.Mounts[i].Source)
+	}
 	for i := range l.Inputs {
 		l.Inputs[i].Path = decodePath(l.Inputs[i].Path)
 	}

@@ -119,7 +119,7 @@ func (r Reason) AtEntry() string {
 	case NotThisTree:
 		return fmt.Sprintf("%s is not the directory its lock was written for", r.Path)
 	case OldFormat:
-		return fmt.Sprintf("its lock was written by an older jailer (format %s, this one writes %d)", r.Detail, Format)
+		return fmt.Sprintf("its lock was written by an older jailer (format %s, this one writes %d)", r.Detail, plainFormat)
 	case OtherManifest:
 		return fmt.Sprintf("it was built from another manifest, %s", r.Path)
 	case OtherLink:

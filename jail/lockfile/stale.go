@@ -246,7 +246,7 @@ func (l *Lock) treeReason(dir string) Reason {
 // buildReason compares the build that made the jail with want as a whole.
 func (l *Lock) buildReason(want Want) Reason {
 	switch {
-	case l.Format != Format:
+	case l.Format != Format && l.Format != plainFormat:
 		return Reason{Kind: OldFormat, Detail: strconv.Itoa(l.Format)}
 	case want.Manifest != "" && want.Manifest != l.Manifest:
 		return Reason{Kind: OtherManifest, Path: l.Manifest}

@@ -407,7 +407,8 @@ func TestReadFormats(t *testing.T) {
 		{`{"format":2,"tree":{"dev":7,"ino":8,"birth":9}}`, lockfile.TreeID{Dev: 7, Ino: 8, Birth: 9}, ""},
 		{`{"format":3,"tree":{"dev":7,"ino":8,"birth":9},"rootless":{"uid":1001,"gid":1002}}`, lockfile.TreeID{Dev: 7, Ino: 8, Birth: 9}, ""},
 		{`{"format":4,"tree":{"dev":7,"ino":8,"birth":9},"link":"store","store":"/var/lib/jailer/store"}`, lockfile.TreeID{Dev: 7, Ino: 8, Birth: 9}, ""},
-		{`{"format":5,"tree":{}}`, lockfile.TreeID{}, "has format 5, this jailer reads 1 to 4 (rebuild the jail with --force"},
+		{`{"format":5,"tree":{"dev":7,"ino":8,"birth":9},"manifest":"\u0000base64:L23pLnlhbWw="}`, lockfile.TreeID{Dev: 7, Ino: 8, Birth: 9}, ""},
+		{`{"format":6,"tree":{}}`, lockfile.TreeID{}, "has format 6, this jailer reads 1 to 5 (rebuild the jail with --force"},
 		{`{"format":0}`, lockfile.TreeID{}, "has format 0"},
 	}
 	for _, tt := range tests {

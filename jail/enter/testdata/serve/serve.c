@@ -4,8 +4,9 @@
  * every address of the jail, prints "listening" on stdout once it does,
  * and answers the first connection with LINE and a newline, then exits 0
  * once the client has closed it. `serve -u PORT LINE` does the same on
- * UDP: it answers each datagram with LINE and a newline, and exits 0 two
- * seconds after the first. Any failure prints why and exits 1.
+ * UDP: it answers each datagram with LINE and a newline, and exits 0 once
+ * two seconds pass without one after the first. Any failure prints why
+ * and exits 1.
  *
  * Neither exits as soon as it has sent: the jail's network goes with its
  * last process, and with it what slirp4netns had not yet read from the
