@@ -222,7 +222,7 @@ func swapIn(ctx context.Context, mu *outputMutex, staging, out string, lock *loc
 		os.Remove(tmp)
 		return fmt.Errorf("swap in %s: %w", out, err)
 	}
-	defer unlock()
+	defer func() { unlock() }()
 	_, err = os.Lstat(out)
 	switch {
 	case err == nil:
@@ -234,9 +234,12 @@ func swapIn(ctx context.Context, mu *outputMutex, staging, out string, lock *loc
 		os.Remove(tmp)
 		return &os.LinkError{Op: "swap in", Old: staging, New: out, Err: err}
 	}
-	if err := os.Rename(tmp, lockfile.Path(out)); err != nil {
+	err = os.Rename(tmp, lockfile.Path(out))
+	unlock() // runs may start: what follows is for up-to-date checks, which hold the output
+	unlock = func() {}
+	if err != nil {
 		return fmt.Errorf("write lock: %w", err)
 	}
-	lockfile.WriteCheck(out, data) // a copy for up-to-date checks: without it they read the lock
+	lockfile.WriteCheck(out, data) // without it, up-to-date checks read the lock
 	return nil
 }

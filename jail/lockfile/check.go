@@ -5,9 +5,11 @@ package lockfile
 // an encoding of its own, read in a twentieth of the time the lock's JSON
 // takes (0.04 against 0.7 ms for a jail of a hundred programs, in every
 // up-to-date build and run). It is only ever a copy: it records the
-// identity of the lock it was made from (device, inode, size, mtime,
-// ctime), and ReadForCheck falls back on the lock itself when they
-// differ, the file is missing, or it does not decode.
+// identity of the lock it was made from (the lock file's device, inode,
+// size, mtime and ctime, and the tree and build time it names), and
+// ReadForCheck falls back on the lock itself when they differ, when the
+// file is missing, does not decode, is not a regular file of the lock's
+// owner, or is larger than the lock.
 
 import (
 	"encoding/binary"
