@@ -49,6 +49,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/jailer-dev/jailer/jail/enter/jailinit"
+	"github.com/jailer-dev/jailer/jail/internal/jsonpath"
 )
 
 // Where the subordinate ids and the helpers that map them are; variables
@@ -393,7 +394,7 @@ func ownedEntries(dir string) ([]ownedEntry, error) {
 	var out []ownedEntry
 	for _, e := range lock.Entries {
 		if e.UID != 0 || e.GID != 0 {
-			out = append(out, ownedEntry{Path: e.Dest, UID: e.UID, GID: e.GID})
+			out = append(out, ownedEntry{Path: jsonpath.Decode(e.Dest), UID: e.UID, GID: e.GID})
 		}
 	}
 	return out, nil

@@ -852,3 +852,29 @@ func TestOwnedEntries(t *testing.T) {
 		}
 	}
 }
+
+// TestRootlessKeepChangesNotUTF8: a rootless run of a jail in a
+// directory whose name is not UTF-8 saves --keep-changes: the request to
+// the save helper holds its paths without loss (jsonpath), where JSON
+// alone gave the helper a directory that is nowhere.
+func TestRootlessKeepChangesNotUTF8(t *testing.T) {
+	r := newRootless(t)
+	r.fullMapping(t)
+	built := r.build(t, rootlessManifest)
+	odd := filepath.Join(filepath.Dir(built), "caf\xe9")
+	if err := os.Mkdir(odd, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r.user.Chown(t, odd)
+	jail := filepath.Join(odd, "jail")
+	for _, p := range []string{"", ".jailer.lock"} { // the tree and its lock move together
+		if err := os.Rename(built+p, jail+p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keep := filepath.Join(r.dir(t), "keep")
+	r.mustEnter(t, jail, rlRun{opts: map[string]any{"KeepChanges": keep}}, "/bin/touch", "/tmp/x")
+	if entries := listTree(t, filepath.Join(keep, "files")); strings.Join(entries, " ") != "tmp/ tmp/x" {
+		t.Errorf("--keep-changes of a jail in %q saved %q, want tmp/ tmp/x", odd, entries)
+	}
+}

@@ -21,12 +21,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/jailer-dev/jailer/jail/enter/jailinit"
+	"github.com/jailer-dev/jailer/jail/internal/jsonpath"
 )
 
 // saveArg, as argv[1], makes the jailer binary run as the save helper.
@@ -47,6 +49,26 @@ type saveRequest struct {
 	Targets     []string     `json:"targets,omitempty"`      // the init's mount targets
 	Owned       []ownedEntry `json:"owned,omitempty"`        // owners the init gave (chownOwned)
 	Outputs     []Output     `json:"outputs,omitempty"`
+}
+
+// withPaths is r with every path mapped by f: jsonpath.Encode before it
+// is sent as JSON, jsonpath.Decode once read (a jail or directory whose
+// name is not UTF-8 would arrive as another name).
+func (r saveRequest) withPaths(f func(string) string) saveRequest {
+	r.KeepChanges, r.Lower = f(r.KeepChanges), f(r.Lower)
+	r.Targets = slices.Clone(r.Targets)
+	for i := range r.Targets {
+		r.Targets[i] = f(r.Targets[i])
+	}
+	r.Owned = slices.Clone(r.Owned)
+	for i := range r.Owned {
+		r.Owned[i].Path = f(r.Owned[i].Path)
+	}
+	r.Outputs = slices.Clone(r.Outputs)
+	for i := range r.Outputs {
+		r.Outputs[i].Host, r.Outputs[i].Target = f(r.Outputs[i].Host), f(r.Outputs[i].Target)
+	}
+	return r
 }
 
 // save saves the run's changes and hands over its outputs, through the
@@ -126,7 +148,7 @@ func (ns *userns) runSaveHelper(req *saveRequest, upper int) error {
 			return fmt.Errorf("save the run's results: %w", err)
 		}
 	}
-	err = json.NewEncoder(reqW).Encode(req)
+	err = json.NewEncoder(reqW).Encode(req.withPaths(jsonpath.Encode))
 	reqW.Close()
 	msg, _ := io.ReadAll(resR)
 	code := jailinit.WaitStatus(pid)
@@ -159,6 +181,7 @@ func saveHelper() int {
 	if err != nil {
 		return fail(fmt.Errorf("save the run's results: read the request: %w", err))
 	}
+	req = req.withPaths(jsonpath.Decode)
 	// 0 is the caller in this namespace: what is saved becomes theirs.
 	var errs []string
 	if req.KeepChanges != "" {

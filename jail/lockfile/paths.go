@@ -1,44 +1,21 @@
 package lockfile
 
 import (
-	"encoding/base64"
 	"encoding/json"
 	"slices"
-	"strings"
 	"unicode/utf8"
+
+	"github.com/jailer-dev/jailer/jail/internal/jsonpath"
 )
 
-// A path on Linux is any bytes but NUL and a JSON string only UTF-8: a
-// file named in Latin-1 ("caf\xe9") would come back from the lock as
-// "caf\uFFFD", a name that is not in the jail or on the host, and the jail
-// would be stale to every build and broken to every check. The lock holds
-// such a path as rawPrefix and the path's bytes in base64: a path cannot
-// hold NUL, so no real one starts so. Others are as they are. A lock that
-// holds one is of format 5, which a jailer that reads only up to 4
-// refuses rather than take the encoded paths for names; any other is
-// written as format 4, which every jailer since reads alike.
-const rawPrefix = "\x00base64:"
+// A lock holds its paths as jsonpath does (a path that is not UTF-8 as
+// NUL, "base64:" and its bytes): a lock that holds one is of format 5,
+// which a jailer that reads only up to 4 refuses rather than take the
+// encoded paths for names; any other is written as format 4, which every
+// jailer since reads alike.
 
-// encodePath is p as the lock's JSON holds it.
-func encodePath(p string) string {
-	if utf8.ValidString(p) {
-		return p
-	}
-	return rawPrefix + base64.StdEncoding.EncodeToString([]byte(p))
-}
-
-// decodePath is the path the lock's JSON holds as s.
-func decodePath(s string) string {
-	rest, ok := strings.CutPrefix(s, rawPrefix)
-	if !ok {
-		return s
-	}
-	b, err := base64.StdEncoding.DecodeString(rest)
-	if err != nil {
-		return s
-	}
-	return string(b)
-}
+// encodePath and decodePath are jsonpath's, for short.
+var encodePath, decodePath = jsonpath.Encode, jsonpath.Decode
 
 // plainFormat is the format of a lock whose paths are all UTF-8.
 const plainFormat = 4
