@@ -175,6 +175,12 @@ func run(ctx context.Context, dir string, opts *Options, stdio Stdio, stats *Sta
 	if changes != nil {
 		send = changes.send
 	}
+	// The caller's signals are caught from now on, to be forwarded to the
+	// init (watch): one sent once the command runs, even before watch
+	// starts, must reach it, not end jailer or be lost.
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, forwardedToInit...)
+	defer signal.Stop(sigs)
 	var cfgW, statusR *os.File
 	timeline.Mark("before clone")
 	pid, err := cg.startInside(func() (pid int, err error) {
@@ -214,7 +220,7 @@ func run(ctx context.Context, dir string, opts *Options, stdio Stdio, stats *Sta
 	reg.write(pid, started, opts)
 	timeline.Mark("recorded for jailer ps")
 	term.started()
-	stop := j.watch(ctx, opts.Limits.Timeout)
+	stop := j.watch(ctx, opts.Limits.Timeout, sigs)
 	if unet != nil {
 		if err := unet.up(opts.Publish); err != nil {
 			j.kill()
@@ -342,9 +348,7 @@ func (j *jailInit) kill() {
 
 // watch, until stop is called, forwards the caller's signals to the init
 // and kills the jail when it runs past timeout (0: never) or ctx ends.
-func (j *jailInit) watch(ctx context.Context, timeout time.Duration) (stop func()) {
-	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
+func (j *jailInit) watch(ctx context.Context, timeout time.Duration, sigs <-chan os.Signal) (stop func()) {
 	done := make(chan struct{})
 	go func() {
 		var expired <-chan time.Time
@@ -368,11 +372,12 @@ func (j *jailInit) watch(ctx context.Context, timeout time.Duration) (stop func(
 			}
 		}
 	}()
-	return func() {
-		close(done)
-		signal.Stop(sigs)
-	}
+	return func() { close(done) }
 }
+
+// forwardedToInit are the signals of jailer's caller that the init gets
+// (and forwards to the command).
+var forwardedToInit = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2}
 
 // wait reads the init's report (startErr when the command did not start)
 // and waits for the init to exit, through the tracer when there is one.
