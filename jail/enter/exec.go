@@ -93,6 +93,12 @@ func Exec(ctx context.Context, r *runs.Record, o ExecOptions, stdio Stdio) (int,
 		defer proxy.finish()
 		defer proxy.closeSent() // runs first: sent, or not to be sent
 	}
+	// The caller's signals are caught before the command can start, to be
+	// forwarded once it has (forwardSignals): one sent in between must
+	// reach it, not end jailer exec.
+	sigs := make(chan os.Signal, 16)
+	signal.Notify(sigs, forwardedToInit...)
+	defer signal.Stop(sigs)
 	rights := unix.UnixRights(int(stdio.In.Fd()), int(stdio.Out.Fd()), int(stdio.Err.Fd()))
 	if err := unix.Sendmsg(conn, data, rights, nil, 0); err != nil {
 		if errors.Is(err, unix.EPIPE) || errors.Is(err, unix.ECONNRESET) {
@@ -114,7 +120,7 @@ func Exec(ctx context.Context, r *runs.Record, o ExecOptions, stdio Stdio) (int,
 		return n, &Error{Code: n, Msg: msg}
 	}
 	term.started()
-	stop := forwardSignals(ctx, conn)
+	stop := forwardSignals(ctx, conn, sigs)
 	defer stop()
 	answer, ok = readAnswer(conn)
 	if code, isExit := strings.CutPrefix(answer, "exit "); ok && isExit {
@@ -147,12 +153,10 @@ func readAnswer(conn int) (string, bool) {
 	}
 }
 
-// forwardSignals passes the signals jailer exec gets on to the command,
-// until stop; when ctx ends, the connection is shut, and the init kills
-// the command.
-func forwardSignals(ctx context.Context, conn int) (stop func()) {
-	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2)
+// forwardSignals passes the signals jailer exec gets (on sigs) on to the
+// command, until stop; when ctx ends, the connection is shut, and the
+// init kills the command.
+func forwardSignals(ctx context.Context, conn int, sigs <-chan os.Signal) (stop func()) {
 	done := make(chan struct{})
 	go func() {
 		for {
@@ -167,10 +171,7 @@ func forwardSignals(ctx context.Context, conn int) (stop func()) {
 			}
 		}
 	}()
-	return func() {
-		close(done)
-		signal.Stop(sigs)
-	}
+	return func() { close(done) }
 }
 
 // connectAs connects to the init's socket at path as user uid: the init
