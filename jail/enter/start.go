@@ -121,7 +121,15 @@ func startInit(root string, opts *Options, ns *userns, stdio Stdio, changes *os.
 	if timeline.On() {
 		env = append(env, timeline.Env+"=1") // the init's own; the command's environment is cfg.Env
 	}
-	pid, err = syscall.ForkExec(self, []string{InitProgram, jailinit.Arg}, &syscall.ProcAttr{
+	argv := []string{InitProgram, jailinit.Arg}
+	if !opts.NoNamespaces && opts.has("net") && opts.Net != NetUser && !opts.has("user") {
+		// The config will say Net (initConfigFor). Not in a user
+		// namespace, where root is under RLIMIT_NPROC (--nproc): the
+		// thread that makes the namespace would end early, and the Go
+		// runtime could need a new one past the limit.
+		argv = append(argv, jailinit.NetArg)
+	}
+	pid, err = syscall.ForkExec(self, argv, &syscall.ProcAttr{
 		Env:   env,
 		Files: files,
 		Sys:   sys,

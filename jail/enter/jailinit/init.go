@@ -24,6 +24,12 @@ import (
 // Arg, as argv[1], says that the process is a jail's init.
 const Arg = "__jailer_init__"
 
+// NetArg, as argv[2], tells the init that its config will ask for a
+// network namespace of its own (Config.Net): the init starts making it
+// before it reads the config. Making one takes the kernel a millisecond
+// or more here, which the init otherwise waits for after its mounts.
+const NetArg = "net"
+
 // TimelineLine starts the line of the init's timeline on the status pipe,
 // sent as it exits when JAILER_TIMELINE is on (see package timeline).
 const TimelineLine = "timeline "
@@ -53,6 +59,14 @@ func IsInit() bool { return len(os.Args) > 1 && os.Args[1] == Arg }
 // Main is the jail's init; it returns the exit status for os.Exit.
 func Main() int {
 	runtime.LockOSThread()
+	var early <-chan netns // the network namespace, started before the config came
+	if len(os.Args) > 2 && os.Args[2] == NetArg {
+		// Through the /proc of now (jailer's): the jail's is not mounted yet.
+		if proc, err := unix.Open("/proc", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0); err == nil {
+			defer unix.Close(proc)
+			early = startNetns(proc)
+		}
+	}
 	// Signals are caught before the command starts (one sent right after
 	// it must not be lost), by a goroutine that starts now: setting up
 	// the handling takes the Go runtime threads, a few hundred
@@ -80,7 +94,13 @@ func Main() int {
 
 	cfg, err := readConfig()
 	timeline.Mark("config read")
-	if err == nil && cfg.Net {
+	switch {
+	case err == nil && cfg.Net && early != nil:
+		cfg.netns = early
+	case early != nil:
+		go dropNetns(early) // made for a config that did not ask for it
+	}
+	if err == nil && cfg.Net && cfg.netns == nil {
 		// Made alongside the mounts (startNetns), through the /proc of now.
 		proc, perr := unix.Open("/proc", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		if perr != nil {

@@ -180,6 +180,13 @@ func startNetns(proc int) <-chan netns {
 	return ch
 }
 
+// dropNetns closes the network namespace startNetns made, once made.
+func dropNetns(ch <-chan netns) {
+	if ns := <-ch; ns.err == nil {
+		unix.Close(ns.fd)
+	}
+}
+
 // joinNetns moves the calling thread, from which the command is forked,
 // into the network namespace startNetns made.
 func joinNetns(ch <-chan netns) error {
