@@ -70,10 +70,9 @@ for c in "${cmds[@]}"; do $c >/dev/null 2>&1 </dev/null || { echo "bench/enter.s
 n=${#cmds[@]}
 interleave "$n"
 
-echo "$("$JAILER" version) | $(uname -sr) | $(nproc) CPUs | load $(cut -d' ' -f1-3 /proc/loadavg)"
+header "$JAILER"
 echo "/bin/true in a jail: median of $ROUNDS rounds x $RUNS runs, interleaved"
-declare -A med
-for i in "${!cmds[@]}"; do med[$i]=$(echo "${samples[$i]}" | median); done
+medians
 printf '%-46s %10s %10s\n' tool "median ms" "vs bwrap"
 for i in "${!cmds[@]}"; do
   printf '%-46s %10.2f %9.2fx  (%s)\n' "${names[$i]}" "${med[$i]}" "$(echo "scale=3; ${med[$i]} / ${med[${ref[$i]}]}" | bc)" "${names[${ref[$i]}]}"

@@ -50,10 +50,9 @@ cmds=(
 for c in "${cmds[@]}"; do $c >/dev/null 2>&1 </dev/null || { echo "bench/floor.sh: this does not run here: $c" >&2; exit 1; }; done
 interleave ${#cmds[@]}
 
-echo "$("$JAILER" version) | $(uname -sr) | $(nproc) CPUs | load $(cut -d' ' -f1-3 /proc/loadavg)"
+header "$JAILER"
 echo "/bin/true with jailer's default isolation: median of $ROUNDS rounds x $RUNS runs, interleaved"
-declare -A med
-for i in "${!cmds[@]}"; do med[$i]=$(echo "${samples[$i]}" | median); done
+medians
 printf '%-40s %10s %10s\n' start "median ms" "vs bwrap"
 for i in "${!cmds[@]}"; do
   printf '%-40s %10.2f %9.2fx\n' "${names[$i]}" "${med[$i]}" "$(echo "scale=3; ${med[$i]} / ${med[0]}" | bc)"

@@ -1,5 +1,5 @@
-# Sourced by bench/enter.sh and bench/rootless.sh: the measuring loop
-# they share.
+# Sourced by bench/enter.sh, bench/floor.sh and bench/rootless.sh: the
+# measuring loop they share, and the lines of their reports that are alike.
 #
 # interleave N: runs the first N of the commands in cmds, RUNS times each
 # per round for ROUNDS rounds, one run of each in turn, each round
@@ -27,3 +27,14 @@ interleave() {
 
 # median: the median of the numbers on stdin (space or line separated).
 median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+
+# header JAILER: what ran on what machine, and how busy it was.
+header() { echo "$("$1" version) | $(uname -sr) | $(nproc) CPUs | load $(cut -d' ' -f1-3 /proc/loadavg)"; }
+
+# medians: med[i], the median of samples[i], for each of the first N (the
+# argument, else every one of cmds).
+medians() {
+  local i n=${1:-${#cmds[@]}}
+  declare -gA med=()
+  for ((i = 0; i < n; i++)); do med[$i]=$(echo "${samples[$i]}" | median); done
+}

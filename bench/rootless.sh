@@ -66,12 +66,11 @@ fi
 
 interleave "$n"
 
-echo "$("$JAILER" version) | $(uname -sr) | $(nproc) CPUs | load $(cut -d' ' -f1-3 /proc/loadavg)"
+header "$JAILER"
 echo "/bin/true in a jail as $(id -un) (uid $(id -u), no root): median of $ROUNDS rounds x $RUNS runs, interleaved"
 printf '%-46s %10s %10s\n' tool "median ms" "vs bwrap"
-declare -A med
+medians "$n"
 for ((i = 0; i < n; i++)); do
-  med[$i]=$(echo "${samples[$i]}" | median)
   printf '%-46s %10.2f %9.2fx\n' "${names[$i]}" "${med[$i]}" "$(echo "scale=3; ${med[$i]} / ${med[0]}" | bc)"
 done
 if ((n == 1)); then
